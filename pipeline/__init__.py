@@ -1,0 +1,1 @@
+"""Short-video share links -> Coze metadata and transcripts -> a DuckDB warehouse."""

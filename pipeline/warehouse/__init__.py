@@ -1,0 +1,1 @@
+"""DuckDB warehouse: schema, durable recording of API answers, normalized tables."""

@@ -1,0 +1,46 @@
+"""Bulk writes through Arrow: rows become a typed polars frame matching a warehouse table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from pipeline.warehouse.schema import TABLES, Table
+
+_POLARS_TYPES: dict[str, pl.DataType] = {
+    "VARCHAR": pl.Utf8(),
+    "BIGINT": pl.Int64(),
+    "INTEGER": pl.Int32(),
+    "BOOLEAN": pl.Boolean(),
+    "TIMESTAMP": pl.Datetime("us"),
+}
+
+TABLE_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+
+def frame(table_name: str, rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
+    table = TABLE_BY_NAME[table_name]
+    schema = {c.name: _POLARS_TYPES[c.type] for c in table.columns}
+    return pl.DataFrame(
+        [{c: row.get(c) for c in schema} for row in rows], schema=schema, orient="row"
+    )
+
+
+def upsert(conn: duckdb.DuckDBPyConnection, table_name: str, data: pl.DataFrame) -> int:
+    """Insert or replace by primary key; one statement for the whole frame."""
+    if data.is_empty():
+        return 0
+    table = TABLE_BY_NAME[table_name]
+    data = data.unique(subset=list(table.primary_key), keep="last", maintain_order=True)
+    conn.register("_upsert_frame", data.to_arrow())
+    try:
+        columns = ", ".join(c.name for c in table.columns)
+        conn.execute(
+            f"INSERT OR REPLACE INTO {table_name} ({columns}) SELECT {columns} FROM _upsert_frame"
+        )
+    finally:
+        conn.unregister("_upsert_frame")
+    return data.height

@@ -1,0 +1,324 @@
+"""The warehouse's tables, declared once with their column docs.
+
+`docs/schema.md` is generated from `TABLES` (`python -m pipeline schema-doc`) and a test checks
+that it matches both this module and the live database, so the doc cannot drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    doc: str
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+
+    def ddl(self) -> str:
+        cols = [
+            f"{c.name} {c.type}{'' if c.nullable or c.name in self.primary_key else ' NOT NULL'}"
+            for c in self.columns
+        ]
+        cols.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
+        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+C = Column
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "links",
+        "One row per non-skipped input line of a batch (a link file). Rewritten whole when the "
+        "batch is re-read.",
+        (
+            C("batch", "VARCHAR", "Link file name (the Dagster partition key).", False),
+            C("line_no", "BIGINT", "1-based physical line number in the file.", False),
+            C("raw_text", "VARCHAR", "The line exactly as read (after decoding).", False),
+            C("url", "VARCHAR", "The URL found in the line."),
+            C(
+                "platform",
+                "VARCHAR",
+                "douyin, bilibili, tiktok, kuaishou, xiaohongshu, weibo, youtube.",
+            ),
+            C("video_id", "VARCHAR", "Platform video id when the URL carries it."),
+            C(
+                "canonical_url",
+                "VARCHAR",
+                "Tracking-free URL; the platform's canonical page when the id is known.",
+            ),
+            C(
+                "video_key",
+                "VARCHAR",
+                "Warehouse-wide video identity: platform:id, else canonical_url.",
+            ),
+            C(
+                "error",
+                "VARCHAR",
+                "no_url, bad_scheme or unsupported_platform; NULL for a valid link.",
+            ),
+            C("loaded_at", "TIMESTAMP", "When the batch was read.", False),
+        ),
+        ("batch", "line_no"),
+    ),
+    Table(
+        "raw_responses",
+        "Every Coze answer the pipeline acted on, as received, written before any normalization. "
+        "The normalized tables can be rebuilt from it (`python -m pipeline rebuild`). Never holds a token.",
+        (
+            C("response_id", "VARCHAR", "Unique id assigned on receipt.", False),
+            C("kind", "VARCHAR", "metadata, submit or poll.", False),
+            C("video_key", "VARCHAR", "The video the call was made for.", False),
+            C("workflow_id", "VARCHAR", "Coze workflow id.", False),
+            C(
+                "request_input",
+                "VARCHAR",
+                "The `input` parameter sent, or the execute_id polled.",
+                False,
+            ),
+            C("execute_id", "VARCHAR", "Async run id (submit and poll answers)."),
+            C(
+                "http_status",
+                "INTEGER",
+                "HTTP status; NULL when no answer arrived (connection error).",
+            ),
+            C(
+                "outcome",
+                "VARCHAR",
+                "ok, retryable or permanent: what the client made of the answer.",
+                False,
+            ),
+            C("error_code", "BIGINT", "Coze code or workflow error_code when not ok."),
+            C("error_message", "VARCHAR", "Human-readable reason when not ok."),
+            C("logid", "VARCHAR", "Coze log id, for support requests."),
+            C("received_at", "TIMESTAMP", "When the answer arrived (UTC).", False),
+            C("body", "VARCHAR", "Response body exactly as received."),
+        ),
+        ("response_id",),
+    ),
+    Table(
+        "item_state",
+        "Per video and workflow step: where the work stands. Derived from raw_responses.",
+        (
+            C("video_key", "VARCHAR", "The video.", False),
+            C("step", "VARCHAR", "metadata or transcript.", False),
+            C(
+                "status",
+                "VARCHAR",
+                "ok, failed (permanent or out of attempts), retry or running.",
+                False,
+            ),
+            C("attempts", "INTEGER", "Calls that failed or submits made.", False),
+            C("error_code", "BIGINT", "Last error code."),
+            C("error_message", "VARCHAR", "Last error reason."),
+            C("updated_at", "TIMESTAMP", "Time of the answer that set this state.", False),
+        ),
+        ("video_key", "step"),
+    ),
+    Table(
+        "transcript_jobs",
+        "One row per accepted transcript submit. The execute_id is stored the moment Coze returns "
+        "it, so a crash never causes a second paid submit.",
+        (
+            C("execute_id", "VARCHAR", "Coze async run id.", False),
+            C("video_key", "VARCHAR", "The video transcribed.", False),
+            C("workflow_id", "VARCHAR", "Transcript workflow id.", False),
+            C("status", "VARCHAR", "Running, Success or Fail (Coze's execute_status).", False),
+            C(
+                "attempt",
+                "INTEGER",
+                "1 for the first submit of this video, 2 for the next...",
+                False,
+            ),
+            C("submitted_at", "TIMESTAMP", "When the submit was answered.", False),
+            C("finished_at", "TIMESTAMP", "When a terminal status was seen."),
+            C("error_code", "BIGINT", "Workflow error_code of a Fail."),
+            C("error_message", "VARCHAR", "Workflow error_message of a Fail."),
+            C("is_output_trimmed", "BOOLEAN", "Coze cut the stored output (content incomplete)."),
+            C("logid", "VARCHAR", "Coze log id of the latest answer."),
+            C("debug_url", "VARCHAR", "Coze debug page for the run."),
+            C("token_count", "BIGINT", "Tokens the run used."),
+            C("poll_count", "INTEGER", "Poll answers received.", False),
+        ),
+        ("execute_id",),
+    ),
+    Table(
+        "videos",
+        "One row per resolved video, from its latest successful metadata answer.",
+        (
+            C("video_key", "VARCHAR", "Warehouse-wide video identity.", False),
+            C("platform", "VARCHAR", "Platform of the link."),
+            C("video_id", "VARCHAR", "Platform video id when known."),
+            C("source_url", "VARCHAR", "URL as found in the link file."),
+            C("canonical_url", "VARCHAR", "Canonical, tracking-free URL."),
+            C("title", "VARCHAR", "Title with #hashtags and @mentions removed."),
+            C("raw_title", "VARCHAR", "Title as the workflow returned it."),
+            C("author_nickname", "VARCHAR", "Author's display name."),
+            C("author_avatar_url", "VARCHAR", "Author avatar image URL."),
+            C("cover_image_url", "VARCHAR", "Cover image (the workflow's `output` field)."),
+            C(
+                "cover_image_expires_at",
+                "TIMESTAMP",
+                "Expiry of the signed cover URL, when it carries one.",
+            ),
+            C("play_url", "VARCHAR", "Video play URL (the workflow's `cover_url` field)."),
+            C("play_url_expires_at", "TIMESTAMP", "Expiry of the signed play URL, parsed from it."),
+            C("fetched_at", "TIMESTAMP", "When the metadata answer arrived.", False),
+        ),
+        ("video_key",),
+    ),
+    Table(
+        "video_hashtags",
+        "Hashtags of a video's title.",
+        (
+            C("video_key", "VARCHAR", "The video.", False),
+            C("hashtag", "VARCHAR", "Hashtag without the #.", False),
+        ),
+        ("video_key", "hashtag"),
+    ),
+    Table(
+        "video_mentions",
+        "@mentions in a video's title.",
+        (
+            C("video_key", "VARCHAR", "The video.", False),
+            C("mention", "VARCHAR", "Mentioned account without the @.", False),
+        ),
+        ("video_key", "mention"),
+    ),
+    Table(
+        "authors",
+        "Authors seen in metadata answers.",
+        (
+            C("platform", "VARCHAR", "Platform.", False),
+            C("nickname", "VARCHAR", "Display name.", False),
+            C("avatar_url", "VARCHAR", "Latest avatar URL."),
+            C("first_seen_at", "TIMESTAMP", "First metadata answer naming this author.", False),
+        ),
+        ("platform", "nickname"),
+    ),
+    Table(
+        "transcripts",
+        "One row per video with a successful transcript job (the latest one).",
+        (
+            C("video_key", "VARCHAR", "The video.", False),
+            C("execute_id", "VARCHAR", "The job that produced it.", False),
+            C("title", "VARCHAR", "Title the transcript workflow returned."),
+            C("content", "VARCHAR", "The spoken text (文案)."),
+            C("char_count", "INTEGER", "Characters in content.", False),
+            C("is_trimmed", "BOOLEAN", "Coze trimmed the output: content is incomplete.", False),
+            C("fetched_at", "TIMESTAMP", "When the successful poll answer arrived.", False),
+        ),
+        ("video_key",),
+    ),
+)
+
+LINK_STATUS_VIEW = """
+CREATE OR REPLACE VIEW link_status AS
+WITH keys AS (
+    SELECT video_key, min(url) AS url, min(platform) AS platform
+    FROM links WHERE error IS NULL GROUP BY video_key
+)
+SELECT
+    k.video_key,
+    k.url,
+    k.platform,
+    CASE m.status WHEN 'ok' THEN 'ok' WHEN 'failed' THEN 'failed' ELSE 'pending' END
+        AS metadata_status,
+    CASE WHEN m.status <> 'ok' THEN m.error_message END AS metadata_error,
+    CASE
+        WHEN t.status = 'ok' THEN 'ok'
+        WHEN t.status = 'failed' OR m.status = 'failed' THEN 'failed'
+        ELSE 'pending'
+    END AS transcript_status,
+    CASE
+        WHEN t.status <> 'ok' THEN t.error_message
+        WHEN m.status = 'failed' THEN 'no metadata'
+    END AS transcript_error
+FROM keys k
+LEFT JOIN item_state m ON m.video_key = k.video_key AND m.step = 'metadata'
+LEFT JOIN item_state t ON t.video_key = k.video_key AND t.step = 'transcript'
+"""
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    doc: str
+    sql: str
+    columns: tuple[Column, ...]
+
+
+VIEWS: tuple[View, ...] = (
+    View(
+        "link_status",
+        "One row per distinct video_key of the valid links: what happened to it. Statuses are "
+        "ok, failed or pending; a trimmed transcript counts as ok (see transcripts.is_trimmed).",
+        LINK_STATUS_VIEW,
+        (
+            C("video_key", "VARCHAR", "The video."),
+            C("url", "VARCHAR", "A URL that named it."),
+            C("platform", "VARCHAR", "Platform."),
+            C("metadata_status", "VARCHAR", "ok, failed or pending."),
+            C("metadata_error", "VARCHAR", "Why metadata is not ok."),
+            C("transcript_status", "VARCHAR", "ok, failed or pending."),
+            C("transcript_error", "VARCHAR", "Why the transcript is not ok."),
+        ),
+    ),
+)
+
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS raw_responses_video ON raw_responses (video_key, kind)",
+    "CREATE INDEX IF NOT EXISTS transcript_jobs_video ON transcript_jobs (video_key)",
+    "CREATE INDEX IF NOT EXISTS links_video ON links (video_key)",
+)
+
+
+def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Idempotent, so every writer can call it on open."""
+    for table in TABLES:
+        conn.execute(table.ddl())
+    for statement in INDEXES:
+        conn.execute(statement)
+    for view in VIEWS:
+        conn.execute(view.sql)
+
+
+def schema_markdown() -> str:
+    lines = [
+        "# Warehouse schema",
+        "",
+        "Generated from `pipeline/warehouse/schema.py` by `python -m pipeline schema-doc`; "
+        "a test checks it against the live database.",
+        "",
+    ]
+    for table in TABLES:
+        lines += [
+            f"## `{table.name}`",
+            "",
+            table.doc,
+            "",
+            f"Primary key: `{', '.join(table.primary_key)}`",
+            "",
+        ]
+        lines += ["| column | type | null | meaning |", "|---|---|---|---|"]
+        for col in table.columns:
+            null = "" if col.nullable and col.name not in table.primary_key else "not null"
+            lines.append(f"| `{col.name}` | {col.type} | {null} | {col.doc} |")
+        lines.append("")
+    for view in VIEWS:
+        lines += [f"## `{view.name}` (view)", "", view.doc, ""]
+        lines += ["| column | type | meaning |", "|---|---|---|"]
+        lines += [f"| `{c.name}` | {c.type} | {c.doc} |" for c in view.columns]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""Coze settings from the environment. Tokens are never part of a repr."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+REAL_SERVICE_HOSTS = ("api.coze.cn", "api.coze.com")
+METADATA_WORKFLOW_ID = "7535017326866415642"
+TRANSCRIPT_WORKFLOW_ID = "7535294053631819826"
+
+
+@dataclass(frozen=True)
+class CozeSettings:
+    base_url: str = "https://api.coze.cn"
+    api_token: str | None = field(default=None, repr=False)
+    poll_token: str | None = field(default=None, repr=False)
+    metadata_workflow_id: str = METADATA_WORKFLOW_ID
+    transcript_workflow_id: str = TRANSCRIPT_WORKFLOW_ID
+    # Coze publishes no per-token QPS; 5 requests/s with 8 in flight stays well inside what
+    # personal tokens are seen to sustain. Raise per deployment with COZE_RPS.
+    rps: float = 5.0
+    max_in_flight: int = 8
+    max_attempts: int = 5
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+
+    _ENV: ClassVar[dict[str, str]] = {
+        "base_url": "COZE_BASE_URL",
+        "api_token": "COZE_API_TOKEN",
+        "poll_token": "COZE_POLL_TOKEN",
+        "metadata_workflow_id": "COZE_METADATA_WORKFLOW_ID",
+        "transcript_workflow_id": "COZE_TRANSCRIPT_WORKFLOW_ID",
+        "rps": "COZE_RPS",
+        "max_in_flight": "COZE_MAX_IN_FLIGHT",
+        "max_attempts": "COZE_MAX_ATTEMPTS",
+    }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> CozeSettings:
+        env = os.environ if environ is None else environ
+        types = {f.name: f.type for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, var in cls._ENV.items():
+            raw = env.get(var)
+            if raw:
+                values[name] = (
+                    float(raw)
+                    if types[name] == "float"
+                    else int(raw)
+                    if types[name] == "int"
+                    else raw
+                )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        if settings.rps <= 0 or settings.max_in_flight < 1 or settings.max_attempts < 1:
+            raise ValueError("COZE_RPS must be > 0, COZE_MAX_IN_FLIGHT and COZE_MAX_ATTEMPTS >= 1")
+        return settings
+
+    @property
+    def effective_poll_token(self) -> str | None:
+        """The seed polls with a second token; without one, the submit token polls too."""
+        return self.poll_token or self.api_token
+
+    @property
+    def is_real_service(self) -> bool:
+        return any(host in self.base_url for host in REAL_SERVICE_HOSTS)

@@ -1,0 +1,231 @@
+"""Decoding Coze answers: the nested JSON strings, the field quirks, and every wrong shape.
+
+Pure functions of a `RawExchange`, used by the client on the wire and by the warehouse on
+stored bodies, so a rebuild decodes exactly as the live run did. Any shape other than the
+documented one becomes `MalformedPayloadError` for that one answer, never another exception.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pipeline.coze import codes
+from pipeline.coze.errors import (
+    AuthError,
+    BadRequestError,
+    CozeError,
+    MalformedPayloadError,
+    PermanentError,
+    RateLimitedError,
+    ServerError,
+    WorkflowFailedError,
+)
+from pipeline.coze.models import MetadataResult, RawExchange, RunRecord, Submission
+
+# A transcript of a three-hour talk is ~100k characters; an answer far beyond that is broken.
+MAX_BODY_CHARS = 4_000_000
+_STATUSES = ("Running", "Success", "Fail")
+
+
+def _malformed(raw: RawExchange, why: str) -> MalformedPayloadError:
+    preview = (raw.body or "")[:200]
+    return MalformedPayloadError(
+        f"malformed Coze answer ({why}); body starts: {preview!r}",
+        http_status=raw.http_status,
+        logid=raw.logid,
+        raw=raw,
+    )
+
+
+def error_for(raw: RawExchange, retry_after: float | None = None) -> CozeError | None:
+    """The error an answer stands for, or None when it is a success envelope."""
+    envelope: dict[str, Any] | None = None
+    if raw.body:
+        try:
+            parsed = json.loads(raw.body)
+            envelope = parsed if isinstance(parsed, dict) else None
+        except ValueError:
+            envelope = None
+    code = envelope.get("code") if envelope else None
+    code = code if isinstance(code, int) else None
+    msg = str(envelope.get("msg") or "") if envelope else ""
+    status = raw.http_status or 0
+    details = {"code": code, "http_status": raw.http_status, "logid": raw.logid, "raw": raw}
+    where = f"HTTP {status}, code {code}" + (f": {msg}" if msg else "")
+    if status == 429 or code == codes.RATE_LIMITED:
+        return RateLimitedError(f"Coze rate limit ({where})", retry_after=retry_after, **details)
+    if status in (401, 403) or code in codes.AUTH_CODES:
+        return AuthError(
+            f"Coze rejected the token ({where}); check COZE_API_TOKEN / COZE_POLL_TOKEN",
+            **details,
+        )
+    if status >= 500 or code == codes.INTERNAL_ERROR:
+        return ServerError(f"Coze server error ({where})", **details)
+    if code == codes.WORKFLOW_FAILED:
+        return WorkflowFailedError(f"workflow execution failed ({where})", **details)
+    if status in (400, 404) or code in (codes.BAD_PARAMETER, codes.WORKFLOW_NOT_FOUND):
+        return BadRequestError(f"Coze refused the request ({where})", **details)
+    if status >= 400 or (code is not None and code != codes.SUCCESS):
+        return PermanentError(f"Coze error ({where})", **details)
+    if envelope is None:
+        return _malformed(raw, "not a JSON object")
+    return None
+
+
+def _envelope(raw: RawExchange) -> dict[str, Any]:
+    if raw.body is not None and len(raw.body) > MAX_BODY_CHARS:
+        raise _malformed(raw, f"{len(raw.body)} characters, over {MAX_BODY_CHARS}")
+    error = error_for(raw)
+    if error is not None:
+        raise error
+    return json.loads(raw.body or "")
+
+
+def _json_object(raw: RawExchange, text: Any, what: str) -> dict[str, Any]:
+    if not isinstance(text, str):
+        raise _malformed(raw, f"{what} is {type(text).__name__}, not a JSON string")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise _malformed(raw, f"{what} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise _malformed(raw, f"{what} is not a JSON object")
+    return value
+
+
+def _text(raw: RawExchange, data: dict[str, Any], key: str, *, required: bool = True) -> str:
+    value = data.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise _malformed(raw, f"{key} is {type(value).__name__}, not a string")
+    return value
+
+
+def decode_metadata(raw: RawExchange) -> MetadataResult:
+    envelope = _envelope(raw)
+    data = _json_object(raw, envelope.get("data"), "data")
+    return MetadataResult(
+        title=_text(raw, data, "title"),
+        nickname=_text(raw, data, "nickname", required=False),
+        avatar_url=_text(raw, data, "avatar", required=False),
+        play_url=_text(raw, data, "cover_url"),
+        cover_image_url=_text(raw, data, "output"),
+        debug_url=envelope.get("debug_url") if isinstance(envelope.get("debug_url"), str) else None,
+        logid=raw.logid,
+        raw=raw,
+    )
+
+
+def decode_submission(raw: RawExchange) -> Submission:
+    envelope = _envelope(raw)
+    execute_id = envelope.get("execute_id")
+    if isinstance(execute_id, int) and not isinstance(execute_id, bool):
+        execute_id = str(execute_id)
+    if not isinstance(execute_id, str) or not execute_id.isdigit():
+        raise _malformed(raw, "no execute_id of digits")
+    return Submission(
+        execute_id=execute_id,
+        workflow_id=raw.workflow_id,
+        debug_url=envelope.get("debug_url") if isinstance(envelope.get("debug_url"), str) else None,
+        logid=raw.logid,
+        raw=raw,
+    )
+
+
+def _optional_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def json_string_prefix(text: str) -> str:
+    """Decode a JSON string's body that may be cut anywhere (a trimmed output)."""
+    end, i = len(text), 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == '"':
+            end = i
+            break
+        i += 1
+    chunk = text[:end]
+    for cut in range(7):  # a cut can split an escape sequence (\uXXXX is six characters)
+        try:
+            return json.loads('"' + chunk[: len(chunk) - cut] + '"')
+        except ValueError:
+            continue
+    return ""
+
+
+def _recover_trimmed(output: str) -> tuple[str | None, str | None]:
+    """Keep what a cut output still holds: the start of `content`, the title if it survived."""
+    marker = '"Output":"'
+    start = output.find(marker)
+    if start < 0:
+        return None, None
+    inner = json_string_prefix(output[start + len(marker) :])
+    content_marker = '"content":"'
+    at = inner.find(content_marker)
+    content = json_string_prefix(inner[at + len(content_marker) :]) if at >= 0 else None
+    title_marker = '"title":"'
+    at = inner.find(title_marker)
+    title = json_string_prefix(inner[at + len(title_marker) :]) if at >= 0 else None
+    return content, title
+
+
+def _transcript(
+    raw: RawExchange, record: dict[str, Any], trimmed: bool
+) -> tuple[str | None, str | None]:
+    output = record.get("output")
+    try:
+        outer = _json_object(raw, output, "output")
+        inner = _json_object(raw, outer.get("Output"), "output.Output")
+    except MalformedPayloadError:
+        if trimmed and isinstance(output, str):
+            return _recover_trimmed(output)
+        raise
+    content, title = inner.get("content"), inner.get("title")
+    if content is not None and not isinstance(content, str):
+        raise _malformed(raw, "content is not a string")
+    if title is not None and not isinstance(title, str):
+        raise _malformed(raw, "title is not a string")
+    return content, title
+
+
+def decode_run(raw: RawExchange) -> RunRecord:
+    envelope = _envelope(raw)
+    records = envelope.get("data")
+    if not isinstance(records, list) or not records or not isinstance(records[0], dict):
+        raise _malformed(raw, "data is not a non-empty list of run records")
+    record = records[0]
+    status = record.get("execute_status")
+    if status not in _STATUSES:
+        raise _malformed(raw, f"execute_status {status!r}")
+    trimmed = record.get("is_output_trimmed") is True
+    content, title = _transcript(raw, record, trimmed) if status == "Success" else (None, None)
+    execute_id = record.get("execute_id")
+    usage = record.get("usage") if isinstance(record.get("usage"), dict) else {}
+    message = record.get("error_message")
+    return RunRecord(
+        execute_id=str(execute_id) if execute_id is not None else raw.request_input,
+        workflow_id=raw.workflow_id,
+        status=status,
+        error_code=_optional_int(record.get("error_code")) or None,
+        error_message=message if isinstance(message, str) and message else None,
+        is_output_trimmed=trimmed,
+        content=content,
+        title=title,
+        token_count=_optional_int(usage.get("token_count")),
+        create_time=_optional_int(record.get("create_time")),
+        update_time=_optional_int(record.get("update_time")),
+        logid=record.get("logid") if isinstance(record.get("logid"), str) else raw.logid,
+        debug_url=record.get("debug_url") if isinstance(record.get("debug_url"), str) else None,
+        raw=raw,
+    )

@@ -1,0 +1,120 @@
+"""One poller for all in-flight transcript jobs, each on its own growing interval.
+
+A job is checked soon after submit, then less and less often up to a cap, so a thousand
+pending jobs cost a few polls each instead of one per second each; every poll still goes
+through the client's shared rate limiter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from pipeline.coze.client import CozeClient
+from pipeline.coze.errors import CozeError
+from pipeline.coze.models import RunRecord
+
+OnRecord = Callable[[RunRecord], Awaitable[None] | None]
+OnError = Callable[[str, CozeError], Awaitable[None] | None]
+
+
+@dataclass
+class PollSummary:
+    polls: int = 0
+    finished: int = 0
+    failed_to_poll: int = 0
+    still_running: int = 0
+
+
+def next_interval(interval: float, factor: float, cap: float) -> float:
+    return min(cap, interval * factor)
+
+
+async def _call(callback: Callable[..., Awaitable[None] | None], *args: object) -> None:
+    result = callback(*args)
+    if inspect.isawaitable(result):
+        await result
+
+
+class JobPoller:
+    def __init__(
+        self,
+        client: CozeClient,
+        *,
+        first_delay: float = 1.0,
+        max_interval: float = 30.0,
+        factor: float = 1.6,
+    ) -> None:
+        self.client = client
+        self.first_delay = first_delay
+        self.max_interval = max_interval
+        self.factor = factor
+
+    async def poll(
+        self,
+        workflow_id: str,
+        execute_ids: Iterable[str],
+        *,
+        deadline: float | None,
+        on_record: OnRecord,
+        on_error: OnError,
+        submitted_ago: Mapping[str, float] | None = None,
+    ) -> PollSummary:
+        """Poll until every job is terminal or `deadline` seconds pass.
+
+        `submitted_ago` lets jobs submitted long ago be checked at once rather than after
+        `first_delay`.
+        """
+        started = time.monotonic()
+        end = started + deadline if deadline is not None else float("inf")
+        ages = submitted_ago or {}
+        due: list[tuple[float, str, float]] = []
+        for execute_id in execute_ids:
+            wait = max(0.0, self.first_delay - ages.get(execute_id, 0.0))
+            heapq.heappush(due, (started + wait, execute_id, self.first_delay))
+        summary = PollSummary()
+        workers = max(1, self.client.settings.max_in_flight * 2)
+        running: set[asyncio.Task[None]] = set()
+
+        async def check(execute_id: str, interval: float) -> None:
+            summary.polls += 1
+            try:
+                record = await self.client.get_run(workflow_id, execute_id)
+            except CozeError as error:
+                await _call(on_error, execute_id, error)
+                if error.retryable:
+                    later = next_interval(interval, self.factor, self.max_interval)
+                    heapq.heappush(due, (time.monotonic() + later, execute_id, later))
+                else:
+                    summary.failed_to_poll += 1
+                return
+            await _call(on_record, record)
+            if record.finished:
+                summary.finished += 1
+            else:
+                later = next_interval(interval, self.factor, self.max_interval)
+                heapq.heappush(due, (time.monotonic() + later, execute_id, later))
+
+        while due or running:
+            now = time.monotonic()
+            while due and due[0][0] <= now and len(running) < workers and now < end:
+                _, execute_id, interval = heapq.heappop(due)
+                task = asyncio.create_task(check(execute_id, interval))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            if now >= end and not running:
+                break
+            wake = (due[0][0] - now) if due and len(running) < workers else None
+            if running:
+                timeout = None if wake is None else max(0.0, wake)
+                if now >= end:
+                    timeout = None
+                await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            elif due:
+                await asyncio.sleep(max(0.0, min(due[0][0], end) - now))
+        summary.still_running = len(due)
+        return summary

@@ -1,0 +1,298 @@
+"""One pasted line -> one link record. Pure: no network, no file access.
+
+A line may be a share text copied from an app (title, hashtags, a share code, a trailer in
+Chinese), a bare URL, a note, or blank. Blank lines and lines starting with `#` are skipped.
+Every other line yields a `Link`; a line with no usable link carries `error` instead of raising:
+
+- `no_url`: no `scheme://` anywhere in the line;
+- `bad_scheme`: only non-http(s) URLs (`ftp://…`);
+- `unsupported_platform`: http(s) URLs, none of a supported platform.
+
+When a line holds several URLs, the first one of a supported platform wins.
+
+`video_key` identifies a video across the whole warehouse: `{platform}:{video_id}` when the URL
+carries the id (Bilibili parts other than the first add `:p{N}`), else the canonical URL, which
+for short share links (v.douyin.com, b23.tv, xhslink.com …) is the cleaned short link itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pipeline.links.bilibili import MAX_AID, av_to_bv
+
+# Only ASCII URL characters: a URL ends where Chinese text or full-width punctuation begins.
+# No case-insensitive flag: it would let Unicode look-alikes (the Kelvin sign) match [A-Za-z].
+URL_PATTERN = r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+"
+ANY_SCHEME_PATTERN = r"[A-Za-z][A-Za-z0-9+.\-]*://"
+# Sentence punctuation glued to a URL's end is not part of it.
+TRAILING = ".,;:!?)]'\""
+# Explicit, so the Python and the polars paths agree on what whitespace is.
+WHITESPACE = " \t\r\n\x0b\x0c\u3000\u00a0\ufeff"
+
+_URL = re.compile(URL_PATTERN)
+_ANY_SCHEME = re.compile(ANY_SCHEME_PATTERN)
+
+PLATFORM_HOSTS: tuple[tuple[str, str], ...] = (
+    ("iesdouyin.com", "douyin"),
+    ("douyin.com", "douyin"),
+    ("tiktok.com", "tiktok"),
+    ("bilibili.com", "bilibili"),
+    ("b23.tv", "bilibili"),
+    ("kuaishou.com", "kuaishou"),
+    ("chenzhongtech.com", "kuaishou"),
+    ("xiaohongshu.com", "xiaohongshu"),
+    ("xhslink.com", "xiaohongshu"),
+    ("weibo.com", "weibo"),
+    ("weibo.cn", "weibo"),
+    ("youtube.com", "youtube"),
+    ("youtu.be", "youtube"),
+)
+
+TRACKING_PARAMS = frozenset(
+    {
+        "spm_id_from",
+        "vd_source",
+        "share_source",
+        "share_medium",
+        "share_plat",
+        "share_session_id",
+        "share_tag",
+        "share_from",
+        "share_times",
+        "share_app_id",
+        "share_token",
+        "from",
+        "from_spmid",
+        "from_source",
+        "si",
+        "feature",
+        "timestamp",
+        "unique_k",
+        "bbid",
+        "ts",
+        "is_story_h5",
+        "mid",
+        "app_platform",
+        "app_version",
+        "previous_page",
+        "enter_from",
+        "enter_method",
+        "source",
+        "xsec_source",
+        "shareRedId",
+        "apptime",
+        "appuid",
+        "author_share",
+        "shareId",
+        "shareToken",
+        "shareType",
+        "shareMethod",
+        "kpn",
+        "subBiz",
+        "did",
+        "fid",
+        "cc",
+        "shareObjectId",
+    }
+)
+
+_DOUYIN_VIDEO = re.compile(r"^/(?:video|share/video)/([0-9]{8,20})")
+_DOUYIN_NOTE = re.compile(r"^/(?:note|share/note)/([0-9]{8,20})")
+_BV = re.compile(r"(BV1[1-9A-HJ-NP-Za-km-z]{9})")
+_AV = re.compile(r"/av([0-9]{1,16})(?:/|$)", re.IGNORECASE)
+_TIKTOK = re.compile(r"^/@([^/]+)/video/([0-9]{8,25})")
+_KUAISHOU = re.compile(r"^/short-video/([A-Za-z0-9_-]+)")
+_XHS = re.compile(r"^/(?:explore|discovery/item)/([0-9a-f]{24})")
+_YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+_WEIBO = re.compile(r"^/([0-9]{5,12})/([A-Za-z0-9]{6,16})/?$")
+_WEIBO_M = re.compile(r"^/(?:status|detail)/([A-Za-z0-9]{6,20})/?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    raw: str
+    url: str | None
+    platform: str | None
+    video_id: str | None
+    canonical_url: str | None
+    error: str | None
+    part: int = 1
+
+    @property
+    def video_key(self) -> str | None:
+        if self.error is not None:
+            return None
+        if self.video_id is not None:
+            suffix = f":p{self.part}" if self.part > 1 else ""
+            return f"{self.platform}:{self.video_id}{suffix}"
+        return self.canonical_url
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """What a single URL is, independent of the line it came from."""
+
+    url: str
+    platform: str | None
+    video_id: str | None
+    canonical_url: str
+    part: int = 1
+
+
+def is_skipped(line: str) -> bool:
+    stripped = line.strip(WHITESPACE)
+    return not stripped or stripped.startswith("#")
+
+
+def find_urls(text: str) -> list[str]:
+    return [m.rstrip(TRAILING) for m in _URL.findall(text)]
+
+
+def platform_of(host: str) -> str | None:
+    for suffix, platform in PLATFORM_HOSTS:
+        if host == suffix or host.endswith("." + suffix):
+            return platform
+    return None
+
+
+def _clean_query(query: str, keep: frozenset[str] | None = None) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if keep is not None:
+        kept = [(k, v) for k, v in pairs if k in keep]
+    else:
+        kept = [(k, v) for k, v in pairs if k not in TRACKING_PARAMS and not k.startswith("utm_")]
+    return urlencode(kept)
+
+
+def _cleaned(scheme: str, host: str, path: str, query: str) -> str:
+    return urlunsplit((scheme, host, path, _clean_query(query), ""))
+
+
+@lru_cache(maxsize=65536)
+def classify(url: str) -> Classified:
+    """Platform, id and canonical URL of one URL (already cut out of its line)."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return Classified(url, None, None, url)
+    scheme = parts.scheme.lower()
+    netloc = host + (f":{parts.port}" if _safe_port(parts) else "")
+    platform = platform_of(host)
+    cleaned = _cleaned(scheme, netloc, parts.path, parts.query)
+    if platform is None:
+        return Classified(url, None, None, cleaned)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    path = parts.path
+    if platform == "douyin":
+        match = _DOUYIN_VIDEO.match(path)
+        if match or query.get("modal_id", "").isdigit():
+            video_id = match.group(1) if match else query["modal_id"]
+            return Classified(url, platform, video_id, f"https://www.douyin.com/video/{video_id}")
+        note = _DOUYIN_NOTE.match(path)
+        if note:
+            return Classified(
+                url, platform, note.group(1), f"https://www.douyin.com/note/{note.group(1)}"
+            )
+    elif platform == "bilibili" and host != "b23.tv":
+        bvid = _bilibili_id(path)
+        if bvid is not None:
+            page = query.get("p", "1")
+            part = int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
+            suffix = f"?p={part}" if part > 1 else ""
+            return Classified(
+                url, platform, bvid, f"https://www.bilibili.com/video/{bvid}{suffix}", part
+            )
+    elif platform == "tiktok":
+        match = _TIKTOK.match(path)
+        if match:
+            user, video_id = match.groups()
+            return Classified(
+                url, platform, video_id, f"https://www.tiktok.com/@{user}/video/{video_id}"
+            )
+    elif platform == "kuaishou":
+        match = _KUAISHOU.match(path)
+        if match:
+            return Classified(
+                url,
+                platform,
+                match.group(1),
+                f"https://www.kuaishou.com/short-video/{match.group(1)}",
+            )
+    elif platform == "xiaohongshu":
+        match = _XHS.match(path)
+        if match:
+            token = _clean_query(parts.query, keep=frozenset({"xsec_token"}))
+            canonical = f"https://www.xiaohongshu.com/explore/{match.group(1)}" + (
+                f"?{token}" if token else ""
+            )
+            return Classified(url, platform, match.group(1), canonical)
+    elif platform == "youtube":
+        video_id = _youtube_id(host, path, query)
+        if video_id is not None:
+            return Classified(
+                url, platform, video_id, f"https://www.youtube.com/watch?v={video_id}"
+            )
+    elif platform == "weibo":
+        match = _WEIBO.match(path) if host.endswith("weibo.com") else _WEIBO_M.match(path)
+        if match and host.endswith("weibo.com"):
+            uid, mblogid = match.groups()
+            return Classified(url, platform, mblogid, f"https://weibo.com/{uid}/{mblogid}")
+        if match:
+            return Classified(
+                url, platform, match.group(1), f"https://m.weibo.cn/status/{match.group(1)}"
+            )
+    return Classified(url, platform, None, cleaned)
+
+
+def _safe_port(parts) -> int | None:
+    try:
+        return parts.port
+    except ValueError:
+        return None
+
+
+def _bilibili_id(path: str) -> str | None:
+    bv = _BV.search(path)
+    if bv:
+        return bv.group(1)
+    av = _AV.search(path)
+    if av and 0 < int(av.group(1)) < MAX_AID:
+        return av_to_bv(int(av.group(1)))
+    return None
+
+
+def _youtube_id(host: str, path: str, query: dict[str, str]) -> str | None:
+    if host == "youtu.be":
+        candidate = path.strip("/").split("/")[0]
+    elif path.startswith(("/shorts/", "/embed/", "/live/")):
+        candidate = path.split("/")[2]
+    else:
+        candidate = query.get("v", "")
+    return candidate if _YOUTUBE_ID.match(candidate) else None
+
+
+def choose(raw: str, urls: list[str]) -> Link:
+    """The line's link from its http(s) URLs: the first of a supported platform."""
+    if not urls:
+        error = "bad_scheme" if _ANY_SCHEME.search(raw) else "no_url"
+        return Link(raw, None, None, None, None, error)
+    for url in urls:
+        found = classify(url)
+        if found.platform is not None:
+            return Link(
+                raw, url, found.platform, found.video_id, found.canonical_url, None, found.part
+            )
+    first = classify(urls[0])
+    return Link(raw, urls[0], None, None, first.canonical_url, "unsupported_platform")
+
+
+def parse_line(text: str) -> Link | None:
+    """None for a skipped line (blank or a `#` comment)."""
+    if is_skipped(text):
+        return None
+    return choose(text, find_urls(text))

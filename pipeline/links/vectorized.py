@@ -1,0 +1,105 @@
+"""The whole-file path: the same records as `parse_line`, with the per-line work in polars.
+
+Lines are cut, filtered and searched for URLs by polars (Rust regex, the same patterns as the
+line parser); only distinct URLs go through Python's `classify`, once each.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipeline.links.parse import ANY_SCHEME_PATTERN, TRAILING, URL_PATTERN, WHITESPACE, classify
+
+LINK_COLUMNS: tuple[str, ...] = (
+    "line_no",
+    "raw",
+    "url",
+    "platform",
+    "video_id",
+    "canonical_url",
+    "video_key",
+    "error",
+)
+_CLASSIFIED = {
+    "url": pl.Utf8,
+    "platform": pl.Utf8,
+    "video_id": pl.Utf8,
+    "canonical_url": pl.Utf8,
+    "part": pl.Int64,
+}
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as a file holds them: cut on \\n only, one trailing \\r dropped (CRLF files)."""
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
+def parse_text(text: str) -> pl.DataFrame:
+    lines = pl.DataFrame({"raw": split_lines(text)}, schema={"raw": pl.Utf8})
+    lines = lines.with_row_index("line_no", offset=1).with_columns(pl.col("line_no").cast(pl.Int64))
+    stripped = pl.col("raw").str.strip_chars(WHITESPACE)
+    lines = lines.filter((stripped != "") & ~stripped.str.starts_with("#"))
+    lines = lines.with_columns(
+        pl.col("raw")
+        .str.extract_all(URL_PATTERN)
+        .list.eval(pl.element().str.strip_chars_end(TRAILING))
+        .alias("urls")
+    )
+    candidates = (
+        lines.select("line_no", "urls")
+        .with_columns(pl.int_ranges(pl.col("urls").list.len()).alias("pos"))
+        .explode(["urls", "pos"])
+        .drop_nulls("urls")
+        .rename({"urls": "url"})
+    )
+    distinct = candidates["url"].unique().to_list()
+    found = [classify(url) for url in distinct]
+    classified = pl.DataFrame(
+        {
+            "url": distinct,
+            "platform": [f.platform for f in found],
+            "video_id": [f.video_id for f in found],
+            "canonical_url": [f.canonical_url for f in found],
+            "part": [f.part for f in found],
+        },
+        schema=_CLASSIFIED,
+    )
+    chosen = (
+        candidates.join(classified, on="url", how="left")
+        .sort(["line_no", pl.col("platform").is_null(), "pos"])
+        .group_by("line_no", maintain_order=True)
+        .first()
+    )
+    supported = pl.col("platform").is_not_null()
+    has_url = pl.col("url").is_not_null()
+    error = (
+        pl.when(~has_url & pl.col("raw").str.contains(ANY_SCHEME_PATTERN))
+        .then(pl.lit("bad_scheme"))
+        .when(~has_url)
+        .then(pl.lit("no_url"))
+        .when(~supported)
+        .then(pl.lit("unsupported_platform"))
+    )
+    key = (
+        pl.when(pl.col("error").is_not_null())
+        .then(None)
+        .when(pl.col("video_id").is_not_null())
+        .then(
+            pl.concat_str(
+                pl.col("platform"),
+                pl.lit(":"),
+                pl.col("video_id"),
+                pl.when(pl.col("part") > 1)
+                .then(pl.lit(":p") + pl.col("part").cast(pl.Utf8))
+                .otherwise(pl.lit("")),
+            )
+        )
+        .otherwise(pl.col("canonical_url"))
+    )
+    return (
+        lines.drop("urls")
+        .join(chosen.drop("pos"), on="line_no", how="left", maintain_order="left")
+        .with_columns(error.alias("error"))
+        .with_columns(key.alias("video_key"))
+        .select(LINK_COLUMNS)
+    )

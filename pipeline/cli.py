@@ -1,0 +1,65 @@
+"""`python -m pipeline COMMAND`: the scripted entry points."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pipeline.settings import PROJECT_ROOT, PipelineSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the whole pipeline for one link file")
+    run.add_argument("--links", required=True, help="link file; its name is the batch")
+    run.add_argument("--db", help="DuckDB file (default: $PIPELINE_DB or data/warehouse.duckdb)")
+
+    commands.add_parser(
+        "search", help="full-text search over titles and transcripts", add_help=False
+    )
+
+    rebuild = commands.add_parser(
+        "rebuild", help="recompute all tables from raw_responses, offline"
+    )
+    rebuild.add_argument("--db")
+
+    doc = commands.add_parser("schema-doc", help="write docs/schema.md from the schema")
+    doc.add_argument("--output", default=str(PROJECT_ROOT / "docs" / "schema.md"))
+
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "search":
+        from pipeline.text.cli import search_main
+
+        return search_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "run":
+        from pipeline.runs import main_run
+
+        return main_run(args.links, args.db)
+    if args.command == "rebuild":
+        return _rebuild(args.db)
+    from pipeline.warehouse.schema import schema_markdown
+
+    Path(args.output).write_text(schema_markdown() + "\n", encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _rebuild(db: str | None) -> int:
+    from pipeline.warehouse.db import connect
+    from pipeline.warehouse.tables import rebuild_all
+
+    settings = PipelineSettings.from_env({**os.environ, **({"PIPELINE_DB": db} if db else {})})
+    with connect(settings.db_path) as conn:
+        counts = rebuild_all(conn, settings.max_attempts)
+    print(f"rebuilt from raw_responses: {counts.videos} videos, {counts.transcripts} transcripts")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

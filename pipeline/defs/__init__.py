@@ -1,0 +1,1 @@
+"""Dagster wiring: partitions, resources, assets, checks, sensor, schedule."""

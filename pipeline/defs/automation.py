@@ -1,0 +1,61 @@
+"""Runs nobody has to start: new link files, and hourly pickup of unfinished work."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.defs.partitions import batches
+from pipeline.defs.resources import LinkFilesResource, WarehouseResource
+from pipeline.warehouse.db import WarehouseLockedError
+from pipeline.warehouse.queries import unfinished_batches
+
+JOB_NAME = "pipeline_job"
+
+
+def _signature(path: Path) -> str:
+    """Size and mtime: cheap to take every 30 s, even for a million-line file."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+@dg.sensor(
+    job_name=JOB_NAME, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
+)
+def link_files_sensor(
+    context: dg.SensorEvaluationContext, link_files: LinkFilesResource
+) -> dg.SensorResult:
+    """Add each new link file as a batch and run it; run a batch again when its file changes."""
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    current = {path.name: _signature(path) for path in link_files.files()}
+    new_batches = [
+        name for name in current if not context.instance.has_dynamic_partition(batches.name, name)
+    ]
+    changed = [name for name, sig in current.items() if seen.get(name) != sig]
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(partition_key=name, run_key=f"{name}:{current[name]}") for name in changed
+        ],
+        dynamic_partitions_requests=[batches.build_add_request(new_batches)] if new_batches else [],
+        cursor=json.dumps(current, sort_keys=True),
+    )
+
+
+@dg.schedule(
+    job_name=JOB_NAME, cron_schedule="0 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
+)
+def unfinished_work_schedule(
+    context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """Re-poll running transcript jobs and retry retryable failures, batch by batch."""
+    if not Path(warehouse.path).exists():
+        return dg.SkipReason("no warehouse yet")
+    try:
+        with warehouse.connect(read_only=True, wait=False) as conn:
+            pending = unfinished_batches(conn)
+    except WarehouseLockedError:
+        return dg.SkipReason("warehouse is being written by a run; next hour")
+    if not pending:
+        return dg.SkipReason("nothing unfinished")
+    stamp = context.scheduled_execution_time.isoformat()
+    return [dg.RunRequest(partition_key=b, run_key=f"{b}:{stamp}") for b in pending]

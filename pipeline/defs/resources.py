@@ -1,0 +1,88 @@
+"""Resources: where the warehouse and link files live, and how to reach Coze."""
+
+import logging
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.coze.client import CozeClient
+from pipeline.coze.config import CozeSettings
+from pipeline.warehouse.db import connect
+from pipeline.warehouse.recorder import Recorder
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB file. Connections are opened per short transaction, never held across API work."""
+
+    path: str
+    lock_wait_seconds: float = 600.0
+    max_attempts: int = 3
+
+    def connect(
+        self,
+        *,
+        read_only: bool = False,
+        wait: bool = True,
+        logger: logging.Logger | logging.LoggerAdapter | None = None,
+    ):
+        return connect(
+            self.path,
+            read_only=read_only,
+            wait_seconds=self.lock_wait_seconds if wait else 0.0,
+            logger=logger,
+        )
+
+    def recorder(self, logger: logging.Logger | logging.LoggerAdapter) -> Recorder:
+        return Recorder(
+            Path(self.path),
+            max_attempts=self.max_attempts,
+            lock_wait_seconds=self.lock_wait_seconds,
+            logger=logger,
+        )
+
+
+class LinkFilesResource(dg.ConfigurableResource):
+    """The folder of link files; a batch is a file name in it."""
+
+    directory: str
+
+    def path(self, batch: str) -> Path:
+        path = Path(self.directory) / batch
+        if path.parent != Path(self.directory) or not path.is_file():
+            raise FileNotFoundError(f"batch {batch!r}: no link file {path}")
+        return path
+
+    def files(self) -> list[Path]:
+        return sorted(p for p in Path(self.directory).glob("*.txt") if p.is_file())
+
+
+class CozeResource(dg.ConfigurableResource):
+    """Coze access. Tokens come from the environment (`EnvVar`), never from stored config."""
+
+    base_url: str = "https://api.coze.cn"
+    api_token: str | None = None
+    poll_token: str | None = None
+    metadata_workflow_id: str | None = None
+    transcript_workflow_id: str | None = None
+    rps: float | None = None
+    max_in_flight: int | None = None
+    poll_budget_seconds: float = 900.0
+
+    def settings(self) -> CozeSettings:
+        overrides = {
+            key: value
+            for key, value in {
+                "base_url": self.base_url,
+                "api_token": self.api_token,
+                "poll_token": self.poll_token,
+                "metadata_workflow_id": self.metadata_workflow_id,
+                "transcript_workflow_id": self.transcript_workflow_id,
+                "rps": self.rps,
+                "max_in_flight": self.max_in_flight,
+            }.items()
+            if value is not None
+        }
+        return CozeSettings.from_env({}, **overrides)
+
+    def client(self) -> CozeClient:
+        return CozeClient(self.settings())

@@ -1,0 +1,159 @@
+"""The scripted entry: one batch, in-process, against the project's persistent Dagster instance.
+
+Used by `make run` and by cron-like callers. Without a Coze token it starts the built-in
+emulator, so a fresh clone runs end to end with no account.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.definitions import build_definitions
+from pipeline.defs.automation import JOB_NAME
+from pipeline.defs.partitions import batches
+from pipeline.settings import PROJECT_ROOT, PipelineSettings
+from pipeline.warehouse.db import connect
+
+PID_TAG = "pipeline/pid"
+HOST_TAG = "pipeline/host"
+
+
+def ensure_dagster_home() -> Path:
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster")))
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+@contextlib.contextmanager
+def coze_endpoint(environ: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The service configured, else a built-in emulator for the run's duration.
+
+    A token means the real service (or COZE_BASE_URL); COZE_BASE_URL alone means an emulator
+    someone already runs; neither means start one here.
+    """
+    if environ.get("COZE_API_TOKEN") or environ.get("COZE_BASE_URL"):
+        yield environ
+        return
+    with EmulatorProcess(EmulatorConfig()) as emulator:
+        print(
+            f"No COZE_API_TOKEN set: using the built-in Coze emulator at {emulator.url}",
+            flush=True,
+        )
+        yield {**environ, "COZE_BASE_URL": emulator.url}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_dead_runs(instance: dg.DagsterInstance) -> int:
+    """Mark runs of ours whose process was killed as failed and free their pool slots.
+
+    The daemon's run monitoring does this for runs it launched; in-process runs started here
+    have no daemon watching them, and a slot held by a dead run would block every later run.
+    """
+    released = 0
+    records = instance.get_run_records(
+        dg.RunsFilter(
+            job_name=JOB_NAME,
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+            tags={HOST_TAG: socket.gethostname()},
+        )
+    )
+    for record in records:
+        run = record.dagster_run
+        pid = int(run.tags.get(PID_TAG, "0"))
+        if pid and pid != os.getpid() and not _alive(pid):
+            instance.report_run_failed(run, "the run's process died; found by a later run")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            released += 1
+    return released
+
+
+def run_batch(links_file: Path, environ: Mapping[str, str]) -> bool:
+    """Materialize the whole job for one link file; True unless the run itself failed."""
+    ensure_dagster_home()
+    links_file = links_file.resolve()
+    if not links_file.is_file():
+        raise FileNotFoundError(f"no link file at {links_file}")
+    env = {**environ, "PIPELINE_LINKS_DIR": str(links_file.parent)}
+    with coze_endpoint(env) as env:
+        defs = build_definitions(env)
+        job = defs.resolve_job_def(JOB_NAME)
+        with dg.DagsterInstance.get() as instance:
+            if released := release_dead_runs(instance):
+                print(f"released {released} run(s) whose process had died", flush=True)
+            instance.add_dynamic_partitions(batches.name, [links_file.name])
+            result = job.execute_in_process(
+                partition_key=links_file.name,
+                instance=instance,
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
+                raise_on_error=False,
+            )
+    return result.success
+
+
+def summary(db_path: Path, batch: str | None = None) -> str:
+    """What a person wants to see after a run, read back from the warehouse."""
+    with connect(db_path, read_only=True) as conn:
+        scope = "WHERE video_key IN (SELECT video_key FROM links WHERE batch = ?)" if batch else ""
+        params = [batch] if batch else []
+        lines = conn.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE error IS NOT NULL) FROM links "
+            f"{'WHERE batch = ?' if batch else ''}",
+            params,
+        ).fetchone()
+        status = conn.execute(
+            "SELECT count(*), "
+            "count(*) FILTER (WHERE metadata_status = 'ok'), "
+            "count(*) FILTER (WHERE transcript_status = 'ok'), "
+            "count(*) FILTER (WHERE transcript_status = 'pending'), "
+            "count(*) FILTER (WHERE metadata_status = 'failed' OR transcript_status = 'failed') "
+            f"FROM link_status {scope}",
+            params,
+        ).fetchone()
+        titles = conn.execute(
+            "SELECT v.platform, v.title, v.author_nickname, coalesce(t.char_count, 0) "
+            f"FROM videos v LEFT JOIN transcripts t USING (video_key) {scope.replace('video_key', 'v.video_key', 1)} "
+            "ORDER BY v.fetched_at LIMIT 5",
+            params,
+        ).fetchall()
+    out = [
+        f"Warehouse {db_path}" + (f", batch {batch}" if batch else ""),
+        f"  lines: {lines[0]} ({lines[1]} not usable links)",
+        f"  videos: {status[0]}  metadata ok: {status[1]}  transcripts ok: {status[2]}  "
+        f"pending: {status[3]}  failed: {status[4]}",
+    ]
+    out += [
+        f"  [{p}] {title} — {author} ({chars} chars of transcript)"
+        for p, title, author, chars in titles
+    ]
+    return "\n".join(out)
+
+
+def main_run(links: str, db: str | None) -> int:
+    environ = dict(os.environ)
+    if db:
+        environ["PIPELINE_DB"] = db
+    settings = PipelineSettings.from_env(environ)
+    ok = run_batch(Path(links), environ)
+    if settings.db_path.exists():
+        print(summary(settings.db_path, Path(links).name), flush=True)
+    if not ok:
+        print("the run failed: see the log above", file=sys.stderr)
+    return 0 if ok else 1

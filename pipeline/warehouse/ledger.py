@@ -1,0 +1,188 @@
+"""How raw answers move the work forward: per-video step state and the transcript job ledger.
+
+Pure: given the answers (in arrival order) and the prior state of the rows they touch, it
+returns the new state. The recorder applies it as answers arrive; `rebuild` replays the whole
+raw layer through the same code, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from pipeline.coze.decode import decode_run, decode_submission
+from pipeline.coze.errors import CozeError
+from pipeline.warehouse.raw import RawRow
+
+
+@dataclass(frozen=True, slots=True)
+class ItemState:
+    video_key: str
+    step: str  # metadata | transcript
+    status: str  # ok | failed | retry | running
+    attempts: int
+    error_code: int | None
+    error_message: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    execute_id: str
+    video_key: str
+    workflow_id: str
+    status: str  # Running | Success | Fail
+    attempt: int
+    submitted_at: datetime
+    finished_at: datetime | None
+    error_code: int | None
+    error_message: str | None
+    is_output_trimmed: bool | None
+    logid: str | None
+    debug_url: str | None
+    token_count: int | None
+    poll_count: int
+
+
+@dataclass
+class Ledger:
+    """The slice of state that a set of answers touches, updated in place by `apply`."""
+
+    items: dict[tuple[str, str], ItemState]
+    jobs: dict[str, Job]
+    jobs_per_video: dict[str, int]
+    max_attempts: int
+
+    def apply(self, rows: Iterable[RawRow]) -> None:
+        for row in sorted(rows, key=lambda r: r.received_at):
+            if row.kind == "metadata":
+                self._metadata(row)
+            elif row.kind == "submit":
+                self._submit(row)
+            else:
+                self._poll(row)
+
+    def _failure(self, row: RawRow, step: str) -> None:
+        prev = self.items.get((row.video_key, step))
+        attempts = (prev.attempts if prev else 0) + 1
+        out_of_attempts = row.outcome == "permanent" or attempts >= self.max_attempts
+        self.items[(row.video_key, step)] = ItemState(
+            row.video_key,
+            step,
+            "failed" if out_of_attempts else "retry",
+            attempts,
+            row.error_code,
+            row.error_message,
+            row.received_at,
+        )
+
+    def _metadata(self, row: RawRow) -> None:
+        if row.outcome != "ok":
+            self._failure(row, "metadata")
+            return
+        prev = self.items.get((row.video_key, "metadata"))
+        self.items[(row.video_key, "metadata")] = ItemState(
+            row.video_key,
+            "metadata",
+            "ok",
+            prev.attempts if prev else 0,
+            None,
+            None,
+            row.received_at,
+        )
+
+    def _submit(self, row: RawRow) -> None:
+        if row.outcome != "ok" or row.execute_id is None:
+            self._failure(row, "transcript")
+            return
+        if row.execute_id in self.jobs:
+            return
+        attempt = self.jobs_per_video.get(row.video_key, 0) + 1
+        self.jobs_per_video[row.video_key] = attempt
+        self.jobs[row.execute_id] = Job(
+            execute_id=row.execute_id,
+            video_key=row.video_key,
+            workflow_id=row.workflow_id,
+            status="Running",
+            attempt=attempt,
+            submitted_at=row.received_at,
+            finished_at=None,
+            error_code=None,
+            error_message=None,
+            is_output_trimmed=None,
+            logid=row.logid,
+            debug_url=_debug_url(row),
+            token_count=None,
+            poll_count=0,
+        )
+        prev = self.items.get((row.video_key, "transcript"))
+        self.items[(row.video_key, "transcript")] = ItemState(
+            row.video_key,
+            "transcript",
+            "running",
+            prev.attempts + 1 if prev else 1,
+            None,
+            None,
+            row.received_at,
+        )
+
+    def _poll(self, row: RawRow) -> None:
+        job = self.jobs.get(row.execute_id or "")
+        if job is None or job.status != "Running":
+            return
+        job = replace(job, poll_count=job.poll_count + 1, logid=row.logid or job.logid)
+        if row.outcome == "retryable":
+            self.jobs[job.execute_id] = job
+            return
+        if row.outcome == "permanent":
+            job = replace(
+                job,
+                status="Fail",
+                finished_at=row.received_at,
+                error_code=row.error_code,
+                error_message=row.error_message,
+            )
+        else:
+            try:
+                record = decode_run(row.exchange())
+            except CozeError as error:
+                record = None
+                job = replace(
+                    job,
+                    status="Fail",
+                    finished_at=row.received_at,
+                    error_code=error.code,
+                    error_message=str(error),
+                )
+            if record is not None:
+                job = replace(
+                    job,
+                    status=record.status,
+                    finished_at=row.received_at if record.status != "Running" else None,
+                    error_code=record.error_code or None,
+                    error_message=record.error_message or None,
+                    is_output_trimmed=record.is_output_trimmed,
+                    debug_url=record.debug_url or job.debug_url,
+                    token_count=record.token_count,
+                )
+        self.jobs[job.execute_id] = job
+        if job.status == "Running":
+            return
+        prev = self.items.get((job.video_key, "transcript"))
+        self.items[(job.video_key, "transcript")] = ItemState(
+            job.video_key,
+            "transcript",
+            "ok" if job.status == "Success" else "failed",
+            prev.attempts if prev else job.attempt,
+            job.error_code,
+            job.error_message,
+            row.received_at,
+        )
+
+
+def _debug_url(row: RawRow) -> str | None:
+    try:
+        return decode_submission(row.exchange()).debug_url
+    except CozeError:
+        return None

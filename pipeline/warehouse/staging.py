@@ -1,0 +1,36 @@
+"""Staging a parsed link file into `links`: one bulk Arrow insert, replacing the batch's rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+
+LINK_TABLE_COLUMNS = (
+    "batch, line_no, raw_text, url, platform, video_id, canonical_url, video_key, error, loaded_at"
+)
+
+
+def batch_frame(batch: str, parsed: pl.DataFrame) -> pl.DataFrame:
+    """The parser's records plus the batch name and load time, in `links` column names."""
+    return parsed.rename({"raw": "raw_text"}).with_columns(
+        pl.lit(batch).alias("batch"),
+        pl.lit(datetime.now(UTC).replace(tzinfo=None)).alias("loaded_at"),
+    )
+
+
+def stage_links(conn: duckdb.DuckDBPyConnection, data: pl.DataFrame) -> None:
+    """Re-reading a batch replaces it whole, in one transaction: no half-updated batch is seen."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.register("_batch_links", data.to_arrow())
+        conn.execute("DELETE FROM links WHERE batch IN (SELECT DISTINCT batch FROM _batch_links)")
+        conn.execute(
+            f"INSERT INTO links ({LINK_TABLE_COLUMNS}) SELECT {LINK_TABLE_COLUMNS} FROM _batch_links"
+        )
+        conn.unregister("_batch_links")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -1,0 +1,217 @@
+"""The normalized tables, derived from the raw layer only: rerunnable, and rebuildable offline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from pipeline.coze.decode import decode_metadata, decode_run
+from pipeline.coze.errors import CozeError
+from pipeline.warehouse.frames import frame, upsert
+from pipeline.warehouse.ledger import Ledger
+from pipeline.warehouse.normalize import signed_url_expiry, split_title
+from pipeline.warehouse.raw import RawRow
+from pipeline.warehouse.recorder import load_ledger, save_ledger
+
+_RAW_COLUMNS = ", ".join(RawRow.__slots__)
+
+
+@dataclass(frozen=True)
+class NormalizedCounts:
+    videos: int
+    transcripts: int
+    undecodable: int
+
+
+def _register_keys(conn: duckdb.DuckDBPyConnection, keys: Sequence[str] | None) -> None:
+    """Make `keys` queryable as the view `_scope`; None means every key."""
+    if keys is not None:
+        frame = pl.DataFrame({"video_key": list(keys)}, schema={"video_key": pl.Utf8})
+        conn.register("_scope", frame.to_arrow())
+
+
+def _in_scope(keys: Sequence[str] | None, column: str = "video_key") -> str:
+    return "TRUE" if keys is None else f"{column} IN (SELECT video_key FROM _scope)"
+
+
+def _raw_rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[RawRow]:
+    return [RawRow(*r) for r in conn.execute(sql).fetchall()]
+
+
+def refresh_normalized(
+    conn: duckdb.DuckDBPyConnection, keys: Sequence[str] | None
+) -> NormalizedCounts:
+    """Rewrite videos, hashtags, mentions, authors and transcripts for `keys` (None: all)."""
+    _register_keys(conn, keys)
+    scope, raw_scope = _in_scope(keys), _in_scope(keys, "r.video_key")
+    try:
+        metadata = _raw_rows(
+            conn,
+            f"SELECT {_RAW_COLUMNS} FROM raw_responses WHERE kind = 'metadata' AND outcome = 'ok' "
+            f"AND {scope} QUALIFY row_number() OVER "
+            "(PARTITION BY video_key ORDER BY received_at DESC) = 1",
+        )
+        links = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT video_key, min(platform), min(video_id), min(url), min(canonical_url) "
+                f"FROM links WHERE error IS NULL AND {scope} GROUP BY video_key"
+            ).fetchall()
+        }
+        polls = _raw_rows(
+            conn,
+            f"SELECT {', '.join('r.' + c for c in RawRow.__slots__)} FROM raw_responses r "
+            "JOIN transcript_jobs j ON j.execute_id = r.execute_id AND j.status = 'Success' "
+            f"WHERE r.kind = 'poll' AND r.outcome = 'ok' AND {raw_scope} "
+            "QUALIFY row_number() OVER (PARTITION BY r.video_key "
+            "ORDER BY j.finished_at DESC, r.received_at DESC) = 1",
+        )
+    finally:
+        if keys is not None:
+            conn.unregister("_scope")
+
+    videos, hashtags, mentions, authors, undecodable = [], [], [], [], 0
+    for row in metadata:
+        try:
+            result = decode_metadata(row.exchange())
+        except CozeError:
+            undecodable += 1
+            continue
+        platform, video_id, url, canonical_url = links.get(row.video_key, (None,) * 4)
+        title = split_title(result.title)
+        fetched_at = row.received_at
+        videos.append(
+            {
+                "video_key": row.video_key,
+                "platform": platform,
+                "video_id": video_id,
+                "source_url": url,
+                "canonical_url": canonical_url,
+                "title": title.text,
+                "raw_title": result.title,
+                "author_nickname": result.nickname,
+                "author_avatar_url": result.avatar_url,
+                "cover_image_url": result.cover_image_url,
+                "cover_image_expires_at": signed_url_expiry(result.cover_image_url),
+                "play_url": result.play_url,
+                "play_url_expires_at": signed_url_expiry(result.play_url),
+                "fetched_at": fetched_at,
+            }
+        )
+        hashtags += [{"video_key": row.video_key, "hashtag": h} for h in title.hashtags]
+        mentions += [{"video_key": row.video_key, "mention": m} for m in title.mentions]
+        if result.nickname:
+            authors.append(
+                {
+                    "platform": platform or "unknown",
+                    "nickname": result.nickname,
+                    "avatar_url": result.avatar_url,
+                    "first_seen_at": fetched_at,
+                }
+            )
+
+    transcripts = []
+    for row in polls:
+        try:
+            record = decode_run(row.exchange())
+        except CozeError:
+            undecodable += 1
+            continue
+        content = record.content or ""
+        transcripts.append(
+            {
+                "video_key": row.video_key,
+                "execute_id": record.execute_id,
+                "title": record.title,
+                "content": content,
+                "char_count": len(content),
+                "is_trimmed": record.is_output_trimmed,
+                "fetched_at": row.received_at,
+            }
+        )
+
+    video_frame = frame("videos", videos)
+    touched = pl.DataFrame(
+        {"video_key": [v["video_key"] for v in videos]}, schema={"video_key": pl.Utf8}
+    )
+    conn.register("_touched", touched.to_arrow())
+    try:
+        conn.execute(
+            "DELETE FROM video_hashtags WHERE video_key IN (SELECT video_key FROM _touched)"
+        )
+        conn.execute(
+            "DELETE FROM video_mentions WHERE video_key IN (SELECT video_key FROM _touched)"
+        )
+    finally:
+        conn.unregister("_touched")
+    upsert(conn, "videos", video_frame)
+    upsert(conn, "video_hashtags", frame("video_hashtags", hashtags))
+    upsert(conn, "video_mentions", frame("video_mentions", mentions))
+    _merge_authors(conn, frame("authors", authors))
+    upsert(conn, "transcripts", frame("transcripts", transcripts))
+    return NormalizedCounts(len(videos), len(transcripts), undecodable)
+
+
+def _merge_authors(conn: duckdb.DuckDBPyConnection, authors: pl.DataFrame) -> None:
+    """Keep the earliest first_seen_at ever recorded, the latest avatar."""
+    if authors.is_empty():
+        return
+    latest = (
+        authors.sort("first_seen_at")
+        .group_by(["platform", "nickname"])
+        .agg(pl.col("avatar_url").last(), pl.col("first_seen_at").min())
+    )
+    conn.register("_authors", latest.to_arrow())
+    try:
+        conn.execute(
+            "INSERT INTO authors SELECT a.platform, a.nickname, a.avatar_url, "
+            "least(a.first_seen_at, coalesce(o.first_seen_at, a.first_seen_at)) "
+            "FROM _authors a LEFT JOIN authors o USING (platform, nickname) "
+            "ON CONFLICT (platform, nickname) DO UPDATE SET avatar_url = excluded.avatar_url, "
+            "first_seen_at = excluded.first_seen_at"
+        )
+    finally:
+        conn.unregister("_authors")
+
+
+def rebuild_all(
+    conn: duckdb.DuckDBPyConnection, max_attempts: int, chunk: int = 5000
+) -> NormalizedCounts:
+    """Recompute all state and normalized tables from raw_responses, calling no API."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for table in (
+            "item_state",
+            "transcript_jobs",
+            "videos",
+            "video_hashtags",
+            "video_mentions",
+            "authors",
+            "transcripts",
+        ):
+            conn.execute(f"DELETE FROM {table}")
+        keys = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT video_key FROM raw_responses ORDER BY 1"
+            ).fetchall()
+        ]
+        for start in range(0, len(keys), chunk):
+            part = keys[start : start + chunk]
+            _register_keys(conn, part)
+            rows = _raw_rows(
+                conn, f"SELECT {_RAW_COLUMNS} FROM raw_responses WHERE {_in_scope(part)}"
+            )
+            conn.unregister("_scope")
+            ledger: Ledger = load_ledger(conn, rows, max_attempts)
+            ledger.apply(rows)
+            save_ledger(conn, ledger)
+        counts = refresh_normalized(conn, None)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return counts

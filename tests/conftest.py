@@ -1,0 +1,28 @@
+"""Fixtures shared by the pipeline tests: a real emulator over loopback, real DuckDB, real Dagster."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.settings import PROJECT_ROOT
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorProcess]:
+    with EmulatorProcess(EmulatorConfig(job_seconds=0.3)) as process:
+        yield process
+
+
+@pytest.fixture
+def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh instance configured exactly like the project's own."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home

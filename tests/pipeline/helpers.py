@@ -1,0 +1,69 @@
+"""Running the real job in-process against a temp warehouse and the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipeline.coze.emulator import EmulatorProcess
+from pipeline.definitions import build_definitions
+from pipeline.defs.automation import JOB_NAME
+from pipeline.defs.partitions import batches
+
+
+@dataclass
+class Project:
+    """A links folder, a warehouse file and the environment a deployment would have."""
+
+    root: Path
+    emulator: EmulatorProcess
+
+    @property
+    def links_dir(self) -> Path:
+        return self.root / "links"
+
+    @property
+    def db(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            "PIPELINE_DB": str(self.db),
+            "PIPELINE_LINKS_DIR": str(self.links_dir),
+            "COZE_BASE_URL": self.emulator.url,
+            "PIPELINE_POLL_BUDGET": "60",
+            "COZE_RPS": "100",
+            **extra,
+        }
+
+    def write_batch(self, name: str, lines: Sequence[str]) -> str:
+        self.links_dir.mkdir(parents=True, exist_ok=True)
+        (self.links_dir / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return name
+
+    def run(
+        self, instance: dg.DagsterInstance, *partitions: str, **env: str
+    ) -> dg.ExecuteInProcessResult:
+        defs = build_definitions(self.env(**env))
+        instance.add_dynamic_partitions(batches.name, list(partitions))
+        job = defs.resolve_job_def(JOB_NAME)
+        if len(partitions) == 1:
+            return job.execute_in_process(instance=instance, partition_key=partitions[0])
+        return job.execute_in_process(
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": partitions[0],
+                "dagster/asset_partition_range_end": partitions[-1],
+            },
+        )
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        with duckdb.connect(str(self.db), read_only=True) as conn:
+            return conn.execute(sql, list(params)).fetchall()
+
+    def scalar(self, sql: str, params: Sequence[object] = ()) -> object:
+        return self.query(sql, params)[0][0]

@@ -1,0 +1,100 @@
+"""The sensor turns link files into batches; the schedule picks up unfinished work."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.defs.automation import link_files_sensor, unfinished_work_schedule
+from pipeline.defs.partitions import batches
+from pipeline.defs.resources import LinkFilesResource, WarehouseResource
+from pipeline.warehouse.db import connect
+from tests.support import hold_database
+
+
+def _evaluate(instance: dg.DagsterInstance, folder: Path, cursor: str | None) -> dg.SensorResult:
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"link_files": LinkFilesResource(directory=str(folder))},
+    )
+    return link_files_sensor(context)
+
+
+def test_sensor_adds_new_files_as_partitions_and_runs_them_once(tmp_path: Path) -> None:
+    folder = tmp_path / "links"
+    folder.mkdir()
+    (folder / "monday.txt").write_text("https://v.douyin.com/a1/\n")
+    (folder / "tuesday.txt").write_text("https://v.douyin.com/b2/\n")
+    (folder / "notes.md").write_text("not a link file\n")
+    with dg.instance_for_test() as instance:
+        first = _evaluate(instance, folder, None)
+        added = first.dynamic_partitions_requests[0]
+        assert added.partitions_def_name == batches.name
+        assert sorted(added.partition_keys) == ["monday.txt", "tuesday.txt"]
+        assert sorted(r.partition_key for r in first.run_requests) == ["monday.txt", "tuesday.txt"]
+        instance.add_dynamic_partitions(batches.name, list(added.partition_keys))
+
+        again = _evaluate(instance, folder, first.cursor)
+        assert again.run_requests == [] and again.dynamic_partitions_requests == []
+
+        changed = folder / "monday.txt"
+        changed.write_text("https://v.douyin.com/a1/\nhttps://v.douyin.com/c3/\n")
+        stat = changed.stat()
+        os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+        third = _evaluate(instance, folder, again.cursor)
+        assert [r.partition_key for r in third.run_requests] == ["monday.txt"]
+        assert third.dynamic_partitions_requests == []
+        assert json.loads(third.cursor).keys() == {"monday.txt", "tuesday.txt"}
+
+
+HOUR = datetime(2026, 11, 25, 4, tzinfo=UTC)
+
+
+def _seed_warehouse(db: Path) -> None:
+    with connect(db) as conn:
+        conn.execute(
+            "INSERT INTO links VALUES "
+            "('done.txt', 1, 'x', 'u', 'douyin', '1', 'u', 'douyin:1', NULL, now()),"
+            "('open.txt', 1, 'y', 'v', 'douyin', '2', 'v', 'douyin:2', NULL, now())"
+        )
+        conn.execute(
+            "INSERT INTO item_state VALUES "
+            "('douyin:1', 'metadata', 'ok', 0, NULL, NULL, now()),"
+            "('douyin:1', 'transcript', 'ok', 1, NULL, NULL, now()),"
+            "('douyin:2', 'metadata', 'ok', 0, NULL, NULL, now()),"
+            "('douyin:2', 'transcript', 'running', 1, NULL, NULL, now())"
+        )
+
+
+def test_schedule_requests_only_batches_with_unfinished_work(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    _seed_warehouse(db)
+    warehouse = WarehouseResource(path=str(db))
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, resources={"warehouse": warehouse}, scheduled_execution_time=HOUR
+        )
+        requests = unfinished_work_schedule(context)
+    assert [r.partition_key for r in requests] == ["open.txt"]
+    assert requests[0].run_key == f"open.txt:{HOUR.isoformat()}"
+
+
+def test_schedule_skips_while_a_run_holds_the_warehouse(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    _seed_warehouse(db)
+    warehouse = WarehouseResource(path=str(db))
+    holder = hold_database(db, 30)
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, resources={"warehouse": warehouse}, scheduled_execution_time=HOUR
+        )
+        skipped = unfinished_work_schedule(context)
+    holder.kill()
+    holder.wait()
+    assert isinstance(skipped, dg.SkipReason)
+    assert "being written" in (skipped.skip_message or "")

@@ -1,0 +1,74 @@
+"""SIGKILL between submit and poll: the next run collects every result and pays no second submit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.settings import PROJECT_ROOT
+
+LINKS = [f"https://www.douyin.com/video/74{n:017d}" for n in range(12)]
+
+
+def _run(links: Path, db: Path, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", "--links", str(links), "--db", str(db)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_kill_between_submit_and_poll_then_resume(tmp_path: Path, dagster_home: Path) -> None:
+    links = tmp_path / "batch.txt"
+    links.write_text("\n".join(LINKS) + "\n", encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+    with EmulatorProcess(EmulatorConfig(job_seconds=6.0)) as emulator:
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(dagster_home),
+            "COZE_BASE_URL": emulator.url,
+            "PIPELINE_POLL_BUDGET": "120",
+        }
+        env.pop("COZE_API_TOKEN", None)
+        first = _run(links, db, env)
+        deadline = time.monotonic() + 120
+        while emulator.stats()["submits"] < len(LINKS):
+            assert first.poll() is None, first.stdout.read()
+            assert time.monotonic() < deadline, "submits never completed"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        stats = emulator.stats()
+        assert stats["submits"] == len(LINKS)
+        accepted = set(stats["jobs"])
+        assert all(job["status"] == "Running" for job in stats["jobs"].values()), "killed too late"
+
+        second = _run(links, db, env)
+        output, _ = second.communicate(timeout=300)
+        assert second.returncode == 0, output
+        assert "released 1 run" in output
+
+        stats = emulator.stats()
+        assert stats["submits"] == len(LINKS), "a job was submitted twice"
+        assert max(stats["submits_per_input"].values()) == 1
+
+    with duckdb.connect(str(db), read_only=True) as conn:
+        jobs = dict(conn.execute("SELECT execute_id, status FROM transcript_jobs").fetchall())
+        assert set(jobs) == accepted
+        assert set(jobs.values()) == {"Success"}
+        collected = conn.execute("SELECT count(*) FROM transcripts").fetchone()[0]
+        assert collected == len(LINKS)
+        pending = conn.execute(
+            "SELECT count(*) FROM link_status WHERE transcript_status <> 'ok'"
+        ).fetchone()[0]
+        assert pending == 0

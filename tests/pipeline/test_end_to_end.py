@@ -1,0 +1,178 @@
+"""The whole job, materialized for real: Dagster in-process, DuckDB on disk, Coze emulator over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipeline.coze.emulator import EmulatorProcess
+from pipeline.warehouse.db import connect
+from pipeline.warehouse.tables import rebuild_all
+from tests.pipeline.helpers import Project
+
+SEED_SHARE_TEXT = (
+    "6.15 03/10 goD:/ g@B.tE 克洛克达尔女性身份的秘密 # 海贼王动画 # 航海王入驻抖音 "
+    "# 要相信海米的羁绊 # 动漫编年史 # 午夜屠虎男 @航海王_ONEPIECE官方  "
+    "https://v.douyin.com/fEAkiIPyAd4/ 复制此链接，打开Dou音搜索，直接观看视频！"
+)
+SEED_BILIBILI = (
+    "https://www.bilibili.com/video/BV1XRgNzjEF7/?spm_id_from=333.1007.tianma.5-1-15.click"
+    "&vd_source=96959ec2796e251a9b09de20bc497636"
+)
+GOOD_LINES = [
+    SEED_SHARE_TEXT,
+    SEED_BILIBILI,
+    "变装挑战第二弹 #变装 #穿搭https://v.douyin.com/L4FJNR3/",
+    "https://www.douyin.com/video/7431234567890123456",
+    "https://www.youtube.com/watch?v=dQw4w9WgXcQ&si=abc",
+]
+BAD_LINES = ["这一行没有链接", "ftp://example.com/video.mp4", "https://example.org/not-a-video"]
+# The emulator answers a metadata input naming a deleted video with a permanent workflow error.
+DELETED_LINK = "https://www.douyin.com/video/7999999999999999999?deleted=1 /deleted/"
+
+
+@pytest.fixture
+def project(tmp_path: Path, emulator: EmulatorProcess) -> Project:
+    return Project(tmp_path, emulator)
+
+
+@pytest.fixture
+def instance(dagster_home: Path):
+    with dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+def test_a_batch_end_to_end(project: Project, instance: dg.DagsterInstance) -> None:
+    batch = project.write_batch("b1.txt", ["# a comment", "", *GOOD_LINES, *BAD_LINES])
+    result = project.run(instance, batch)
+    assert result.success
+
+    assert project.scalar("SELECT count(*) FROM links") == len(GOOD_LINES) + len(BAD_LINES)
+    errors = dict(
+        project.query("SELECT error, count(*) FROM links WHERE error IS NOT NULL GROUP BY 1")
+    )
+    assert errors == {"no_url": 1, "bad_scheme": 1, "unsupported_platform": 1}
+
+    statuses = project.query(
+        "SELECT metadata_status, transcript_status, count(*) FROM link_status GROUP BY 1, 2"
+    )
+    assert statuses == [("ok", "ok", len(GOOD_LINES))]
+    assert project.scalar("SELECT count(*) FROM videos") == len(GOOD_LINES)
+    assert project.scalar("SELECT count(*) FROM transcripts WHERE char_count > 0") == len(
+        GOOD_LINES
+    )
+
+    title, play, cover, expires = project.query(
+        "SELECT title, play_url, cover_image_url, play_url_expires_at FROM videos "
+        "WHERE video_key IN (SELECT video_key FROM links WHERE raw_text = ?)",
+        [SEED_SHARE_TEXT],
+    )[0]
+    assert "#" not in title and "@" not in title and title
+    assert "douyinvod.com" in play and "douyinpic.com" in cover
+    assert expires is not None
+    hashtags = {r[0] for r in project.query("SELECT hashtag FROM video_hashtags")}
+    assert {"海贼王动画", "航海王入驻抖音"} <= hashtags
+
+    stats = project.emulator.stats()
+    assert stats["metadata_calls"] == len(GOOD_LINES)
+    assert stats["submits"] == len(GOOD_LINES)
+    stored = dict(project.query("SELECT kind, count(*) FROM raw_responses GROUP BY 1"))
+    assert stored == {
+        "metadata": len(GOOD_LINES),
+        "submit": len(GOOD_LINES),
+        "poll": stats["polls"],
+    }
+
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {
+        "videos_have_unique_keys": True,
+        "resolved_links_have_videos": True,
+        "no_trimmed_transcripts": True,
+        "failure_rate_is_low": True,
+    }
+
+
+def test_rerun_makes_no_api_call_and_repeated_links_are_reused(
+    project: Project, instance: dg.DagsterInstance
+) -> None:
+    first = project.write_batch("first.txt", GOOD_LINES)
+    assert project.run(instance, first).success
+    calls_after_first = project.emulator.stats()["requests"]
+
+    assert project.run(instance, first).success
+    assert project.emulator.stats()["requests"] == calls_after_first
+
+    second = project.write_batch("second.txt", [GOOD_LINES[0], "https://v.douyin.com/newVideo1/"])
+    assert project.run(instance, second).success
+    stats = project.emulator.stats()
+    assert stats["metadata_calls"] == len(GOOD_LINES) + 1
+    assert stats["submits"] == len(GOOD_LINES) + 1
+    assert (
+        project.scalar("SELECT count(*) FROM link_status WHERE transcript_status = 'ok'")
+        == len(GOOD_LINES) + 1
+    )
+
+
+def test_failed_items_are_reported_in_link_status(
+    project: Project, instance: dg.DagsterInstance
+) -> None:
+    batch = project.write_batch("mixed.txt", [GOOD_LINES[3], DELETED_LINK])
+    assert project.run(instance, batch).success, "failed links must not fail the run"
+    rows = dict(
+        (key, (meta, meta_err, tr))
+        for key, meta, meta_err, tr in project.query(
+            "SELECT video_key, metadata_status, metadata_error, transcript_status FROM link_status"
+        )
+    )
+    deleted = [v for k, v in rows.items() if "7999999999999999999" in k]
+    assert deleted and deleted[0][0] == "failed" and deleted[0][1]
+    assert deleted[0][2] == "failed"
+    # Permanent failures are not retried on the next run.
+    calls = project.emulator.stats()["metadata_calls"]
+    assert project.run(instance, batch).success
+    assert project.emulator.stats()["metadata_calls"] == calls
+
+
+def test_backfill_of_two_batches_in_one_run(project: Project, instance: dg.DagsterInstance) -> None:
+    a = project.write_batch("a.txt", GOOD_LINES[:2])
+    b = project.write_batch("b.txt", GOOD_LINES[2:])
+    result = project.run(instance, a, b)
+    assert result.success
+    assert {r[0] for r in project.query("SELECT DISTINCT batch FROM links")} == {a, b}
+    assert project.scalar("SELECT count(*) FROM link_status WHERE transcript_status = 'ok'") == len(
+        GOOD_LINES
+    )
+    materialized = {
+        (m.asset_key.to_user_string(), m.partition)
+        for m in result.get_asset_materialization_events()
+        for m in [m.event_specific_data.materialization]
+        if m.asset_key.to_user_string() == "links"
+    }
+    assert materialized == {("links", a), ("links", b)}
+
+
+def test_normalized_tables_rebuild_from_raw_without_the_api(
+    project: Project, instance: dg.DagsterInstance
+) -> None:
+    batch = project.write_batch("b.txt", [*GOOD_LINES, DELETED_LINK])
+    assert project.run(instance, batch).success
+    derived = {
+        "videos": "video_key",
+        "transcripts": "video_key",
+        "video_hashtags": "1, 2",
+        "video_mentions": "1, 2",
+        "authors": "1, 2",
+        "item_state": "1, 2",
+        "transcript_jobs": "1",
+    }
+    before = {t: project.query(f"SELECT * FROM {t} ORDER BY {o}") for t, o in derived.items()}
+    assert all(before.values())
+    project.emulator.stop()
+
+    with connect(project.db) as conn:
+        rebuild_all(conn, max_attempts=3)
+
+    after = {t: project.query(f"SELECT * FROM {t} ORDER BY {o}") for t, o in derived.items()}
+    assert after == before

@@ -11,7 +11,8 @@ import json
 import re
 
 _URL = re.compile(r"https?://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
-_SHARE_CODE = re.compile(r"^[\d.]+\s+\d+/\d+\s+\S+:/\s+\S+\s*")
+_SHARE_CODE = re.compile(r"^[\d.]+\s+(?:\d+/\d+\s+\S+:/\s+\S+\s*)?")
+_DOUYIN_INTRO = re.compile(r"复制打开抖音，看看【[^】]*】")
 _TRAILERS = ("复制此链接", "复制打开抖音", "点击链接", "复制本条信息", "打开Dou音")
 
 TOPICS = (
@@ -62,7 +63,7 @@ def _pick(options: tuple[str, ...], seed: bytes, offset: int) -> str:
 
 def share_title(text: str) -> str | None:
     """The title part of a pasted share text: no share code, URL or app trailer."""
-    before_url = _URL.split(text)[0]
+    before_url = _DOUYIN_INTRO.sub("", _URL.split(text)[0])
     for trailer in _TRAILERS:
         before_url = before_url.split(trailer)[0]
     title = _SHARE_CODE.sub("", before_url).strip()

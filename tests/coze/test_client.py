@@ -1,0 +1,199 @@
+"""The client over real loopback HTTP: recorded answers, 429 storms, 5xx, dropped connections,
+auth failures, malformed payloads, many jobs polled at once, and no token in any log line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from pipeline.coze.client import CozeClient
+from pipeline.coze.config import CozeSettings
+from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.coze.errors import AuthError, MalformedPayloadError, TransportError
+from pipeline.coze.poller import JobPoller
+from tests.coze.servers import DroppingProxy, ReplayServer, recorded
+
+TOKEN = "pat_TEST_TOKEN_must_never_be_logged_0123456789"
+SEED_SHARE_TEXT = (
+    "6.15 03/10 goD:/ g@B.tE 克洛克达尔女性身份的秘密 https://v.douyin.com/fEAkiIPyAd4/ 复制此链接"
+)
+
+
+def settings(url: str, **changes: object) -> CozeSettings:
+    return CozeSettings.from_env({}, base_url=url, api_token=TOKEN, **changes)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_recorded_answers_decode_over_http():
+    run_answers = [recorded("metadata_run_sync.json"), recorded("transcript_run_async.json")]
+    history_path = "/v1/workflows/7535294053631819826/run_histories/7535298640308535332"
+
+    def answer(path: str) -> tuple[int, str]:
+        if path == "/v1/workflow/run":
+            return 200, run_answers.pop(0)
+        assert path == history_path
+        return 200, recorded("transcript_run_history_success.json")
+
+    async def scenario():
+        with ReplayServer(answer) as server:
+            async with CozeClient(settings(server.url)) as client:
+                meta = await client.run_metadata(SEED_SHARE_TEXT)
+                submission = await client.submit_transcript(
+                    "https://www.bilibili.com/video/BV1XRgNzjEF7/"
+                )
+                record = await client.get_run(submission.workflow_id, submission.execute_id)
+        return meta, submission, record
+
+    meta, submission, record = run(scenario())
+    assert meta.title.startswith("克洛克达尔女性身份的秘密 #海贼王动画")
+    assert meta.nickname == "午夜屠虎男"
+    assert "douyinvod.com" in meta.play_url and "mime_type=video_mp4" in meta.play_url
+    assert "douyinpic.com" in meta.cover_image_url and ".webp" in meta.cover_image_url
+    assert "aweme-avatar" in meta.avatar_url
+    assert meta.raw.body == recorded("metadata_run_sync.json")
+    assert meta.debug_url and "execute_id=7535025835545116698" in meta.debug_url
+    assert submission.execute_id == "7535298640308535332"
+    assert record.status == "Success" and record.error_code is None
+    assert record.content.startswith("你好，大家现在是 7月17号")
+    assert record.title == "以太币100万美金交易实盘 7/17"
+    assert record.logid == "20250806104715BA070BFC777692AA724C"
+    assert not record.is_output_trimmed
+
+
+def test_429_storm_is_survived_without_exceeding_the_configured_rate():
+    with EmulatorProcess(EmulatorConfig(rps=8)) as emulator:
+
+        async def scenario():
+            async with CozeClient(
+                settings(emulator.url, rps=12, max_in_flight=6, max_attempts=20)
+            ) as client:
+                results = await asyncio.gather(
+                    *(client.run_metadata(f"https://b23.tv/v{i}") for i in range(60))
+                )
+                return results, client.limiter
+
+        results, limiter = run(scenario())
+        stats = emulator.stats()
+    assert len(results) == 60
+    assert stats["rate_limited"] > 0, "the storm never happened"
+    assert limiter.rate_limited == stats["rate_limited"]
+    assert limiter.rps < limiter.max_rps, "a 429 must slow the shared limiter"
+    # Arrivals, 429s included, never beat the client's configured rate (one request of slack
+    # for the edges of the server's one-second window).
+    assert stats["max_requests_per_second"] <= 12 + 1
+
+
+def test_server_errors_and_dropped_connections_are_retried(caplog):
+    with EmulatorProcess(EmulatorConfig(error_rate=0.3, seed=3)) as emulator:
+
+        async def scenario(url: str, n: int):
+            async with CozeClient(settings(url, rps=50, max_attempts=10)) as client:
+                return await asyncio.gather(
+                    *(client.run_metadata(f"https://b23.tv/e{i}") for i in range(n))
+                )
+
+        with caplog.at_level(logging.WARNING, logger="pipeline.coze"):
+            assert len(run(scenario(emulator.url, 30))) == 30
+            with DroppingProxy(emulator.url, drop=3) as proxy:
+                assert len(run(scenario(proxy.url, 5))) == 5
+        stats = emulator.stats()
+    assert stats["server_errors"] > 0
+    assert proxy.dropped == 3
+    reasons = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert any("server error" in r for r in reasons)
+    assert any("no answer from Coze" in r for r in reasons)
+    assert all(TOKEN not in r.getMessage() for r in caplog.records)
+
+
+def test_unreachable_service_gives_up_after_bounded_attempts():
+    async def scenario():
+        async with CozeClient(settings("http://127.0.0.1:9", max_attempts=3, rps=100)) as client:
+            await client.run_metadata("https://b23.tv/x")
+
+    with pytest.raises(TransportError, match="no answer from Coze"):
+        run(scenario())
+
+
+def test_auth_error_fails_fast_with_a_clear_message_and_no_token():
+    with EmulatorProcess(EmulatorConfig(require_token="the-right-token")) as emulator:
+
+        async def scenario():
+            async with CozeClient(settings(emulator.url)) as client:
+                await client.run_metadata("https://b23.tv/x")
+
+        with pytest.raises(AuthError) as caught:
+            run(scenario())
+        assert emulator.stats()["auth_failures"] == 1, "auth errors must not be retried"
+    message = str(caught.value)
+    assert "COZE_API_TOKEN" in message and TOKEN not in message
+    assert caught.value.http_status == 401 and caught.value.code == 4100
+
+
+def test_missing_token_for_the_real_service_is_refused_before_any_request():
+    async def scenario():
+        async with CozeClient(CozeSettings.from_env({})) as client:
+            await client.run_metadata("https://b23.tv/x")
+
+    with pytest.raises(AuthError, match="COZE_API_TOKEN is not set"):
+        run(scenario())
+
+
+def test_malformed_payload_fails_fast():
+    with ReplayServer(lambda path: (200, '{"code":0,"msg":"Success","data":"{broken"}')) as server:
+
+        async def scenario():
+            async with CozeClient(settings(server.url)) as client:
+                await client.run_metadata("https://b23.tv/x")
+
+        with pytest.raises(MalformedPayloadError) as caught:
+            run(scenario())
+        assert server.requests == 1
+    assert caught.value.raw.body == '{"code":0,"msg":"Success","data":"{broken"}'
+
+
+def test_token_never_in_repr_or_logs(caplog):
+    configured = settings("http://127.0.0.1:9")
+    assert TOKEN not in repr(configured)
+    assert TOKEN not in repr(CozeClient(configured))
+    with caplog.at_level(logging.DEBUG), pytest.raises(TransportError):
+        run(_one_call(settings("http://127.0.0.1:9", max_attempts=2, rps=100)))
+    assert caplog.records, "expected retry log lines"
+    assert all(TOKEN not in r.getMessage() for r in caplog.records)
+
+
+async def _one_call(configured: CozeSettings) -> None:
+    async with CozeClient(configured) as client:
+        await client.run_metadata("https://b23.tv/x")
+
+
+def test_many_jobs_polled_at_once_cost_few_polls():
+    jobs, job_seconds, min_interval = 500, 1.0, 0.2
+    with EmulatorProcess(EmulatorConfig(job_seconds=job_seconds)) as emulator:
+
+        async def scenario():
+            async with CozeClient(settings(emulator.url, rps=400, max_in_flight=32)) as client:
+                submissions = await asyncio.gather(
+                    *(client.submit_transcript(f"https://b23.tv/job{i}") for i in range(jobs))
+                )
+                finished = []
+                summary = await JobPoller(client, first_delay=min_interval, max_interval=2.0).poll(
+                    submissions[0].workflow_id,
+                    [s.execute_id for s in submissions],
+                    deadline=120,
+                    on_record=lambda r: finished.append(r) if r.finished else None,
+                    on_error=lambda eid, err: None,
+                )
+                return summary, finished
+
+        summary, finished = run(scenario())
+        stats = emulator.stats()
+    assert summary.finished == jobs and len(finished) == jobs
+    assert {r.status for r in finished} == {"Success"}
+    tight_loops = jobs * (job_seconds / min_interval)
+    assert stats["polls"] == summary.polls
+    assert summary.polls < tight_loops / 2, (summary.polls, tight_loops)

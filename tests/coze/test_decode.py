@@ -1,0 +1,137 @@
+"""The recorded answers decode to the documented fields; any other shape fails that one item."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from pipeline.coze.decode import decode_metadata, decode_run, decode_submission, error_for
+from pipeline.coze.errors import (
+    AuthError,
+    BadRequestError,
+    MalformedPayloadError,
+    RateLimitedError,
+    ServerError,
+    WorkflowFailedError,
+)
+from pipeline.coze.models import RawExchange
+from tests.coze.servers import recorded
+
+
+def exchange(body: str | None, status: int = 200) -> RawExchange:
+    return RawExchange(
+        "GET",
+        "/",
+        "7535294053631819826",
+        "7535298640308535332",
+        status,
+        body,
+        None,
+        datetime.now(UTC),
+    )
+
+
+def history(**record_changes: object) -> str:
+    body = json.loads(recorded("transcript_run_history_success.json"))
+    body["data"][0].update(record_changes)
+    return json.dumps(body, ensure_ascii=False)
+
+
+def test_trimmed_output_keeps_what_survived_the_cut():
+    output = json.loads(recorded("transcript_run_history_success.json"))["data"][0]["output"]
+    record = decode_run(exchange(history(output=output[:240], is_output_trimmed=True)))
+    assert record.is_output_trimmed
+    assert record.content is not None and record.content.startswith("你好，大家现在是 7月17号")
+    assert len(record.content) < 200
+
+
+def test_untrimmed_cut_output_is_malformed():
+    output = json.loads(recorded("transcript_run_history_success.json"))["data"][0]["output"]
+    with pytest.raises(MalformedPayloadError, match="not valid JSON"):
+        decode_run(exchange(history(output=output[:240])))
+
+
+def test_error_code_as_string_or_integer():
+    assert decode_run(exchange(history(error_code=0))).error_code is None
+    failed = decode_run(
+        exchange(history(execute_status="Fail", error_code=720702002, error_message="node timeout"))
+    )
+    assert (failed.status, failed.error_code, failed.error_message) == (
+        "Fail",
+        720702002,
+        "node timeout",
+    )
+    assert failed.content is None
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ('{"code":0,"msg":"Success","data":null}', "data is NoneType"),
+        ('{"code":0,"msg":"Success","data":"not json"}', "data is not valid JSON"),
+        ('{"code":0,"msg":"Success","data":"[1,2]"}', "data is not a JSON object"),
+        (
+            '{"code":0,"msg":"Success","data":"{\\"title\\":5,\\"cover_url\\":\\"u\\",\\"output\\":\\"o\\"}"}',
+            "title is int",
+        ),
+        (
+            '{"code":0,"msg":"Success","data":"{\\"title\\":\\"t\\",\\"output\\":\\"o\\"}"}',
+            "cover_url is NoneType",
+        ),
+        ("<html>gateway</html>", "not a JSON object"),
+        ("", "not a JSON object"),
+    ],
+)
+def test_wrong_metadata_shapes_are_malformed(body, why):
+    with pytest.raises(MalformedPayloadError, match=why) as caught:
+        decode_metadata(exchange(body))
+    assert caught.value.raw is not None and caught.value.raw.body == body
+    assert not caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"output": None},
+        {"output": 5},
+        {"output": '{"node_status":"{}"}'},
+        {"output": '{"Output":"{\\"content\\": 7}"}'},
+        {"execute_status": "Done"},
+    ],
+)
+def test_wrong_run_shapes_are_malformed(change):
+    with pytest.raises(MalformedPayloadError):
+        decode_run(exchange(history(**change)))
+
+
+def test_missing_data_list_and_huge_answers_are_malformed():
+    with pytest.raises(MalformedPayloadError, match="non-empty list"):
+        decode_run(exchange('{"code":0,"msg":"","data":[]}'))
+    huge = history(
+        output=json.dumps(
+            {"node_status": "{}", "Output": json.dumps({"content": "字" * 5_000_000})}
+        )
+    )
+    with pytest.raises(MalformedPayloadError, match="characters, over"):
+        decode_run(exchange(huge))
+    with pytest.raises(MalformedPayloadError, match="execute_id"):
+        decode_submission(exchange('{"code":0,"msg":"Success","execute_id":"abc"}'))
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (429, '{"code":4013,"msg":"too many"}', RateLimitedError),
+        (200, '{"code":4013,"msg":"too many"}', RateLimitedError),
+        (401, '{"code":4100,"msg":"bad token"}', AuthError),
+        (502, "<html>bad gateway</html>", ServerError),
+        (200, '{"code":4200,"msg":"workflow not found"}', BadRequestError),
+        (200, '{"code":6000,"msg":"workflow failed"}', WorkflowFailedError),
+    ],
+)
+def test_errors_are_classified_by_what_to_do(status, body, error):
+    found = error_for(exchange(body, status))
+    assert type(found) is error
+    assert found.retryable == (error in (RateLimitedError, ServerError))

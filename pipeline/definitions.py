@@ -17,6 +17,7 @@ from pipeline.defs.assets import (
 from pipeline.defs.automation import JOB_NAME, link_files_sensor, unfinished_work_schedule
 from pipeline.defs.checks import ALL_CHECKS
 from pipeline.defs.resources import CozeResource, LinkFilesResource, WarehouseResource
+from pipeline.defs.text import text_analysis
 from pipeline.settings import PipelineSettings
 
 
@@ -53,6 +54,7 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
             transcript_jobs,
             transcript_responses,
             normalized_tables,
+            text_analysis,
         ],
         asset_checks=ALL_CHECKS,
         jobs=[pipeline_job],

@@ -90,6 +90,7 @@ def test_code_location_loads_in_the_webserver(dagster_home: Path, tmp_path: Path
             "videos",
             "transcripts",
             "link_status",
+            "text_analysis",
         } <= assets
         assert [s["name"] for s in repo["sensors"]] == ["link_files_sensor"]
         assert [s["name"] for s in repo["schedules"]] == ["unfinished_work_schedule"]

@@ -1,0 +1,33 @@
+"""The analysis layer: segmented transcripts, keywords and the search index."""
+
+import dagster as dg
+
+from pipeline.defs.resources import WarehouseResource
+from pipeline.text.warehouse import update_text_tables
+
+ANALYSIS = "analysis"
+
+
+@dg.asset(deps=["transcripts", "videos", "video_hashtags"], group_name=ANALYSIS, kinds={"duckdb"})
+def text_analysis(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Corpus-wide, so not partitioned; incremental: only changed transcripts are re-segmented."""
+    with warehouse.connect(logger=context.log) as conn:
+        stats = update_text_tables(conn)
+        failed, total = conn.execute(
+            "SELECT count(*) FILTER (WHERE transcript_status = 'failed'), count(*) FROM link_status"
+        ).fetchone()
+    context.log.info(f"text analysis: {stats.processed} transcripts (re)segmented")
+    return dg.MaterializeResult(
+        metadata={
+            "videos": stats.videos,
+            "transcripts": stats.transcripts,
+            "sentences": stats.sentences,
+            "tokens": stats.tokens,
+            "resegmented": stats.processed,
+            "mean_chars_per_transcript": float(stats.mean_chars_per_transcript),
+            "failure_rate": failed / total if total else 0.0,
+            "top_terms": dg.MetadataValue.md(stats.markdown()),
+        }
+    )

@@ -1,0 +1,1 @@
+"""Analysis-ready text: normalization, sentences, word segmentation, keywords, search."""

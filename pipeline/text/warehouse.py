@@ -1,0 +1,272 @@
+"""The analysis tables inside the warehouse, kept up to date incrementally.
+
+Only transcripts whose text changed since the last call are re-segmented (a hash per video in
+`text_state`); keywords and the search index are recomputed only when something changed, from
+the token table in SQL, which is cheap next to segmentation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import duckdb_extension_fts
+import polars as pl
+
+from pipeline.text.normalize import normalize_text
+from pipeline.text.segment import query_terms, segment
+from pipeline.text.sentences import split_sentences
+
+KEYWORDS_PER_VIDEO = 10
+
+TEXT_TABLES = """
+CREATE TABLE IF NOT EXISTS text_state (video_key VARCHAR PRIMARY KEY, content_hash VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS transcript_sentences (
+  video_key VARCHAR NOT NULL, sentence_no INTEGER NOT NULL, text VARCHAR NOT NULL,
+  normalized_text VARCHAR NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
+  PRIMARY KEY (video_key, sentence_no));
+CREATE TABLE IF NOT EXISTS transcript_tokens (
+  video_key VARCHAR NOT NULL, sentence_no INTEGER NOT NULL, token_no INTEGER NOT NULL,
+  token VARCHAR NOT NULL, pos VARCHAR, PRIMARY KEY (video_key, sentence_no, token_no));
+CREATE TABLE IF NOT EXISTS video_keywords (
+  video_key VARCHAR NOT NULL, keyword VARCHAR NOT NULL, score DOUBLE NOT NULL,
+  PRIMARY KEY (video_key, keyword));
+CREATE TABLE IF NOT EXISTS search_documents (
+  video_key VARCHAR PRIMARY KEY, title VARCHAR, author VARCHAR, body VARCHAR NOT NULL);
+CREATE OR REPLACE VIEW keyword_stats AS
+  SELECT keyword, count(*) AS videos, round(avg(score), 4) AS mean_score
+  FROM video_keywords GROUP BY keyword;
+CREATE OR REPLACE VIEW hashtag_stats AS
+  SELECT h.hashtag, count(*) AS videos, min(v.fetched_at) AS first_seen, max(v.fetched_at) AS last_seen
+  FROM video_hashtags h JOIN videos v USING (video_key) GROUP BY h.hashtag;
+"""
+
+# TF-IDF over the whole corpus: term frequency within a transcript times the smoothed inverse
+# share of transcripts that use the term.
+KEYWORDS_SQL = f"""
+DELETE FROM video_keywords;
+INSERT INTO video_keywords
+WITH tf AS (
+  SELECT video_key, token, count(*) AS n, sum(count(*)) OVER (PARTITION BY video_key) AS total
+  FROM transcript_tokens WHERE length(token) > 1 GROUP BY video_key, token),
+df AS (SELECT token, count(*) AS docs FROM tf GROUP BY token),
+corpus AS (SELECT count(DISTINCT video_key) AS docs FROM tf)
+SELECT video_key, token, round(n / total * (ln((corpus.docs + 1) / (df.docs + 1)) + 1), 6)
+FROM tf JOIN df USING (token), corpus
+QUALIFY row_number() OVER (PARTITION BY video_key ORDER BY n / total * (ln((corpus.docs + 1) / (df.docs + 1)) + 1) DESC, token) <= {KEYWORDS_PER_VIDEO};
+"""
+
+# Tokens are already cut and space-joined, so the index only splits on spaces.
+INDEX_SQL = (
+    "PRAGMA create_fts_index('search_documents', 'video_key', 'title', 'body', stemmer='none', "
+    "stopwords='none', ignore='\\s+', strip_accents=0, lower=1, overwrite=1)"
+)
+SEARCH_MACRO = """
+CREATE OR REPLACE MACRO search_videos(q) AS TABLE
+  SELECT d.video_key, d.title, d.author, fts_main_search_documents.match_bm25(d.video_key, q) AS score
+  FROM search_documents d
+  WHERE score IS NOT NULL
+  ORDER BY score DESC
+"""
+
+
+@dataclass(frozen=True)
+class TextStats:
+    processed: int
+    videos: int
+    transcripts: int
+    sentences: int
+    tokens: int
+    mean_chars_per_transcript: float
+    top_hashtags: list[tuple[str, int]]
+    top_keywords: list[tuple[str, int]]
+    index_rebuilt: bool
+
+    def markdown(self) -> str:
+        def table(title: str, rows: list[tuple[str, int]]) -> list[str]:
+            return [
+                f"| {title} | videos |",
+                "|---|---|",
+                *(f"| {name} | {count} |" for name, count in rows),
+            ]
+
+        return "\n".join(
+            [*table("hashtag", self.top_hashtags), "", *table("keyword", self.top_keywords)]
+        )
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    video_key: str
+    title: str | None
+    author: str | None
+    score: float
+    snippet: str
+
+
+def fts_extension_path() -> Path:
+    """The fts binary shipped by the pinned `duckdb-extension-fts` wheel for this duckdb."""
+    folder = Path(duckdb_extension_fts.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+    path = folder / "fts.duckdb_extension"
+    if not path.exists():
+        raise RuntimeError(
+            f"no fts extension for duckdb {duckdb.__version__} in {folder}; "
+            "duckdb and duckdb-extension-fts must be pinned to the same version"
+        )
+    return path
+
+
+def load_fts(conn: duckdb.DuckDBPyConnection) -> None:
+    """Offline: never let DuckDB try to download an extension."""
+    conn.execute("SET autoinstall_known_extensions = false")
+    conn.execute("SET autoload_known_extensions = false")
+    conn.execute(f"LOAD '{fts_extension_path()}'")
+
+
+def _hash(title: str | None, content: str | None) -> str:
+    return hashlib.sha256(f"{title or ''}\x00{content or ''}".encode()).hexdigest()
+
+
+def _changed(
+    conn: duckdb.DuckDBPyConnection,
+) -> list[tuple[str, str | None, str | None, str | None, str]]:
+    rows = conn.execute(
+        "SELECT t.video_key, coalesce(v.title, t.title), v.author_nickname, t.content, s.content_hash "
+        "FROM transcripts t LEFT JOIN videos v USING (video_key) "
+        "LEFT JOIN text_state s USING (video_key)"
+    ).fetchall()
+    changed = []
+    for key, title, author, content, known in rows:
+        digest = _hash(title, content)
+        if digest != known:
+            changed.append((key, title, author, content, digest))
+    return changed
+
+
+def _segment_all(
+    changed: list[tuple[str, str | None, str | None, str | None, str]],
+) -> dict[str, pl.DataFrame]:
+    sentences, tokens, documents, state = [], [], [], []
+    for key, title, author, content, digest in changed:
+        words: list[str] = [token for token, _ in segment(normalize_text(title or ""))]
+        for sentence in split_sentences(content or ""):
+            normalized = normalize_text(sentence.text)
+            sentences.append(
+                (
+                    key,
+                    sentence.sentence_no,
+                    sentence.text,
+                    normalized,
+                    sentence.char_start,
+                    sentence.char_end,
+                )
+            )
+            for token_no, (token, pos) in enumerate(segment(normalized), start=1):
+                tokens.append((key, sentence.sentence_no, token_no, token, pos))
+                words.append(token)
+        documents.append((key, title, author, " ".join(words)))
+        state.append((key, digest))
+    return {
+        "transcript_sentences": pl.DataFrame(
+            sentences,
+            schema=[
+                "video_key",
+                "sentence_no",
+                "text",
+                "normalized_text",
+                "char_start",
+                "char_end",
+            ],
+            orient="row",
+        ),
+        "transcript_tokens": pl.DataFrame(
+            tokens, schema=["video_key", "sentence_no", "token_no", "token", "pos"], orient="row"
+        ),
+        "search_documents": pl.DataFrame(
+            documents, schema=["video_key", "title", "author", "body"], orient="row"
+        ),
+        "text_state": pl.DataFrame(state, schema=["video_key", "content_hash"], orient="row"),
+    }
+
+
+def update_text_tables(conn: duckdb.DuckDBPyConnection) -> TextStats:
+    load_fts(conn)
+    conn.execute(TEXT_TABLES)
+    changed = _changed(conn)
+    if changed:
+        frames = _segment_all(changed)
+        keys = pl.DataFrame({"video_key": [c[0] for c in changed]})
+        conn.execute("BEGIN TRANSACTION")
+        conn.register("_changed", keys.to_arrow())
+        for table, frame in frames.items():
+            conn.execute(f"DELETE FROM {table} WHERE video_key IN (SELECT video_key FROM _changed)")
+            if frame.height:
+                conn.register("_rows", frame.to_arrow())
+                conn.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+                conn.unregister("_rows")
+        conn.unregister("_changed")
+        conn.execute(KEYWORDS_SQL)
+        conn.execute("COMMIT")
+        conn.execute(INDEX_SQL)
+        conn.execute(SEARCH_MACRO)
+    return _stats(conn, processed=len(changed), index_rebuilt=bool(changed))
+
+
+def _stats(conn: duckdb.DuckDBPyConnection, processed: int, index_rebuilt: bool) -> TextStats:
+    videos, transcripts, sentences, tokens, mean_chars = conn.execute(
+        "SELECT (SELECT count(*) FROM videos), (SELECT count(*) FROM transcripts), "
+        "(SELECT count(*) FROM transcript_sentences), (SELECT count(*) FROM transcript_tokens), "
+        "(SELECT coalesce(avg(char_count), 0) FROM transcripts)"
+    ).fetchone()
+    top_hashtags = conn.execute(
+        "SELECT hashtag, videos FROM hashtag_stats ORDER BY videos DESC, hashtag LIMIT 10"
+    ).fetchall()
+    top_keywords = conn.execute(
+        "SELECT keyword, videos FROM keyword_stats ORDER BY videos DESC, keyword LIMIT 10"
+    ).fetchall()
+    return TextStats(
+        processed,
+        videos,
+        transcripts,
+        sentences,
+        tokens,
+        float(mean_chars),
+        top_hashtags,
+        top_keywords,
+        index_rebuilt,
+    )
+
+
+def search(conn: duckdb.DuckDBPyConnection, query: str, limit: int = 10) -> list[SearchHit]:
+    """BM25 over titles and transcripts; the query is cut by the same tokenizer as the text."""
+    terms = query_terms(normalize_text(query))
+    if not terms:
+        return []
+    load_fts(conn)
+    rows = conn.execute(
+        "SELECT s.video_key, s.title, s.author, s.score, t.content FROM search_videos(?) s "
+        "LEFT JOIN transcripts t USING (video_key) ORDER BY s.score DESC, s.video_key LIMIT ?",
+        [" ".join(terms), limit],
+    ).fetchall()
+    return [
+        SearchHit(key, title, author, score, snippet(content or title or "", terms))
+        for key, title, author, score, content in rows
+    ]
+
+
+def snippet(
+    text: str, terms: list[str], width: int = 60, mark: tuple[str, str] = ("【", "】")
+) -> str:
+    """The stretch of text around the first matched term, every matched term marked."""
+    lowered = text.lower()
+    hits = [lowered.find(term) for term in terms if lowered.find(term) >= 0]
+    start = max(0, min(hits) - width // 3) if hits else 0
+    piece = text[start : start + width]
+    pattern = re.compile(
+        "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.IGNORECASE
+    )
+    marked = pattern.sub(lambda m: f"{mark[0]}{m.group(0)}{mark[1]}", piece)
+    return ("…" if start else "") + marked + ("…" if start + width < len(text) else "")

@@ -1,0 +1,162 @@
+"""Text analysis on the seed's real transcript, in a real DuckDB file with the real fts binary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.text.normalize import normalize_text
+from pipeline.text.segment import query_terms, segment
+from pipeline.text.sentences import split_sentences
+from pipeline.text.warehouse import load_fts, search, update_text_tables
+from pipeline.warehouse.db import connect
+from tests.coze.servers import recorded
+
+
+def seed_transcript() -> tuple[str, str]:
+    record = json.loads(recorded("transcript_run_history_success.json"))["data"][0]
+    inner = json.loads(json.loads(record["output"])["Output"])
+    return inner["content"], inner["title"]
+
+
+CONTENT, TITLE = seed_transcript()
+DECOY = "今天我们聊聊航海王的动画，克洛克达尔的身份之谜，还有海贼王最新一集的剧情。以太币这个词只出现一次。"
+
+
+def test_sentences_cover_the_seed_transcript_with_true_offsets():
+    sentences = split_sentences(CONTENT)
+    assert len(sentences) == 4
+    assert sentences[2].text.endswith("我现在不是赚400万美金吗？")
+    assert sentences[0].text.startswith("你好，大家现在是 7月17号 啊，韩国时间六点五十三分")
+    for sentence in sentences:
+        assert CONTENT[sentence.char_start : sentence.char_end] == sentence.text
+    assert [s.sentence_no for s in sentences] == list(range(1, len(sentences) + 1))
+    assert [s.text for s in split_sentences("价格是3.5美金. Then english! 最后")] == [
+        "价格是3.5美金.",
+        "Then english!",
+        "最后",
+    ]
+
+
+def test_segmentation_uses_the_user_dictionary_and_drops_stop_words():
+    tokens = [t for t, _ in segment(normalize_text(CONTENT))]
+    assert "以太币" in tokens, "user dictionary word must stay one token"
+    assert "盈利" in tokens and "美金" in tokens
+    assert "的" not in tokens and "我" not in tokens
+    assert all(t.strip() and t not in "，。！？" for t in tokens)
+    assert query_terms("以太币 盈利") == ["以太币", "盈利"] == query_terms("以太币盈利")
+
+
+def test_normalization_folds_full_width_forms_only():
+    assert normalize_text("ＡＢＣ１２３，　好！！") == "ABC123, 好!"
+    assert normalize_text("结束。") == "结束。"
+
+
+def _warehouse(path: Path) -> None:
+    with connect(path) as conn:
+        conn.execute(
+            "INSERT INTO videos (video_key, title, author_nickname, fetched_at) VALUES "
+            "('bilibili:BV1XRgNzjEF7', ?, '币圈老王', now()), ('douyin:1', '航海王的秘密', '午夜屠虎男', now())",
+            [TITLE],
+        )
+        conn.execute(
+            "INSERT INTO transcripts VALUES ('bilibili:BV1XRgNzjEF7', '1', ?, ?, ?, false, now()), "
+            "('douyin:1', '2', '航海王的秘密', ?, ?, false, now())",
+            [TITLE, CONTENT, len(CONTENT), DECOY, len(DECOY)],
+        )
+        conn.execute(
+            "INSERT INTO video_hashtags VALUES ('douyin:1', '航海王'), ('douyin:1', '海贼王动画')"
+        )
+
+
+def test_search_ranks_the_seed_above_a_decoy_and_reruns_recompute_nothing(tmp_path: Path):
+    db = tmp_path / "w.duckdb"
+    _warehouse(db)
+    with connect(db) as conn:
+        first = update_text_tables(conn)
+        assert first.processed == 2 and first.index_rebuilt
+        assert first.sentences == 4 + 2 and first.tokens > 50
+        hits = search(conn, "以太币 盈利")
+        assert [h.video_key for h in hits] == ["bilibili:BV1XRgNzjEF7", "douyin:1"]
+        assert hits[0].score > hits[1].score
+        assert "【盈利】" in hits[0].snippet or "【以太币】" in hits[0].snippet
+        keywords = [
+            k
+            for (k,) in conn.execute(
+                "SELECT keyword FROM video_keywords WHERE video_key = 'bilibili:BV1XRgNzjEF7' ORDER BY score DESC"
+            ).fetchall()
+        ]
+        assert "美金" in keywords[:5]
+        assert conn.execute(
+            "SELECT videos FROM hashtag_stats WHERE hashtag = '航海王'"
+        ).fetchone() == (1,)
+
+        again = update_text_tables(conn)
+        assert again.processed == 0 and not again.index_rebuilt
+        assert (again.sentences, again.tokens) == (first.sentences, first.tokens)
+
+        conn.execute(
+            "UPDATE transcripts SET content = content || '以太币。' WHERE video_key = 'douyin:1'"
+        )
+        third = update_text_tables(conn)
+        assert third.processed == 1
+
+    with duckdb.connect(str(db), read_only=True) as conn:
+        load_fts(conn)
+        sql_hits = conn.execute("SELECT video_key FROM search_videos('以太币 盈利')").fetchall()
+    assert sql_hits[0] == ("bilibili:BV1XRgNzjEF7",)
+
+
+def test_fts_loads_with_networking_disabled(tmp_path: Path):
+    """No repository is reachable and autoinstall is off: only the packaged binary can load."""
+    script = (
+        "import duckdb\n"
+        "from pipeline.text.warehouse import load_fts\n"
+        "c = duckdb.connect(config={'custom_extension_repository': 'http://127.0.0.1:9', 'allow_community_extensions': False})\n"
+        "load_fts(c)\n"
+        "print(c.execute(\"SELECT loaded, installed FROM duckdb_extensions() WHERE extension_name='fts'\").fetchone())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "(True, False)"
+
+
+def test_search_command_prints_ranked_hits(tmp_path: Path):
+    db = tmp_path / "w.duckdb"
+    _warehouse(db)
+    with connect(db) as conn:
+        update_text_tables(conn)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "search",
+            "以太币 盈利",
+            "--limit",
+            "1",
+            "--db",
+            str(db),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    assert out.startswith("1. [") and TITLE in out and "币圈老王" in out
+    assert "2. [" not in out
+
+
+@pytest.mark.parametrize("query", ["", "的 了", "，。"])
+def test_queries_of_only_stop_words_find_nothing(tmp_path: Path, query: str):
+    db = tmp_path / "w.duckdb"
+    _warehouse(db)
+    with connect(db) as conn:
+        update_text_tables(conn)
+        assert search(conn, query) == []

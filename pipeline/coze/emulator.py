@@ -2,9 +2,14 @@
 
 It answers the two workflows in exactly the recorded shapes (see shared/coze/responses), with
 content derived from the input, and can misbehave on purpose: a rate limit (HTTP 429), latency,
-server errors, failed or trimmed jobs, and a required token. Inputs naming a deleted video
-(containing `/deleted/` or `invalid`) fail the metadata workflow, so failed links can be tested
-deterministically.
+server errors, failed or trimmed jobs, and a required token. Some inputs misbehave on purpose,
+so failures can be tested deterministically:
+
+- `/deleted/` or `invalid`: the metadata workflow fails (code 6000);
+- `/poison/data-null/`, `/poison/wrong-types/`: a metadata answer with `data: null`, or a title
+  that is a number;
+- `/poison/no-output/`, `/poison/huge/`: a successful transcript run with no `output`, or with a
+  10 MB transcript.
 
     python -m pipeline.coze.emulator --port 0 [--rps 20 --latency 0.2 --job-seconds 3 ...]
 """
@@ -36,6 +41,7 @@ from pipeline.coze.config import METADATA_WORKFLOW_ID, TRANSCRIPT_WORKFLOW_ID
 SPACE_ID = "7476805188205182986"
 FIRST_EXECUTE_ID = 7535298640308535332
 DELETED_MARKERS = ("/deleted/", "invalid")
+HUGE_TRANSCRIPT_CHARS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -178,11 +184,18 @@ class Emulator:
                     "debug_url": debug_url,
                 }
             )
-        data = content.metadata(text, int(time.time()))
+        data: dict[str, Any] = content.metadata(text, int(time.time()))
+        if "/poison/wrong-types/" in text:
+            data["title"] = 12345
+        encoded = (
+            None
+            if "/poison/data-null/" in text
+            else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        )
         return self._ok(
             {
                 "code": 0,
-                "data": json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                "data": encoded,
                 "debug_url": debug_url,
                 "msg": "Success",
                 "usage": {"input_count": 0, "output_count": 0, "token_count": 0},
@@ -261,7 +274,7 @@ class Emulator:
                     content.transcript_output(text, title),
                     len(text),
                 )
-        return {
+        record = {
             "connector_uid": "1519962369294395",
             "logid": self._logid(),
             "bot_id": "0",
@@ -280,6 +293,11 @@ class Emulator:
             "output": output,
             "usage": {"token_count": tokens, "output_count": tokens, "input_count": 0},
         }
+        if status == "Success" and "/poison/no-output/" in job.input:
+            del record["output"]
+        if status == "Success" and "/poison/huge/" in job.input:
+            record["output"] = content.transcript_output("字" * HUGE_TRANSCRIPT_CHARS, "huge")
+        return record
 
     async def stats(self, request: Request) -> Response:
         now = time.time()

@@ -113,7 +113,11 @@ class JobPoller:
                 timeout = None if wake is None else max(0.0, wake)
                 if now >= end:
                     timeout = None
-                await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    task.result()  # a callback's exception (an auth failure) ends the poll
             elif due:
                 await asyncio.sleep(max(0.0, min(due[0][0], end) - now))
         summary.still_running = len(due)

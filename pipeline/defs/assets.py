@@ -175,6 +175,7 @@ def normalized_tables(
     with warehouse.connect(logger=context.log) as conn:
         conn.execute("BEGIN TRANSACTION")
         keys = queries.batch_video_keys(conn, context.partition_keys)
+        context.log.info(f"normalizing {len(keys)} videos from the raw layer")
         counts = refresh_normalized(conn, keys)
         conn.execute("COMMIT")
         totals = {

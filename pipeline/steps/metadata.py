@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from pipeline.coze.client import CozeClient
-from pipeline.coze.errors import CozeError
+from pipeline.coze.errors import AuthError, CozeError
 from pipeline.steps.runner import StepProgress, committing, for_each
 from pipeline.warehouse.queries import WorkItem
 from pipeline.warehouse.raw import row_from_error, row_from_result
@@ -37,6 +37,8 @@ async def fetch_metadata(
         text = metadata_input(item)
         try:
             result = await client.run_metadata(text)
+        except AuthError:
+            raise
         except CozeError as error:
             recorder.record(row_from_error("metadata", item.video_key, workflow_id, text, error))
             progress.failed += 1

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from pipeline.coze.client import CozeClient
-from pipeline.coze.errors import CozeError
+from pipeline.coze.errors import AuthError, CozeError
 from pipeline.coze.models import RunRecord
 from pipeline.coze.poller import JobPoller
 from pipeline.steps.runner import StepProgress, committing
@@ -41,6 +41,8 @@ async def poll_jobs(
                 progress.failed += 1
 
     def on_error(execute_id: str, error: CozeError) -> None:
+        if isinstance(error, AuthError):
+            raise error
         recorder.record(
             row_from_error(
                 "poll",

@@ -1,4 +1,8 @@
-"""Shared machinery of the API steps: bounded workers, periodic commits, progress lines."""
+"""Shared machinery of the API steps: bounded workers, periodic commits, progress lines.
+
+An `AuthError` is not an item's failure but the deployment's: it ends the step (and the run)
+with Coze's message, leaving every unfinished video pending for the next run.
+"""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from pipeline.coze.client import CozeClient
-from pipeline.coze.errors import CozeError
+from pipeline.coze.errors import AuthError, CozeError
 from pipeline.steps.runner import StepProgress, committing, for_each
 from pipeline.warehouse.queries import WorkItem
 from pipeline.warehouse.raw import row_from_error, row_from_result
@@ -33,6 +33,8 @@ async def submit_transcripts(
         url = transcript_input(item)
         try:
             submission = await client.submit_transcript(url)
+        except AuthError:
+            raise
         except CozeError as error:
             recorder.record(row_from_error("submit", item.video_key, workflow_id, url, error))
             progress.failed += 1

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+
+from pipeline.settings import PROJECT_ROOT
 
 _HOLD = """
 import sys, time, duckdb
@@ -22,3 +27,57 @@ def hold_database(path: Path, seconds: float) -> subprocess.Popen[str]:
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc
+
+
+class PipelineProcess:
+    """`python -m pipeline run` in a subprocess whose output a test can wait on, then kill."""
+
+    def __init__(self, links: Path, db: Path, env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self._arrived = threading.Condition()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "run", "--links", str(links), "--db", str(db)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._arrived:
+                self.lines.append(line)
+                self._arrived.notify_all()
+        with self._arrived:
+            self._arrived.notify_all()
+
+    @property
+    def output(self) -> str:
+        with self._arrived:
+            return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float = 180) -> None:
+        """Block until a line containing `text` is printed; fail if the run ends or stalls first."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while not any(text in line for line in self.lines):
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._reader.is_alive():
+                    raise AssertionError(f"never printed {text!r}:\n{''.join(self.lines)}")
+                self._arrived.wait(min(left, 1.0))
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self._reader.join(timeout=10)
+
+    def finish(self, timeout: float = 300) -> int:
+        self.process.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        return self.process.returncode

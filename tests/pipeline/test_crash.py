@@ -3,36 +3,21 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import duckdb
 
 from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
-from pipeline.settings import PROJECT_ROOT
+from tests.support import PipelineProcess
 
 LINKS = [f"https://www.douyin.com/video/74{n:017d}" for n in range(12)]
-
-
-def _run(links: Path, db: Path, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--links", str(links), "--db", str(db)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
 
 
 def test_kill_between_submit_and_poll_then_resume(tmp_path: Path, dagster_home: Path) -> None:
     links = tmp_path / "batch.txt"
     links.write_text("\n".join(LINKS) + "\n", encoding="utf-8")
     db = tmp_path / "w.duckdb"
-    with EmulatorProcess(EmulatorConfig(job_seconds=6.0)) as emulator:
+    with EmulatorProcess(EmulatorConfig(job_seconds=8.0)) as emulator:
         env = {
             **os.environ,
             "DAGSTER_HOME": str(dagster_home),
@@ -40,23 +25,17 @@ def test_kill_between_submit_and_poll_then_resume(tmp_path: Path, dagster_home: 
             "PIPELINE_POLL_BUDGET": "120",
         }
         env.pop("COZE_API_TOKEN", None)
-        first = _run(links, db, env)
-        deadline = time.monotonic() + 120
-        while emulator.stats()["submits"] < len(LINKS):
-            assert first.poll() is None, first.stdout.read()
-            assert time.monotonic() < deadline, "submits never completed"
-            time.sleep(0.05)
-        first.send_signal(signal.SIGKILL)
-        first.wait()
+        first = PipelineProcess(links, db, env)
+        first.wait_for(f"transcripts: {len(LINKS)} jobs pending")
+        first.kill()
         stats = emulator.stats()
         assert stats["submits"] == len(LINKS)
         accepted = set(stats["jobs"])
         assert all(job["status"] == "Running" for job in stats["jobs"].values()), "killed too late"
 
-        second = _run(links, db, env)
-        output, _ = second.communicate(timeout=300)
-        assert second.returncode == 0, output
-        assert "released 1 run" in output
+        second = PipelineProcess(links, db, env)
+        assert second.finish() == 0, second.output
+        assert "released 1 run" in second.output
 
         stats = emulator.stats()
         assert stats["submits"] == len(LINKS), "a job was submitted twice"

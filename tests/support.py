@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import dagster as dg
+
 from pipeline.settings import PROJECT_ROOT
 
 _HOLD = """
@@ -81,3 +83,22 @@ class PipelineProcess:
         self.process.wait(timeout=timeout)
         self._reader.join(timeout=10)
         return self.process.returncode
+
+
+def files_containing(secret: str, *roots: Path) -> list[Path]:
+    """Every file under `roots` whose bytes hold `secret` (as UTF-8), binary files included."""
+    needle = secret.encode()
+    found: list[Path] = []
+    for root in roots:
+        paths = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
+        found += [path for path in paths if needle in path.read_bytes()]
+    return found
+
+
+def latest_check_results(dagster_home: Path) -> dict[str, bool]:
+    """The asset checks of the instance's most recent run, by name."""
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        run = instance.get_runs(limit=1)[0]
+        records = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        evaluations = [r.dagster_event.event_specific_data for r in records if r.dagster_event]
+    return {e.check_name: e.passed for e in evaluations}

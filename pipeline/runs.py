@@ -84,8 +84,20 @@ def release_dead_runs(instance: dg.DagsterInstance) -> int:
     return released
 
 
-def run_batch(links_file: Path, environ: Mapping[str, str]) -> bool:
-    """Materialize the whole job for one link file; True unless the run itself failed."""
+def failure_reason(result: dg.ExecuteInProcessResult) -> str | None:
+    """The first failed step and the innermost error under Dagster's wrappers, for one line."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            while error is not None and error.cause is not None:
+                error = error.cause
+            message = error.message.strip() if error is not None else "unknown error"
+            return f"step {event.step_key} failed: {message}"
+    return None
+
+
+def run_batch(links_file: Path, environ: Mapping[str, str]) -> str | None:
+    """Materialize the whole job for one link file; the reason when the run itself failed."""
     ensure_dagster_home()
     links_file = links_file.resolve()
     if not links_file.is_file():
@@ -105,7 +117,9 @@ def run_batch(links_file: Path, environ: Mapping[str, str]) -> bool:
                 tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
                 raise_on_error=False,
             )
-    return result.success
+    if result.success:
+        return None
+    return failure_reason(result) or "the run failed: see the log above"
 
 
 def summary(db_path: Path, batch: str | None = None) -> str:
@@ -151,9 +165,9 @@ def main_run(links: str, db: str | None) -> int:
     if db:
         environ["PIPELINE_DB"] = db
     settings = PipelineSettings.from_env(environ)
-    ok = run_batch(Path(links), environ)
+    failure = run_batch(Path(links), environ)
     if settings.db_path.exists():
         print(summary(settings.db_path, Path(links).name), flush=True)
-    if not ok:
-        print("the run failed: see the log above", file=sys.stderr)
-    return 0 if ok else 1
+    if failure:
+        print(f"the run failed ({failure}); unfinished work stays pending", file=sys.stderr)
+    return 1 if failure else 0

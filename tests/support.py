@@ -15,7 +15,12 @@ from pipeline.settings import PROJECT_ROOT
 
 _HOLD = """
 import sys, time, duckdb
-conn = duckdb.connect(sys.argv[1])
+while True:
+    try:
+        conn = duckdb.connect(sys.argv[1])
+        break
+    except duckdb.IOException:
+        time.sleep(0.05)
 print("held", flush=True)
 time.sleep(float(sys.argv[2]))
 conn.close()
@@ -23,7 +28,9 @@ conn.close()
 
 
 def hold_database(path: Path, seconds: float) -> subprocess.Popen[str]:
-    """Another process with the DuckDB file open for writing, as a person's SQL shell would."""
+    """Another process with the DuckDB file open for writing, as a person's SQL shell would.
+
+    It retries until the file is free, as the pipeline only ever holds it briefly."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
     )

@@ -6,10 +6,12 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT
+from tests.pipeline.helpers import Project
 
 
 @pytest.fixture
@@ -26,3 +28,14 @@ def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def instance(dagster_home: Path) -> Iterator[dg.DagsterInstance]:
+    with dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+@pytest.fixture
+def project(tmp_path: Path, emulator: EmulatorProcess) -> Project:
+    return Project(tmp_path, emulator)

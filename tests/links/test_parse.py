@@ -314,6 +314,18 @@ def test_decoding_never_fails():
     broken = b"https://b23.tv/ok \xff\xfe\xfd tail"
     assert decode_link_bytes(broken) == "https://b23.tv/ok \ufffd\ufffd\ufffd tail"
     assert decode_link_bytes(b"a\x00b") == "a\x00b"
+    assert decode_link_bytes("看 https://b23.tv/u16".encode("utf-16")) == "看 https://b23.tv/u16"
+
+
+def test_one_bad_line_does_not_change_how_the_others_read():
+    good = "第一行 https://v.douyin.com/abc/"
+    gbk = "第二行 https://b23.tv/xyz".encode("gbk")
+    data = good.encode() + b"\n" + gbk + b"\n" + b"\xff broken https://b23.tv/ok"
+    assert decode_link_bytes(data).split("\n") == [
+        good,
+        "第二行 https://b23.tv/xyz",
+        "\ufffd broken https://b23.tv/ok",
+    ]
 
 
 def test_whole_file_keeps_physical_line_numbers_and_crlf():

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
-import pytest
 
-from pipeline.coze.emulator import EmulatorProcess
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.tables import rebuild_all
 from tests.pipeline.helpers import Project
@@ -31,17 +27,6 @@ GOOD_LINES = [
 BAD_LINES = ["这一行没有链接", "ftp://example.com/video.mp4", "https://example.org/not-a-video"]
 # The emulator answers a metadata input naming a deleted video with a permanent workflow error.
 DELETED_LINK = "https://www.douyin.com/video/7999999999999999999?deleted=1 /deleted/"
-
-
-@pytest.fixture
-def project(tmp_path: Path, emulator: EmulatorProcess) -> Project:
-    return Project(tmp_path, emulator)
-
-
-@pytest.fixture
-def instance(dagster_home: Path):
-    with dg.DagsterInstance.get() as instance:
-        yield instance
 
 
 def test_a_batch_end_to_end(project: Project, instance: dg.DagsterInstance) -> None:

@@ -15,12 +15,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import duckdb
 
 from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT
+from pipeline.text.warehouse import INDEX_SQL, load_fts
 
 
 def url(n: int) -> str:
@@ -39,49 +41,62 @@ def pipeline_run(links: Path, db: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
+SEED_ID = "7000000000000000001"
+# Tables that hold one video's history; `authors` is per author and stays as it is.
+HISTORY_TABLES = (
+    "links",
+    "raw_responses",
+    "item_state",
+    "transcript_jobs",
+    "videos",
+    "video_hashtags",
+    "video_mentions",
+    "transcripts",
+    "text_state",
+    "transcript_sentences",
+    "transcript_tokens",
+    "video_keywords",
+    "search_documents",
+)
+UNIQUE_PER_COPY = {
+    "response_id": "response_id || '-' || i",
+    "execute_id": "execute_id || lpad(i::VARCHAR, 7, '0')",
+    "batch": "'history.txt'",
+    "line_no": "i + 1",
+}
+
+
 def clone_history(db: Path, videos: int) -> None:
-    """Turn the one video the seed run stored into `videos` resolved, transcribed ones."""
+    """Turn the one video a real run stored into `videos` resolved, transcribed, analysed ones.
+
+    Every text column has the seed's id replaced by the copy's, so keys, URLs, inputs and stored
+    bodies stay consistent; ids that must be unique get the copy's number appended.
+    """
+    new_id = "'76' || lpad(i::VARCHAR, 17, '0')"
     with duckdb.connect(str(db)) as conn:
+        load_fts(conn)
         conn.execute("BEGIN TRANSACTION")
-        key = conn.execute("SELECT video_key FROM videos").fetchone()[0]
-        known = f"replace(video_key, '{key}', 'douyin:76' || lpad(i::VARCHAR, 17, '0'))"
-        conn.execute(
-            f"INSERT INTO links SELECT 'history.txt', i + 1, '{url(0)[:-17]}' || lpad(i::VARCHAR, 17, '0'), "
-            f"'{url(0)[:-17]}' || lpad(i::VARCHAR, 17, '0'), platform, '76' || lpad(i::VARCHAR, 17, '0'), "
-            f"'{url(0)[:-17]}' || lpad(i::VARCHAR, 17, '0'), {known}, NULL, loaded_at "
-            f"FROM links, range({videos}) t(i) WHERE batch = 'seed.txt'"
-        )
-        conn.execute(
-            f"INSERT INTO raw_responses SELECT response_id || '-' || i, kind, {known}, workflow_id, "
-            "request_input, CASE WHEN execute_id IS NULL THEN NULL ELSE execute_id || i END, "
-            "http_status, outcome, error_code, error_message, logid, received_at, body "
-            f"FROM raw_responses, range({videos}) t(i)"
-        )
-        conn.execute(
-            f"INSERT INTO item_state SELECT {known}, * EXCLUDE (video_key) FROM item_state, range({videos}) t(i)"
-        )
-        conn.execute(
-            f"INSERT INTO transcript_jobs SELECT execute_id || i, {known}, * EXCLUDE (execute_id, video_key) "
-            f"FROM transcript_jobs, range({videos}) t(i)"
-        )
-        conn.execute(
-            f"INSERT INTO videos SELECT {known}, * EXCLUDE (video_key) FROM videos, range({videos}) t(i)"
-        )
-        conn.execute(
-            f"INSERT INTO transcripts SELECT {known}, execute_id || i, * EXCLUDE (video_key, execute_id) "
-            f"FROM transcripts, range({videos}) t(i)"
-        )
-        for table in (
-            "links",
-            "raw_responses",
-            "item_state",
-            "transcript_jobs",
-            "videos",
-            "transcripts",
-        ):
-            conn.execute(f"DELETE FROM {table} WHERE video_key = ?", [key])
+        for table in HISTORY_TABLES:
+            columns = conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = ? ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+            select = ", ".join(
+                UNIQUE_PER_COPY.get(name)
+                or (f"replace({name}, '{SEED_ID}', {new_id})" if kind == "VARCHAR" else name)
+                for name, kind in columns
+            )
+            conn.execute(f"INSERT INTO {table} SELECT {select} FROM {table}, range({videos}) r(i)")
+            conn.execute(f"DELETE FROM {table} WHERE video_key = 'douyin:{SEED_ID}'")
         conn.execute("COMMIT")
+        conn.execute(INDEX_SQL)
         conn.execute("CHECKPOINT")
+
+
+def api_calls(emulator: EmulatorProcess) -> Counter[str]:
+    stats = emulator.stats()
+    return Counter({kind: stats[kind] for kind in ("metadata_calls", "submits", "polls")})
 
 
 def measure(warehouse_videos: int, new_links: int, workdir: Path) -> dict:
@@ -90,10 +105,15 @@ def measure(warehouse_videos: int, new_links: int, workdir: Path) -> dict:
     (home / "dagster.yaml").write_text((PROJECT_ROOT / ".dagster" / "dagster.yaml").read_text())
     db = workdir / "w.duckdb"
     with EmulatorProcess(EmulatorConfig(job_seconds=0.2)) as emulator:
-        env = {**os.environ, "DAGSTER_HOME": str(home), "COZE_BASE_URL": emulator.url}
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "COZE_BASE_URL": emulator.url,
+            "COZE_RPS": "50",
+        }
         env.pop("COZE_API_TOKEN", None)
         seed = workdir / "seed.txt"
-        seed.write_text("https://www.douyin.com/video/7000000000000000001\n")
+        seed.write_text(f"https://www.douyin.com/video/{SEED_ID}\n")
         pipeline_run(seed, db, env)
         clone_history(db, warehouse_videos)
 
@@ -105,20 +125,21 @@ def measure(warehouse_videos: int, new_links: int, workdir: Path) -> dict:
             )
             + "\n"
         )
-        before = emulator.stats()["requests"]
+        before = api_calls(emulator)
         first = pipeline_run(batch, db, env)
-        first_calls = emulator.stats()["requests"] - before
-        before = emulator.stats()["requests"]
+        first_calls = api_calls(emulator) - before
+        before = api_calls(emulator)
         again = pipeline_run(batch, db, env)
-        again_calls = emulator.stats()["requests"] - before
+        again_calls = api_calls(emulator) - before
     return {
         "warehouse_videos": warehouse_videos,
         "batch_links": new_links,
         "known_links": half,
         "first_run_seconds": round(first, 1),
-        "first_run_api_calls": first_calls,
+        "first_run_api_calls": first_calls.total(),
+        "first_run_calls_by_kind": dict(first_calls),
         "rerun_seconds": round(again, 1),
-        "rerun_api_calls": again_calls,
+        "rerun_api_calls": again_calls.total(),
     }
 
 

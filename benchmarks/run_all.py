@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 BENCHMARKS = (
     "benchmarks.local_scale",
-    "benchmarks.bench_links",
     "benchmarks.incremental",
     "benchmarks.throughput",
 )

@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 ui: $(STAMP)
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/python -m pipeline ui
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all

@@ -89,6 +89,9 @@ def clone_history(db: Path, videos: int) -> None:
             )
             conn.execute(f"INSERT INTO {table} SELECT {select} FROM {table}, range({videos}) r(i)")
             conn.execute(f"DELETE FROM {table} WHERE video_key = 'douyin:{SEED_ID}'")
+        # Every copy uses the seed's tokens, as if a full keyword refresh had just run.
+        conn.execute(f"UPDATE token_documents SET docs = {videos}")
+        conn.execute(f"UPDATE keyword_refresh SET documents = {videos}, changed_since = 0")
         conn.execute("COMMIT")
         conn.execute(INDEX_SQL)
         conn.execute("CHECKPOINT")

@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--links", required=True, help="link file; its name is the batch")
     run.add_argument("--db", help="DuckDB file (default: $PIPELINE_DB or data/warehouse.duckdb)")
 
+    ui = commands.add_parser(
+        "ui", help="dagster dev on the project's instance (with the emulator when no token)"
+    )
+    ui.add_argument("--port", default="3000")
+
     commands.add_parser(
         "search", help="full-text search over titles and transcripts", add_help=False
     )
@@ -41,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline.runs import main_run
 
         return main_run(args.links, args.db)
+    if args.command == "ui":
+        from pipeline.runs import main_ui
+
+        return main_ui(args.port)
     if args.command == "rebuild":
         return _rebuild(args.db)
     from pipeline.warehouse.schema import schema_markdown

@@ -34,6 +34,7 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
         "transcript_workflow_id": env.get("COZE_TRANSCRIPT_WORKFLOW_ID"),
         "rps": float(env["COZE_RPS"]) if env.get("COZE_RPS") else None,
         "max_in_flight": int(env["COZE_MAX_IN_FLIGHT"]) if env.get("COZE_MAX_IN_FLIGHT") else None,
+        "max_attempts": int(env["COZE_MAX_ATTEMPTS"]) if env.get("COZE_MAX_ATTEMPTS") else None,
     }
     coze = CozeResource(
         base_url=env.get("COZE_BASE_URL") or "https://api.coze.cn",

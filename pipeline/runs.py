@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -171,3 +173,16 @@ def main_run(links: str, db: str | None) -> int:
     if failure:
         print(f"the run failed ({failure}); unfinished work stays pending", file=sys.stderr)
     return 1 if failure else 0
+
+
+def main_ui(port: str) -> int:
+    """`dagster dev` whose runs, schedule and sensor reach Coze or the built-in emulator."""
+    ensure_dagster_home()
+    with coze_endpoint(dict(os.environ)) as env:
+        command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
+        ui = subprocess.Popen([*command, "-h", "127.0.0.1", "-p", port], env=env, cwd=PROJECT_ROOT)
+        signal.signal(signal.SIGTERM, lambda *_: ui.terminate())
+        try:
+            return ui.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached dagster dev too; let it shut down cleanly
+            return ui.wait()

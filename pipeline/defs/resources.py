@@ -66,6 +66,7 @@ class CozeResource(dg.ConfigurableResource):
     transcript_workflow_id: str | None = None
     rps: float | None = None
     max_in_flight: int | None = None
+    max_attempts: int | None = None
     poll_budget_seconds: float = 900.0
 
     def settings(self) -> CozeSettings:
@@ -79,6 +80,7 @@ class CozeResource(dg.ConfigurableResource):
                 "transcript_workflow_id": self.transcript_workflow_id,
                 "rps": self.rps,
                 "max_in_flight": self.max_in_flight,
+                "max_attempts": self.max_attempts,
             }.items()
             if value is not None
         }

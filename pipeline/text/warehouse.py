@@ -1,13 +1,16 @@
 """The analysis tables inside the warehouse, kept up to date incrementally.
 
-Only transcripts whose text changed since the last call are re-segmented (a hash per video in
-`text_state`); keywords and the search index are recomputed only when something changed, from
-the token table in SQL, which is cheap next to segmentation.
+Only transcripts whose title, author or text changed since the last call are re-segmented (a
+hash per video in `text_state`, compared in SQL). Keywords are TF-IDF over the whole corpus, yet
+a run pays only for what changed: document frequencies live in `token_documents`, updated by the
+changed videos' tokens, and only the changed videos are scored. Older videos keep the IDF of the
+last full refresh, which runs once the videos changed since then exceed
+`FULL_REFRESH_SHARE` of the corpus. The BM25 index has no incremental update in DuckDB's `fts`;
+it is rebuilt when anything changed (seconds for 100,000 videos, see docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,7 @@ from pipeline.text.segment import query_terms, segment
 from pipeline.text.sentences import split_sentences
 
 KEYWORDS_PER_VIDEO = 10
+FULL_REFRESH_SHARE = 0.1
 
 TEXT_TABLES = """
 CREATE TABLE IF NOT EXISTS text_state (video_key VARCHAR PRIMARY KEY, content_hash VARCHAR NOT NULL);
@@ -34,6 +38,9 @@ CREATE TABLE IF NOT EXISTS transcript_tokens (
 CREATE TABLE IF NOT EXISTS video_keywords (
   video_key VARCHAR NOT NULL, keyword VARCHAR NOT NULL, score DOUBLE NOT NULL,
   PRIMARY KEY (video_key, keyword));
+CREATE TABLE IF NOT EXISTS token_documents (token VARCHAR PRIMARY KEY, docs INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS keyword_refresh (
+  documents INTEGER NOT NULL, changed_since INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS search_documents (
   video_key VARCHAR PRIMARY KEY, title VARCHAR, author VARCHAR, body VARCHAR NOT NULL);
 CREATE OR REPLACE VIEW keyword_stats AS
@@ -44,21 +51,24 @@ CREATE OR REPLACE VIEW hashtag_stats AS
   FROM video_hashtags h JOIN videos v USING (video_key) GROUP BY h.hashtag;
 """
 
-# TF-IDF over the whole corpus: term frequency within a transcript times the smoothed inverse
-# share of transcripts that use the term.
-KEYWORDS_SQL = f"""
-DELETE FROM video_keywords;
+# Keywords count only tokens of two characters or more: single characters are mostly particles.
+_KEYWORD_TOKENS = "SELECT video_key, token FROM transcript_tokens WHERE length(token) > 1"
+_DOCUMENT_COUNTS = (
+    f"SELECT token, count(DISTINCT video_key) AS docs FROM ({_KEYWORD_TOKENS}) WHERE {{scope}} "
+    "GROUP BY token"
+)
+# TF-IDF: term frequency within a transcript times the smoothed inverse share of transcripts that
+# use the term; $corpus is the number of transcripts with any keyword token.
+_SCORE_KEYWORDS = f"""
 INSERT INTO video_keywords
 WITH tf AS (
   SELECT video_key, token, count(*) AS n, sum(count(*)) OVER (PARTITION BY video_key) AS total
-  FROM transcript_tokens WHERE length(token) > 1 GROUP BY video_key, token),
-df AS (SELECT token, count(*) AS docs FROM tf GROUP BY token),
-corpus AS (SELECT count(DISTINCT video_key) AS docs FROM tf)
-SELECT video_key, token, round(n / total * (ln((corpus.docs + 1) / (df.docs + 1)) + 1), 6)
-FROM tf JOIN df USING (token), corpus
-QUALIFY row_number() OVER (PARTITION BY video_key ORDER BY n / total * (ln((corpus.docs + 1) / (df.docs + 1)) + 1) DESC, token) <= {KEYWORDS_PER_VIDEO};
+  FROM ({_KEYWORD_TOKENS}) WHERE {{scope}} GROUP BY video_key, token)
+SELECT video_key, token, round(n / total * (ln(($corpus + 1) / (d.docs + 1)) + 1), 6) AS score
+FROM tf JOIN token_documents d USING (token)
+QUALIFY row_number() OVER (PARTITION BY video_key ORDER BY score DESC, token) <= {KEYWORDS_PER_VIDEO}
 """
-
+_CHANGED_SCOPE = "video_key IN (SELECT video_key FROM _changed)"
 # Tokens are already cut and space-joined, so the index only splits on spaces.
 INDEX_SQL = (
     "PRAGMA create_fts_index('search_documents', 'video_key', 'title', 'body', stemmer='none', "
@@ -126,31 +136,25 @@ def load_fts(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(f"LOAD '{fts_extension_path()}'")
 
 
-def _hash(title: str | None, content: str | None) -> str:
-    return hashlib.sha256(f"{title or ''}\x00{content or ''}".encode()).hexdigest()
-
-
 def _changed(
     conn: duckdb.DuckDBPyConnection,
-) -> list[tuple[str, str | None, str | None, str | None, str]]:
-    rows = conn.execute(
-        "SELECT t.video_key, coalesce(v.title, t.title), v.author_nickname, t.content, s.content_hash "
+) -> list[tuple[str, str | None, str | None, str | None, str, str | None]]:
+    """Transcripts whose indexed text differs from what was segmented last, with the new hash."""
+    return conn.execute(
+        "SELECT * FROM (SELECT t.video_key, coalesce(v.title, t.title) AS title, "
+        "v.author_nickname, t.content, md5(concat_ws(chr(0), coalesce(v.title, t.title, ''), "
+        "coalesce(v.author_nickname, ''), coalesce(t.content, ''))) AS digest, s.content_hash "
         "FROM transcripts t LEFT JOIN videos v USING (video_key) "
-        "LEFT JOIN text_state s USING (video_key)"
+        "LEFT JOIN text_state s USING (video_key)) "
+        "WHERE content_hash IS DISTINCT FROM digest"
     ).fetchall()
-    changed = []
-    for key, title, author, content, known in rows:
-        digest = _hash(title, content)
-        if digest != known:
-            changed.append((key, title, author, content, digest))
-    return changed
 
 
 def _segment_all(
-    changed: list[tuple[str, str | None, str | None, str | None, str]],
+    changed: list[tuple[str, str | None, str | None, str | None, str, str | None]],
 ) -> dict[str, pl.DataFrame]:
     sentences, tokens, documents, state = [], [], [], []
-    for key, title, author, content, digest in changed:
+    for key, title, author, content, digest, _ in changed:
         words: list[str] = [token for token, _ in segment(normalize_text(title or ""))]
         for sentence in split_sentences(content or ""):
             normalized = normalize_text(sentence.text)
@@ -201,18 +205,77 @@ def update_text_tables(conn: duckdb.DuckDBPyConnection) -> TextStats:
         keys = pl.DataFrame({"video_key": [c[0] for c in changed]})
         conn.execute("BEGIN TRANSACTION")
         conn.register("_changed", keys.to_arrow())
+        full = _needs_full_refresh(conn, len(changed))
+        if not full:
+            _forget_documents(conn)
         for table, frame in frames.items():
-            conn.execute(f"DELETE FROM {table} WHERE video_key IN (SELECT video_key FROM _changed)")
+            conn.execute(f"DELETE FROM {table} WHERE {_CHANGED_SCOPE}")
             if frame.height:
                 conn.register("_rows", frame.to_arrow())
                 conn.execute(f"INSERT INTO {table} SELECT * FROM _rows")
                 conn.unregister("_rows")
+        if full:
+            _refresh_all_keywords(conn)
+        else:
+            _refresh_changed_keywords(conn, len(changed))
         conn.unregister("_changed")
-        conn.execute(KEYWORDS_SQL)
         conn.execute("COMMIT")
         conn.execute(INDEX_SQL)
         conn.execute(SEARCH_MACRO)
     return _stats(conn, processed=len(changed), index_rebuilt=bool(changed))
+
+
+def _needs_full_refresh(conn: duckdb.DuckDBPyConnection, changing: int) -> bool:
+    row = conn.execute("SELECT documents, changed_since FROM keyword_refresh").fetchone()
+    return row is None or row[1] + changing > FULL_REFRESH_SHARE * row[0]
+
+
+def _count_documents(conn: duckdb.DuckDBPyConnection, scope: str) -> None:
+    conn.execute(
+        f"INSERT INTO token_documents {_DOCUMENT_COUNTS.format(scope=scope)} "
+        "ON CONFLICT (token) DO UPDATE SET docs = token_documents.docs + excluded.docs"
+    )
+
+
+def _forget_documents(conn: duckdb.DuckDBPyConnection) -> None:
+    """Take the changed videos' old tokens out of the counts, before their tokens are replaced."""
+    conn.execute(
+        "UPDATE token_documents SET docs = token_documents.docs - old.docs "
+        f"FROM ({_DOCUMENT_COUNTS.format(scope=_CHANGED_SCOPE)}) old "
+        "WHERE token_documents.token = old.token"
+    )
+
+
+def _refresh_all_keywords(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute("DELETE FROM token_documents")
+    _count_documents(conn, "TRUE")
+    corpus = _corpus_size(conn)
+    conn.execute("DELETE FROM video_keywords")
+    conn.execute(_SCORE_KEYWORDS.format(scope="TRUE"), {"corpus": corpus})
+    conn.execute("DELETE FROM keyword_refresh")
+    conn.execute("INSERT INTO keyword_refresh VALUES (?, 0)", [corpus])
+
+
+def _refresh_changed_keywords(conn: duckdb.DuckDBPyConnection, changing: int) -> None:
+    _count_documents(conn, _CHANGED_SCOPE)
+    conn.execute("DELETE FROM token_documents WHERE docs <= 0")
+    conn.execute(f"DELETE FROM video_keywords WHERE {_CHANGED_SCOPE}")
+    corpus = _corpus_size(conn, unchanged_from_keywords=True)
+    conn.execute(_SCORE_KEYWORDS.format(scope=_CHANGED_SCOPE), {"corpus": corpus})
+    conn.execute("UPDATE keyword_refresh SET changed_since = changed_since + ?", [changing])
+
+
+def _corpus_size(conn: duckdb.DuckDBPyConnection, unchanged_from_keywords: bool = False) -> int:
+    """Transcripts with any keyword token. Every such transcript has keywords, so the unchanged
+    ones can be counted from the small `video_keywords` instead of the token table."""
+    if not unchanged_from_keywords:
+        return conn.execute(
+            f"SELECT count(DISTINCT video_key) FROM ({_KEYWORD_TOKENS})"
+        ).fetchone()[0]
+    return conn.execute(
+        "SELECT (SELECT count(DISTINCT video_key) FROM video_keywords) + "
+        f"(SELECT count(DISTINCT video_key) FROM ({_KEYWORD_TOKENS}) WHERE {_CHANGED_SCOPE})"
+    ).fetchone()[0]
 
 
 def _stats(conn: duckdb.DuckDBPyConnection, processed: int, index_rebuilt: bool) -> TextStats:

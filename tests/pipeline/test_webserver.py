@@ -1,4 +1,5 @@
-"""The code location loads in a real dagster-webserver with its assets, sensor and schedule."""
+"""`python -m pipeline ui` (what `make ui` runs) serves the code location with its assets, sensor
+and schedule, and starts the emulator for its runs when no token is set."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from pipeline.settings import PROJECT_ROOT
 
@@ -44,25 +46,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_code_location_loads_in_the_webserver(dagster_home: Path, tmp_path: Path) -> None:
+def test_ui_serves_the_code_location(dagster_home: Path, tmp_path: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "PIPELINE_DB": str(tmp_path / "w.duckdb")}
+    (tmp_path / "links").mkdir()
+    env = {
+        **os.environ,
+        "PIPELINE_DB": str(tmp_path / "w.duckdb"),
+        "PIPELINE_LINKS_DIR": str(tmp_path / "links"),
+    }
+    env.pop("COZE_API_TOKEN", None)
+    env.pop("COZE_BASE_URL", None)
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagster_webserver",
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
+        [sys.executable, "-m", "pipeline", "ui", "--port", str(port)],
         cwd=PROJECT_ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         url = f"http://127.0.0.1:{port}/graphql"
@@ -95,6 +95,13 @@ def test_code_location_loads_in_the_webserver(dagster_home: Path, tmp_path: Path
         assert [s["name"] for s in repo["sensors"]] == ["link_files_sensor"]
         assert [s["name"] for s in repo["schedules"]] == ["unfinished_work_schedule"]
         assert "pipeline_job" in {j["name"] for j in repo["jobs"]}
+        assert server.stdout is not None
+        announced = server.stdout.readline()
+        assert "using the built-in Coze emulator at " in announced
+        emulator_url = announced.rsplit(" ", 1)[-1].strip()
+        assert httpx.get(f"{emulator_url}/_emulator/stats", timeout=10).status_code == 200
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)
+    with pytest.raises(httpx.ConnectError):  # stopping the UI stops its emulator too
+        httpx.get(f"{emulator_url}/_emulator/stats", timeout=10)

@@ -160,3 +160,57 @@ def test_queries_of_only_stop_words_find_nothing(tmp_path: Path, query: str):
     with connect(db) as conn:
         update_text_tables(conn)
         assert search(conn, query) == []
+
+
+def _add_transcripts(conn: duckdb.DuckDBPyConnection, first: int, count: int) -> None:
+    sentences = split_sentences(CONTENT + DECOY)
+    for n in range(first, first + count):
+        # Each video says a different pair of sentences, so document frequencies differ.
+        content = sentences[n % len(sentences)].text + sentences[(n * 3 + 1) % len(sentences)].text
+        conn.execute(
+            "INSERT INTO transcripts VALUES (?, ?, ?, ?, ?, false, now())",
+            [f"douyin:{n}", str(n), f"视频{n}", content, len(content)],
+        )
+
+
+def _keywords(conn: duckdb.DuckDBPyConnection, where: str = "TRUE") -> list[tuple]:
+    return conn.execute(
+        f"SELECT video_key, keyword, score FROM video_keywords WHERE {where} ORDER BY ALL"
+    ).fetchall()
+
+
+def test_keywords_update_incrementally_and_refresh_fully_past_the_threshold(tmp_path: Path):
+    with connect(tmp_path / "w.duckdb") as conn:
+        _add_transcripts(conn, 100, 30)
+        update_text_tables(conn)
+        # Three changes, not over 10% of 30 documents: incremental.
+        _add_transcripts(conn, 200, 2)
+        conn.execute(
+            "UPDATE transcripts SET content = '以太币盈利。' WHERE video_key = 'douyin:101'"
+        )
+        assert update_text_tables(conn).processed == 3
+        assert conn.execute("SELECT changed_since FROM keyword_refresh").fetchone() == (3,)
+        changed = "video_key IN ('douyin:200', 'douyin:201', 'douyin:101')"
+        incremental = {
+            "documents": conn.execute("SELECT * FROM token_documents ORDER BY ALL").fetchall(),
+            "changed": _keywords(conn, changed),
+        }
+        # What a full refresh gives, for comparison: the counts and the new videos' scores agree.
+        conn.execute("DELETE FROM keyword_refresh")
+        conn.execute("DELETE FROM text_state WHERE video_key = 'douyin:200'")
+        update_text_tables(conn)
+        assert conn.execute("SELECT changed_since FROM keyword_refresh").fetchone() == (0,)
+        assert (
+            conn.execute("SELECT * FROM token_documents ORDER BY ALL").fetchall()
+            == (incremental["documents"])
+        )
+        assert _keywords(conn, changed) == incremental["changed"]
+
+        _add_transcripts(conn, 300, 4)  # over 10% of 32: a full refresh, every score current
+        update_text_tables(conn)
+        assert conn.execute("SELECT changed_since FROM keyword_refresh").fetchone() == (0,)
+        refreshed = _keywords(conn)
+        conn.execute("DELETE FROM keyword_refresh")
+        conn.execute("DELETE FROM text_state WHERE video_key = 'douyin:100'")
+        update_text_tables(conn)
+        assert _keywords(conn) == refreshed

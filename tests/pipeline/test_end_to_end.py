@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import dagster as dg
+import re
 
+import dagster as dg
+import duckdb
+
+from pipeline.settings import PROJECT_ROOT
+from pipeline.text.warehouse import load_fts
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.tables import rebuild_all
 from tests.pipeline.helpers import Project
@@ -170,3 +175,25 @@ def test_normalized_tables_rebuild_from_raw_without_the_api(
 
     after = {t: project.query(f"SELECT * FROM {t} ORDER BY {o}") for t, o in derived.items()}
     assert after == before
+
+
+def test_the_readme_queries_run_on_a_real_warehouse(
+    project: Project, instance: dg.DagsterInstance
+) -> None:
+    """The SQL a newcomer copies from the README must work on what the pipeline writes."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    statements = [
+        statement
+        for block in re.findall(r"```sql\n(.*?)```", readme, re.S)
+        for statement in block.split(";")
+        if statement.strip()
+    ]
+    assert len(statements) >= 6
+    lines = [SEED_SHARE_TEXT, *GOOD_LINES[1:], *BAD_LINES]
+    batch = project.write_batch("example.txt", lines)
+    assert project.run(instance, batch).success
+    with duckdb.connect(str(project.db), read_only=True) as conn:
+        load_fts(conn)
+        results = [conn.execute(statement).fetchall() for statement in statements]
+    assert len(results[0]) == len(lines), "the per-link status query lists every line"
+    assert all(row[3] == "ok" for row in results[0] if row[2] is not None)

@@ -14,6 +14,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from pipeline.coze.errors import AuthError, CozeError
+from pipeline.coze.models import MetadataResult, Submission
+from pipeline.warehouse.queries import WorkItem
+from pipeline.warehouse.raw import Kind, row_from_error, row_from_result
 from pipeline.warehouse.recorder import Recorder
 
 T = TypeVar("T")
@@ -79,3 +83,37 @@ async def for_each(items: Sequence[T], workers: int, work: Callable[[T], Awaitab
             await work(item)
 
     await asyncio.gather(*(worker() for _ in range(max(1, min(workers, len(items))))))
+
+
+async def call_each(
+    items: Sequence[WorkItem],
+    *,
+    kind: Kind,
+    label: str,
+    workflow_id: str,
+    input_of: Callable[[WorkItem], str],
+    call: Callable[[str], Awaitable[MetadataResult | Submission]],
+    recorder: Recorder,
+    workers: int,
+    log: logging.Logger | logging.LoggerAdapter,
+) -> StepProgress:
+    """One call per item; each answer, or the error that stands for it, is spooled at once."""
+    progress = StepProgress(label, len(items))
+
+    async def one(item: WorkItem) -> None:
+        text = input_of(item)
+        try:
+            result = await call(text)
+        except AuthError:
+            raise
+        except CozeError as error:
+            recorder.record(row_from_error(kind, item.video_key, workflow_id, text, error))
+            progress.failed += 1
+            log.warning("%s failed for %s: %s", label, item.video_key, error)
+        else:
+            recorder.record(row_from_result(kind, item.video_key, result))
+        progress.done += 1
+
+    async with committing(recorder, progress, log):
+        await for_each(items, workers, one)
+    return progress

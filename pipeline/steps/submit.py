@@ -6,10 +6,8 @@ import logging
 from collections.abc import Sequence
 
 from pipeline.coze.client import CozeClient
-from pipeline.coze.errors import AuthError, CozeError
-from pipeline.steps.runner import StepProgress, committing, for_each
+from pipeline.steps.runner import StepProgress, call_each
 from pipeline.warehouse.queries import WorkItem
-from pipeline.warehouse.raw import row_from_error, row_from_result
 from pipeline.warehouse.recorder import Recorder
 
 
@@ -26,23 +24,14 @@ async def submit_transcripts(
     workers: int,
     log: logging.Logger | logging.LoggerAdapter,
 ) -> StepProgress:
-    progress = StepProgress("transcript submits", len(items))
-    workflow_id = client.settings.transcript_workflow_id
-
-    async def one(item: WorkItem) -> None:
-        url = transcript_input(item)
-        try:
-            submission = await client.submit_transcript(url)
-        except AuthError:
-            raise
-        except CozeError as error:
-            recorder.record(row_from_error("submit", item.video_key, workflow_id, url, error))
-            progress.failed += 1
-            log.warning("transcript submit failed for %s: %s", item.video_key, error)
-        else:
-            recorder.record(row_from_result("submit", item.video_key, submission))
-        progress.done += 1
-
-    async with committing(recorder, progress, log):
-        await for_each(items, workers, one)
-    return progress
+    return await call_each(
+        items,
+        kind="submit",
+        label="transcript submits",
+        workflow_id=client.settings.transcript_workflow_id,
+        input_of=transcript_input,
+        call=client.submit_transcript,
+        recorder=recorder,
+        workers=workers,
+        log=log,
+    )

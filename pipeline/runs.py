@@ -167,7 +167,11 @@ def main_run(links: str, db: str | None) -> int:
     if db:
         environ["PIPELINE_DB"] = db
     settings = PipelineSettings.from_env(environ)
-    failure = run_batch(Path(links), environ)
+    try:
+        failure = run_batch(Path(links), environ)
+    except FileNotFoundError as error:
+        print(error, file=sys.stderr)
+        return 2
     if settings.db_path.exists():
         print(summary(settings.db_path, Path(links).name), flush=True)
     if failure:

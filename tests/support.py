@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -36,6 +37,13 @@ def hold_database(path: Path, seconds: float) -> subprocess.Popen[str]:
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc
+
+
+def pipeline_env(dagster_home: Path, coze_url: str, **settings: str) -> dict[str, str]:
+    """This process's environment for a pipeline subprocess: a test instance, the emulator, and
+    no token unless `settings` gives one (a developer's own must never reach a test)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COZE_")}
+    return {**env, "DAGSTER_HOME": str(dagster_home), "COZE_BASE_URL": coze_url, **settings}
 
 
 class PipelineProcess:

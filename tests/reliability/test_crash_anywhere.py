@@ -7,7 +7,6 @@ wire when the process died (Coze has no idempotency key): at most one per reques
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import time
@@ -21,7 +20,7 @@ from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.warehouse.recorder import spool_dir_for
 from pipeline.warehouse.spool import read_spool
 from pipeline.warehouse.tables import rebuild_all
-from tests.support import PipelineProcess, files_containing, latest_check_results
+from tests.support import PipelineProcess, files_containing, latest_check_results, pipeline_env
 
 LINKS = [f"https://www.douyin.com/video/75{n:017d}" for n in range(40)] + [
     f"【视频{n}-哔哩哔哩】 https://b23.tv/crash{n:03d}" for n in range(8)
@@ -71,15 +70,14 @@ def environment(tmp_path: Path, dagster_home: Path):
         seed=SEED,
     )
     with EmulatorProcess(config) as emulator:
-        env = {
-            **os.environ,
-            "DAGSTER_HOME": str(dagster_home),
-            "COZE_BASE_URL": emulator.url,
-            "COZE_API_TOKEN": TOKEN,
-            "COZE_RPS": "20",
-            "COZE_MAX_IN_FLIGHT": str(MAX_IN_FLIGHT),
-            "PIPELINE_POLL_BUDGET": "60",
-        }
+        env = pipeline_env(
+            dagster_home,
+            emulator.url,
+            COZE_API_TOKEN=TOKEN,
+            COZE_RPS="20",
+            COZE_MAX_IN_FLIGHT=str(MAX_IN_FLIGHT),
+            PIPELINE_POLL_BUDGET="60",
+        )
         yield emulator, env
 
 

@@ -4,14 +4,13 @@ emulator's own books once the token works again."""
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import duckdb
 
 from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
-from tests.support import PipelineProcess, files_containing
+from tests.support import PipelineProcess, files_containing, pipeline_env
 
 TOKEN = "pat_faults_test_secret_7d6c5b4a3f2e"
 VIDEOS = [f"https://www.douyin.com/video/76{n:017d}" for n in range(60)]
@@ -33,14 +32,13 @@ def test_faults_and_a_revoked_token(tmp_path: Path, dagster_home: Path) -> None:
         seed=7,
     )
     with EmulatorProcess(config) as emulator:
-        env = {
-            **os.environ,
-            "DAGSTER_HOME": str(dagster_home),
-            "COZE_BASE_URL": emulator.url,
-            "COZE_API_TOKEN": TOKEN,
-            "COZE_RPS": "16",
-            "PIPELINE_POLL_BUDGET": "120",
-        }
+        env = pipeline_env(
+            dagster_home,
+            emulator.url,
+            COZE_API_TOKEN=TOKEN,
+            COZE_RPS="16",
+            PIPELINE_POLL_BUDGET="120",
+        )
         first = PipelineProcess(links, db, env)
         first.wait_for("jobs to submit")
         emulator.set_faults(require_token="a-token-rotated-elsewhere")

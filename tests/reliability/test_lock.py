@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 
 from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
-from tests.support import PipelineProcess, hold_database
+from tests.support import PipelineProcess, hold_database, pipeline_env
 
 LINKS = [f"https://www.douyin.com/video/77{n:017d}" for n in range(10)]
 
@@ -18,13 +17,7 @@ def test_run_waits_for_a_held_file_and_completes(tmp_path: Path, dagster_home: P
     links.write_text("\n".join(LINKS) + "\n", encoding="utf-8")
     db = tmp_path / "w.duckdb"
     with EmulatorProcess(EmulatorConfig(job_seconds=3.0)) as emulator:
-        env = {
-            **os.environ,
-            "DAGSTER_HOME": str(dagster_home),
-            "COZE_BASE_URL": emulator.url,
-            "PIPELINE_POLL_BUDGET": "120",
-        }
-        env.pop("COZE_API_TOKEN", None)
+        env = pipeline_env(dagster_home, emulator.url, PIPELINE_POLL_BUDGET="120")
         run = PipelineProcess(links, db, env)
         run.wait_for("jobs pending")
         holder = hold_database(db, 10)

@@ -52,9 +52,10 @@ def test_segmentation_uses_the_user_dictionary_and_drops_stop_words():
     assert query_terms("以太币 盈利") == ["以太币", "盈利"] == query_terms("以太币盈利")
 
 
-def test_normalization_folds_full_width_forms_only():
+def test_normalization_folds_full_width_forms_and_traditional_characters():
     assert normalize_text("ＡＢＣ１２３，　好！！") == "ABC123, 好!"
     assert normalize_text("结束。") == "结束。"
+    assert normalize_text("以太幣今晚能不能突破？航海王動畫") == "以太币今晚能不能突破?航海王动画"
 
 
 def _warehouse(path: Path) -> None:
@@ -83,6 +84,7 @@ def test_search_ranks_the_seed_above_a_decoy_and_reruns_recompute_nothing(tmp_pa
         assert first.sentences == 4 + 2 and first.tokens > 50
         hits = search(conn, "以太币 盈利")
         assert [h.video_key for h in hits] == ["bilibili:BV1XRgNzjEF7", "douyin:1"]
+        assert [h.video_key for h in search(conn, "以太幣 盈利")] == [h.video_key for h in hits]
         assert hits[0].score > hits[1].score
         assert "【盈利】" in hits[0].snippet or "【以太币】" in hits[0].snippet
         keywords = [

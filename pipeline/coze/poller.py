@@ -11,7 +11,7 @@ import asyncio
 import heapq
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from pipeline.coze.client import CozeClient
@@ -26,8 +26,6 @@ OnError = Callable[[str, CozeError], Awaitable[None] | None]
 class PollSummary:
     polls: int = 0
     finished: int = 0
-    failed_to_poll: int = 0
-    still_running: int = 0
 
 
 def next_interval(interval: float, factor: float, cap: float) -> float:
@@ -56,15 +54,15 @@ class JobPoller:
 
     async def poll(
         self,
-        workflow_id: str,
-        execute_ids: Iterable[str],
+        jobs: Mapping[str, str],
         *,
         deadline: float | None,
         on_record: OnRecord,
         on_error: OnError,
         submitted_ago: Mapping[str, float] | None = None,
     ) -> PollSummary:
-        """Poll until every job is terminal or `deadline` seconds pass.
+        """Poll `jobs` (execute_id → workflow_id) until every one is terminal or `deadline`
+        seconds pass; one budget and one schedule for all of them, whatever their workflow.
 
         `submitted_ago` lets jobs submitted long ago be checked at once rather than after
         `first_delay`.
@@ -73,7 +71,7 @@ class JobPoller:
         end = started + deadline if deadline is not None else float("inf")
         ages = submitted_ago or {}
         due: list[tuple[float, str, float]] = []
-        for execute_id in execute_ids:
+        for execute_id in jobs:
             wait = max(0.0, self.first_delay - ages.get(execute_id, 0.0))
             heapq.heappush(due, (started + wait, execute_id, self.first_delay))
         summary = PollSummary()
@@ -83,14 +81,12 @@ class JobPoller:
         async def check(execute_id: str, interval: float) -> None:
             summary.polls += 1
             try:
-                record = await self.client.get_run(workflow_id, execute_id)
+                record = await self.client.get_run(jobs[execute_id], execute_id)
             except CozeError as error:
                 await _call(on_error, execute_id, error)
                 if error.retryable:
                     later = next_interval(interval, self.factor, self.max_interval)
                     heapq.heappush(due, (time.monotonic() + later, execute_id, later))
-                else:
-                    summary.failed_to_poll += 1
                 return
             await _call(on_record, record)
             if record.finished:
@@ -120,5 +116,4 @@ class JobPoller:
                     task.result()  # a callback's exception (an auth failure) ends the poll
             elif due:
                 await asyncio.sleep(max(0.0, min(due[0][0], end) - now))
-        summary.still_running = len(due)
         return summary

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 
 from pipeline.coze.client import CozeClient
@@ -28,10 +27,6 @@ async def poll_jobs(
     progress = StepProgress("transcript polls", len(jobs))
     video_of = {job.execute_id: job.video_key for job in jobs}
     workflow_of = {job.execute_id: job.workflow_id for job in jobs}
-    by_workflow: dict[str, list[str]] = defaultdict(list)
-    for job in jobs:
-        by_workflow[job.workflow_id].append(job.execute_id)
-    poller = JobPoller(client)
 
     def on_record(record: RunRecord) -> None:
         recorder.record(row_from_result("poll", video_of[record.execute_id], record))
@@ -59,13 +54,11 @@ async def poll_jobs(
         log.warning("poll of %s failed: %s", execute_id, error)
 
     async with committing(recorder, progress, log):
-        for workflow_id, execute_ids in by_workflow.items():
-            await poller.poll(
-                workflow_id,
-                execute_ids,
-                deadline=budget_seconds,
-                on_record=on_record,
-                on_error=on_error,
-                submitted_ago={job.execute_id: job.age_seconds for job in jobs},
-            )
+        await JobPoller(client).poll(
+            workflow_of,
+            deadline=budget_seconds,
+            on_record=on_record,
+            on_error=on_error,
+            submitted_ago={job.execute_id: job.age_seconds for job in jobs},
+        )
     return progress

@@ -42,7 +42,6 @@ class Recorder:
         self.log = logger
         self._lock = threading.Lock()
         self._segments: list[tuple[SpoolFile, list[RawRow]]] = []
-        self.committed = 0
 
     def record(self, row: RawRow) -> None:
         """Durable when this returns."""
@@ -52,11 +51,6 @@ class Recorder:
             spool, rows = self._segments[-1]
             spool.append(row)
             rows.append(row)
-
-    @property
-    def pending(self) -> int:
-        with self._lock:
-            return sum(len(rows) for _, rows in self._segments)
 
     def flush(self, *, wait: bool) -> bool:
         """Commit what is spooled. Without `wait`, a locked warehouse just means later."""
@@ -71,7 +65,7 @@ class Recorder:
                 wait_seconds=self.lock_wait_seconds if wait else 0.0,
                 logger=self.log,
             ) as conn:
-                self.committed += commit_rows(conn, rows, self.max_attempts)
+                commit_rows(conn, rows, self.max_attempts)
         except (WarehouseLockedError, duckdb.Error):
             with self._lock:
                 self._segments = segments + self._segments

@@ -182,8 +182,7 @@ def test_many_jobs_polled_at_once_cost_few_polls():
                 )
                 finished = []
                 summary = await JobPoller(client, first_delay=min_interval, max_interval=2.0).poll(
-                    submissions[0].workflow_id,
-                    [s.execute_id for s in submissions],
+                    {s.execute_id: s.workflow_id for s in submissions},
                     deadline=120,
                     on_record=lambda r: finished.append(r) if r.finished else None,
                     on_error=lambda eid, err: None,

@@ -22,6 +22,7 @@ import polars as pl
 from pipeline.text.normalize import normalize_text
 from pipeline.text.segment import query_terms, segment
 from pipeline.text.sentences import split_sentences
+from pipeline.warehouse.frames import lookup
 
 KEYWORDS_PER_VIDEO = 10
 FULL_REFRESH_SHARE = 0.1
@@ -202,23 +203,21 @@ def update_text_tables(conn: duckdb.DuckDBPyConnection) -> TextStats:
     changed = _changed(conn)
     if changed:
         frames = _segment_all(changed)
-        keys = pl.DataFrame({"video_key": [c[0] for c in changed]})
         conn.execute("BEGIN TRANSACTION")
-        conn.register("_changed", keys.to_arrow())
-        full = _needs_full_refresh(conn, len(changed))
-        if not full:
-            _forget_documents(conn)
-        for table, frame in frames.items():
-            conn.execute(f"DELETE FROM {table} WHERE {_CHANGED_SCOPE}")
-            if frame.height:
-                conn.register("_rows", frame.to_arrow())
-                conn.execute(f"INSERT INTO {table} SELECT * FROM _rows")
-                conn.unregister("_rows")
-        if full:
-            _refresh_all_keywords(conn)
-        else:
-            _refresh_changed_keywords(conn, len(changed))
-        conn.unregister("_changed")
+        with lookup(conn, "_changed", "video_key", (c[0] for c in changed)):
+            full = _needs_full_refresh(conn, len(changed))
+            if not full:
+                _forget_documents(conn)
+            for table, frame in frames.items():
+                conn.execute(f"DELETE FROM {table} WHERE {_CHANGED_SCOPE}")
+                if frame.height:
+                    conn.register("_rows", frame.to_arrow())
+                    conn.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+                    conn.unregister("_rows")
+            if full:
+                _refresh_all_keywords(conn)
+            else:
+                _refresh_changed_keywords(conn, len(changed))
         conn.execute("COMMIT")
         conn.execute(INDEX_SQL)
         conn.execute(SEARCH_MACRO)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -27,6 +28,20 @@ def frame(table_name: str, rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(
         [{c: row.get(c) for c in schema} for row in rows], schema=schema, orient="row"
     )
+
+
+@contextmanager
+def lookup(
+    conn: duckdb.DuckDBPyConnection, name: str, column: str, values: Iterable[str]
+) -> Iterator[None]:
+    """`values` as the one-column view `name` for the statements inside, so SQL can join a
+    Python list without building an IN (...) string; unregistered however the block ends."""
+    data = pl.DataFrame({column: list(values)}, schema={column: pl.Utf8})
+    conn.register(name, data.to_arrow())
+    try:
+        yield
+    finally:
+        conn.unregister(name)
 
 
 def upsert(conn: duckdb.DuckDBPyConnection, table_name: str, data: pl.DataFrame) -> int:

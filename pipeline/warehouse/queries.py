@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
-import polars as pl
+
+from pipeline.warehouse.frames import lookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +26,6 @@ class RunningJob:
     age_seconds: float
 
 
-def _with_batches(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> None:
-    conn.register(
-        "_batches", pl.DataFrame({"batch": list(batches)}, schema={"batch": pl.Utf8}).to_arrow()
-    )
-
-
 _BATCH_KEYS = """
     SELECT video_key,
            arg_min(raw_text, (batch, line_no)) AS raw_text,
@@ -45,50 +40,46 @@ _BATCH_KEYS = """
 
 def metadata_todo(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> list[WorkItem]:
     """Videos never resolved, or whose last failure may be retried."""
-    _with_batches(conn, batches)
-    rows = conn.execute(
-        f"WITH k AS ({_BATCH_KEYS}) SELECT k.video_key, k.raw_text, k.url, k.canonical_url FROM k "
-        "LEFT JOIN item_state s ON s.video_key = k.video_key AND s.step = 'metadata' "
-        "WHERE s.status IS NULL OR s.status = 'retry' ORDER BY k.first_seen"
-    ).fetchall()
-    conn.unregister("_batches")
+    with lookup(conn, "_batches", "batch", batches):
+        rows = conn.execute(
+            f"WITH k AS ({_BATCH_KEYS}) SELECT k.video_key, k.raw_text, k.url, k.canonical_url FROM k "
+            "LEFT JOIN item_state s ON s.video_key = k.video_key AND s.step = 'metadata' "
+            "WHERE s.status IS NULL OR s.status = 'retry' ORDER BY k.first_seen"
+        ).fetchall()
     return [WorkItem(*r) for r in rows]
 
 
 def submit_todo(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> list[WorkItem]:
     """Resolved videos with no live or successful transcript job (and attempts left)."""
-    _with_batches(conn, batches)
-    rows = conn.execute(
-        f"WITH k AS ({_BATCH_KEYS}) SELECT k.video_key, k.raw_text, k.url, k.canonical_url FROM k "
-        "JOIN item_state m ON m.video_key = k.video_key AND m.step = 'metadata' "
-        "AND m.status = 'ok' "
-        "LEFT JOIN item_state t ON t.video_key = k.video_key AND t.step = 'transcript' "
-        "WHERE t.status IS NULL OR t.status = 'retry' ORDER BY k.first_seen"
-    ).fetchall()
-    conn.unregister("_batches")
+    with lookup(conn, "_batches", "batch", batches):
+        rows = conn.execute(
+            f"WITH k AS ({_BATCH_KEYS}) SELECT k.video_key, k.raw_text, k.url, k.canonical_url FROM k "
+            "JOIN item_state m ON m.video_key = k.video_key AND m.step = 'metadata' "
+            "AND m.status = 'ok' "
+            "LEFT JOIN item_state t ON t.video_key = k.video_key AND t.step = 'transcript' "
+            "WHERE t.status IS NULL OR t.status = 'retry' ORDER BY k.first_seen"
+        ).fetchall()
     return [WorkItem(*r) for r in rows]
 
 
 def running_jobs(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> list[RunningJob]:
-    _with_batches(conn, batches)
-    rows = conn.execute(
-        "SELECT j.execute_id, j.video_key, j.workflow_id, "
-        "epoch(now()::TIMESTAMP) - epoch(j.submitted_at) FROM transcript_jobs j "
-        "WHERE j.status = 'Running' AND j.video_key IN "
-        "(SELECT video_key FROM links WHERE batch IN (SELECT batch FROM _batches)) "
-        "ORDER BY j.submitted_at"
-    ).fetchall()
-    conn.unregister("_batches")
+    with lookup(conn, "_batches", "batch", batches):
+        rows = conn.execute(
+            "SELECT j.execute_id, j.video_key, j.workflow_id, "
+            "epoch(now()::TIMESTAMP) - epoch(j.submitted_at) FROM transcript_jobs j "
+            "WHERE j.status = 'Running' AND j.video_key IN "
+            "(SELECT video_key FROM links WHERE batch IN (SELECT batch FROM _batches)) "
+            "ORDER BY j.submitted_at"
+        ).fetchall()
     return [RunningJob(*r) for r in rows]
 
 
 def batch_video_keys(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> list[str]:
-    _with_batches(conn, batches)
-    rows = conn.execute(
-        "SELECT DISTINCT video_key FROM links WHERE error IS NULL "
-        "AND batch IN (SELECT batch FROM _batches)"
-    ).fetchall()
-    conn.unregister("_batches")
+    with lookup(conn, "_batches", "batch", batches):
+        rows = conn.execute(
+            "SELECT DISTINCT video_key FROM links WHERE error IS NULL "
+            "AND batch IN (SELECT batch FROM _batches)"
+        ).fetchall()
     return [r[0] for r in rows]
 
 

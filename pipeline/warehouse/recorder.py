@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from pipeline.warehouse.db import WarehouseLockedError, connect
-from pipeline.warehouse.frames import frame, upsert
+from pipeline.warehouse.frames import frame, lookup, upsert
 from pipeline.warehouse.ledger import ItemState, Job, Ledger
 from pipeline.warehouse.raw import RawRow
 from pipeline.warehouse.spool import SpoolFile, orphaned_spools, read_spool
@@ -96,15 +96,14 @@ def commit_rows(conn: duckdb.DuckDBPyConnection, rows: list[RawRow], max_attempt
     raw = frame("raw_responses", (_naive(asdict(r)) for r in rows))
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.register("_incoming", raw.to_arrow())
-        known = {
-            r[0]
-            for r in conn.execute(
-                "SELECT response_id FROM raw_responses WHERE response_id IN "
-                "(SELECT response_id FROM _incoming)"
-            ).fetchall()
-        }
-        conn.unregister("_incoming")
+        with lookup(conn, "_incoming", "response_id", (r.response_id for r in rows)):
+            known = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT response_id FROM raw_responses WHERE response_id IN "
+                    "(SELECT response_id FROM _incoming)"
+                ).fetchall()
+            }
         fresh = [r for r in rows if r.response_id not in known]
         if fresh:
             ledger = load_ledger(conn, fresh, max_attempts)
@@ -123,11 +122,7 @@ def commit_rows(conn: duckdb.DuckDBPyConnection, rows: list[RawRow], max_attempt
 
 def load_ledger(conn: duckdb.DuckDBPyConnection, rows: list[RawRow], max_attempts: int) -> Ledger:
     """Only the state rows these answers can touch: cost follows the batch, not the warehouse."""
-    keys = sorted({r.video_key for r in rows})
-    conn.register(
-        "_keys", pl.DataFrame({"video_key": keys}, schema={"video_key": pl.Utf8}).to_arrow()
-    )
-    try:
+    with lookup(conn, "_keys", "video_key", sorted({r.video_key for r in rows})):
         items = {
             (r[0], r[1]): ItemState(*r)
             for r in conn.execute(
@@ -143,8 +138,6 @@ def load_ledger(conn: duckdb.DuckDBPyConnection, rows: list[RawRow], max_attempt
                 "WHERE video_key IN (SELECT video_key FROM _keys)"
             ).fetchall()
         }
-    finally:
-        conn.unregister("_keys")
     per_video: dict[str, int] = {}
     for job in jobs.values():
         per_video[job.video_key] = max(per_video.get(job.video_key, 0), job.attempt)

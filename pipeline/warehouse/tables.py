@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import duckdb
@@ -10,7 +11,7 @@ import polars as pl
 
 from pipeline.coze.decode import decode_metadata, decode_run
 from pipeline.coze.errors import CozeError
-from pipeline.warehouse.frames import frame, upsert
+from pipeline.warehouse.frames import frame, lookup, upsert
 from pipeline.warehouse.ledger import Ledger
 from pipeline.warehouse.normalize import signed_url_expiry, split_title
 from pipeline.warehouse.raw import RawRow
@@ -26,13 +27,6 @@ class NormalizedCounts:
     undecodable: int
 
 
-def _register_keys(conn: duckdb.DuckDBPyConnection, keys: Sequence[str] | None) -> None:
-    """Make `keys` queryable as the view `_scope`; None means every key."""
-    if keys is not None:
-        frame = pl.DataFrame({"video_key": list(keys)}, schema={"video_key": pl.Utf8})
-        conn.register("_scope", frame.to_arrow())
-
-
 def _in_scope(keys: Sequence[str] | None, column: str = "video_key") -> str:
     return "TRUE" if keys is None else f"{column} IN (SELECT video_key FROM _scope)"
 
@@ -45,9 +39,8 @@ def refresh_normalized(
     conn: duckdb.DuckDBPyConnection, keys: Sequence[str] | None
 ) -> NormalizedCounts:
     """Rewrite videos, hashtags, mentions, authors and transcripts for `keys` (None: all)."""
-    _register_keys(conn, keys)
     scope, raw_scope = _in_scope(keys), _in_scope(keys, "r.video_key")
-    try:
+    with nullcontext() if keys is None else lookup(conn, "_scope", "video_key", keys):
         metadata = _raw_rows(
             conn,
             f"SELECT {_RAW_COLUMNS} FROM raw_responses WHERE kind = 'metadata' AND outcome = 'ok' "
@@ -69,9 +62,6 @@ def refresh_normalized(
             "QUALIFY row_number() OVER (PARTITION BY r.video_key "
             "ORDER BY j.finished_at DESC, r.received_at DESC) = 1",
         )
-    finally:
-        if keys is not None:
-            conn.unregister("_scope")
 
     videos, hashtags, mentions, authors, undecodable = [], [], [], [], 0
     for row in metadata:
@@ -134,19 +124,9 @@ def refresh_normalized(
         )
 
     video_frame = frame("videos", videos)
-    touched = pl.DataFrame(
-        {"video_key": [v["video_key"] for v in videos]}, schema={"video_key": pl.Utf8}
-    )
-    conn.register("_touched", touched.to_arrow())
-    try:
-        conn.execute(
-            "DELETE FROM video_hashtags WHERE video_key IN (SELECT video_key FROM _touched)"
-        )
-        conn.execute(
-            "DELETE FROM video_mentions WHERE video_key IN (SELECT video_key FROM _touched)"
-        )
-    finally:
-        conn.unregister("_touched")
+    with lookup(conn, "_touched", "video_key", (v["video_key"] for v in videos)):
+        for table in ("video_hashtags", "video_mentions"):
+            conn.execute(f"DELETE FROM {table} WHERE video_key IN (SELECT video_key FROM _touched)")
     upsert(conn, "videos", video_frame)
     upsert(conn, "video_hashtags", frame("video_hashtags", hashtags))
     upsert(conn, "video_mentions", frame("video_mentions", mentions))
@@ -201,11 +181,10 @@ def rebuild_all(
         ]
         for start in range(0, len(keys), chunk):
             part = keys[start : start + chunk]
-            _register_keys(conn, part)
-            rows = _raw_rows(
-                conn, f"SELECT {_RAW_COLUMNS} FROM raw_responses WHERE {_in_scope(part)}"
-            )
-            conn.unregister("_scope")
+            with lookup(conn, "_scope", "video_key", part):
+                rows = _raw_rows(
+                    conn, f"SELECT {_RAW_COLUMNS} FROM raw_responses WHERE {_in_scope(part)}"
+                )
             ledger: Ledger = load_ledger(conn, rows, max_attempts)
             ledger.apply(rows)
             save_ledger(conn, ledger)

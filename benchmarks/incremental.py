@@ -10,35 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
 import duckdb
 
+from benchmarks.harness import bench_env, timed_run
 from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
-from pipeline.settings import PROJECT_ROOT
 from pipeline.text.warehouse import INDEX_SQL, load_fts
 
 
 def url(n: int) -> str:
     return f"https://www.douyin.com/video/76{n:017d}"
-
-
-def pipeline_run(links: Path, db: Path, env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "pipeline", "run", "--links", str(links), "--db", str(db)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - started
 
 
 SEED_ID = "7000000000000000001"
@@ -103,21 +87,12 @@ def api_calls(emulator: EmulatorProcess) -> Counter[str]:
 
 
 def measure(warehouse_videos: int, new_links: int, workdir: Path) -> dict:
-    home = workdir / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text((PROJECT_ROOT / ".dagster" / "dagster.yaml").read_text())
     db = workdir / "w.duckdb"
     with EmulatorProcess(EmulatorConfig(job_seconds=0.2)) as emulator:
-        env = {
-            **os.environ,
-            "DAGSTER_HOME": str(home),
-            "COZE_BASE_URL": emulator.url,
-            "COZE_RPS": "50",
-        }
-        env.pop("COZE_API_TOKEN", None)
+        env = bench_env(workdir, emulator.url, COZE_RPS="50")
         seed = workdir / "seed.txt"
         seed.write_text(f"https://www.douyin.com/video/{SEED_ID}\n")
-        pipeline_run(seed, db, env)
+        timed_run(seed, db, env)
         clone_history(db, warehouse_videos)
 
         half = new_links // 2
@@ -129,10 +104,10 @@ def measure(warehouse_videos: int, new_links: int, workdir: Path) -> dict:
             + "\n"
         )
         before = api_calls(emulator)
-        first = pipeline_run(batch, db, env)
+        first = timed_run(batch, db, env)
         first_calls = api_calls(emulator) - before
         before = api_calls(emulator)
-        again = pipeline_run(batch, db, env)
+        again = timed_run(batch, db, env)
         again_calls = api_calls(emulator) - before
     return {
         "warehouse_videos": warehouse_videos,

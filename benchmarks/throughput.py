@@ -9,17 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.harness import bench_env, timed_run
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
 from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
-from pipeline.settings import PROJECT_ROOT
 
 
 def distinct_links(count: int) -> list[str]:
@@ -29,35 +26,8 @@ def distinct_links(count: int) -> list[str]:
 def run_pipeline(links: list[str], emulator: EmulatorProcess, rps: float, workdir: Path) -> float:
     batch = workdir / "bench.txt"
     batch.write_text("\n".join(links) + "\n", encoding="utf-8")
-    home = workdir / "dagster_home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").write_text((PROJECT_ROOT / ".dagster" / "dagster.yaml").read_text())
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "COZE_BASE_URL": emulator.url,
-        "COZE_RPS": str(rps),
-        "PIPELINE_POLL_BUDGET": "3600",
-    }
-    env.pop("COZE_API_TOKEN", None)
-    started = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            "--links",
-            str(batch),
-            "--db",
-            str(workdir / "w.duckdb"),
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - started
+    env = bench_env(workdir, emulator.url, COZE_RPS=str(rps), PIPELINE_POLL_BUDGET="3600")
+    return timed_run(batch, workdir / "w.duckdb", env)
 
 
 async def run_sequential(links: list[str], url: str) -> float:

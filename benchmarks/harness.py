@@ -1,0 +1,34 @@
+"""What the end-to-end benchmarks share: a throwaway Dagster instance and a timed scripted run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline.settings import PROJECT_ROOT
+
+
+def bench_env(workdir: Path, coze_url: str, **settings: str) -> dict[str, str]:
+    """An instance configured like the project's, in `workdir`, talking to `coze_url` only."""
+    home = workdir / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COZE_")}
+    return {**env, "DAGSTER_HOME": str(home), "COZE_BASE_URL": coze_url, **settings}
+
+
+def timed_run(links: Path, db: Path, env: dict[str, str]) -> float:
+    """Wall seconds of `python -m pipeline run`, process start to exit, as a cron caller sees it."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--links", str(links), "--db", str(db)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from pipeline.envvars import ConfigError
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
 
 
@@ -36,12 +37,20 @@ def main(argv: list[str] | None = None) -> int:
     doc.add_argument("--output", default=str(PROJECT_ROOT / "docs" / "schema.md"))
 
     args, rest = parser.parse_known_args(argv)
+    if args.command != "search" and rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        return _dispatch(args, rest)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, rest: list[str]) -> int:
     if args.command == "search":
         from pipeline.text.cli import search_main
 
         return search_main(rest)
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "run":
         from pipeline.runs import main_run
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from pipeline.coze.config import CozeSettings
 from pipeline.defs.assets import (
     links,
     metadata_responses,
@@ -29,19 +30,17 @@ def _secret(name: str, environ: Mapping[str, str]) -> dg.EnvVar | None:
 def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definitions:
     env = os.environ if environ is None else environ
     settings = PipelineSettings.from_env(env)
-    coze_optional = {
-        "metadata_workflow_id": env.get("COZE_METADATA_WORKFLOW_ID"),
-        "transcript_workflow_id": env.get("COZE_TRANSCRIPT_WORKFLOW_ID"),
-        "rps": float(env["COZE_RPS"]) if env.get("COZE_RPS") else None,
-        "max_in_flight": int(env["COZE_MAX_IN_FLIGHT"]) if env.get("COZE_MAX_IN_FLIGHT") else None,
-        "max_attempts": int(env["COZE_MAX_ATTEMPTS"]) if env.get("COZE_MAX_ATTEMPTS") else None,
-    }
+    coze_settings = CozeSettings.from_env(env)
     coze = CozeResource(
-        base_url=env.get("COZE_BASE_URL") or "https://api.coze.cn",
+        base_url=coze_settings.base_url,
         api_token=_secret("COZE_API_TOKEN", env),
         poll_token=_secret("COZE_POLL_TOKEN", env),
+        metadata_workflow_id=coze_settings.metadata_workflow_id,
+        transcript_workflow_id=coze_settings.transcript_workflow_id,
+        rps=coze_settings.rps,
+        max_in_flight=coze_settings.max_in_flight,
+        max_attempts=coze_settings.max_attempts,
         poll_budget_seconds=settings.poll_budget_seconds,
-        **{k: v for k, v in coze_optional.items() if v is not None},
     )
     pipeline_job = dg.define_asset_job(
         JOB_NAME,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipeline.coze.config import CozeSettings
 from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.definitions import build_definitions
 from pipeline.defs.automation import JOB_NAME
@@ -167,6 +168,7 @@ def main_run(links: str, db: str | None) -> int:
     if db:
         environ["PIPELINE_DB"] = db
     settings = PipelineSettings.from_env(environ)
+    CozeSettings.from_env(environ)  # a bad COZE_ number is refused before an emulator starts
     try:
         failure = run_batch(Path(links), environ)
     except FileNotFoundError as error:

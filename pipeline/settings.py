@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.envvars import env_float, env_int
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -24,7 +26,7 @@ class PipelineSettings:
         return cls(
             db_path=Path(env.get("PIPELINE_DB") or PROJECT_ROOT / "data" / "warehouse.duckdb"),
             links_dir=Path(env.get("PIPELINE_LINKS_DIR") or PROJECT_ROOT / "data" / "links"),
-            max_attempts=int(env.get("PIPELINE_MAX_ATTEMPTS", "3")),
-            poll_budget_seconds=float(env.get("PIPELINE_POLL_BUDGET", "900")),
-            lock_wait_seconds=float(env.get("PIPELINE_LOCK_WAIT", "600")),
+            max_attempts=env_int(env, "PIPELINE_MAX_ATTEMPTS", 3, minimum=1),
+            poll_budget_seconds=env_float(env, "PIPELINE_POLL_BUDGET", 900.0, minimum=0),
+            lock_wait_seconds=env_float(env, "PIPELINE_LOCK_WAIT", 600.0, minimum=0),
         )

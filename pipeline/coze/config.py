@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.envvars import ConfigError, env_float, env_int
 
 REAL_SERVICE_HOSTS = ("api.coze.cn", "api.coze.com")
 METADATA_WORKFLOW_ID = "7535017326866415642"
 TRANSCRIPT_WORKFLOW_ID = "7535294053631819826"
+TEXT_ENV = {
+    "base_url": "COZE_BASE_URL",
+    "api_token": "COZE_API_TOKEN",
+    "poll_token": "COZE_POLL_TOKEN",
+    "metadata_workflow_id": "COZE_METADATA_WORKFLOW_ID",
+    "transcript_workflow_id": "COZE_TRANSCRIPT_WORKFLOW_ID",
+}
 
 
 @dataclass(frozen=True)
@@ -27,36 +36,17 @@ class CozeSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
 
-    _ENV: ClassVar[dict[str, str]] = {
-        "base_url": "COZE_BASE_URL",
-        "api_token": "COZE_API_TOKEN",
-        "poll_token": "COZE_POLL_TOKEN",
-        "metadata_workflow_id": "COZE_METADATA_WORKFLOW_ID",
-        "transcript_workflow_id": "COZE_TRANSCRIPT_WORKFLOW_ID",
-        "rps": "COZE_RPS",
-        "max_in_flight": "COZE_MAX_IN_FLIGHT",
-        "max_attempts": "COZE_MAX_ATTEMPTS",
-    }
-
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> CozeSettings:
         env = os.environ if environ is None else environ
-        types = {f.name: f.type for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for name, var in cls._ENV.items():
-            raw = env.get(var)
-            if raw:
-                values[name] = (
-                    float(raw)
-                    if types[name] == "float"
-                    else int(raw)
-                    if types[name] == "int"
-                    else raw
-                )
+        values: dict[str, Any] = {name: env[var] for name, var in TEXT_ENV.items() if env.get(var)}
+        values["rps"] = env_float(env, "COZE_RPS", cls.rps, minimum=0, inclusive=False)
+        values["max_in_flight"] = env_int(env, "COZE_MAX_IN_FLIGHT", cls.max_in_flight, minimum=1)
+        values["max_attempts"] = env_int(env, "COZE_MAX_ATTEMPTS", cls.max_attempts, minimum=1)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         if settings.rps <= 0 or settings.max_in_flight < 1 or settings.max_attempts < 1:
-            raise ValueError("COZE_RPS must be > 0, COZE_MAX_IN_FLIGHT and COZE_MAX_ATTEMPTS >= 1")
+            raise ConfigError("rps must be > 0, max_in_flight and max_attempts >= 1")
         return settings
 
     @property

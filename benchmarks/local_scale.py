@@ -1,6 +1,8 @@
 """Benchmark 3: parse and stage a 1,000,000-line link file; time and peak memory.
 
-Runs in its own process so the peak RSS is this work's alone.
+Two files of the same size: one where nearly every URL is distinct (the worst case, since each
+distinct URL costs one Python `classify`), and one naming 50,000 videos, each pasted many
+times, as real collected lists repeat. Runs in its own process so the peak RSS is this work's.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from pipeline.links.parse import classify
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.staging import batch_frame, stage_links
 
+# {n}: the line's number; {v}: the video it names; {code}: that video's short-link code.
 SHAPES = (
     "{n}.15 03/10 goD:/ g@B.tE 视频标题{n} # 话题 @作者  https://v.douyin.com/{code}/ 复制此链接，打开Dou音搜索，直接观看视频！",
-    "https://www.douyin.com/video/74{n:017d}",
+    "https://www.douyin.com/video/74{v:017d}",
     "【标题{n}-哔哩哔哩】 https://b23.tv/{code}",
     "https://www.bilibili.com/video/BV1XRgNzjEF7/?spm_id_from=333.1007&vd_source=abc&p={p}",
     "https://www.youtube.com/watch?v=dQw4w9WgXc{c}&si=x",
@@ -30,54 +33,66 @@ SHAPES = (
 )
 
 
-def generate(path: Path, lines: int, seed: int = 7) -> None:
+def generate(path: Path, lines: int, videos: int | None = None, seed: int = 7) -> None:
+    """`videos` caps how many videos the file names; None gives every line its own."""
     rng = random.Random(seed)
-    alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
     with path.open("w", encoding="utf-8") as out:
         for n in range(lines):
+            video = n if videos is None else rng.randrange(videos)
+            code = format(video * 2654435761 % 16**11, "011x")  # a bijection: distinct codes
             shape = rng.choice(SHAPES)
-            code = "".join(rng.choices(alphabet, k=11))
-            out.write(
-                shape.format(n=n, code=code, p=rng.randint(1, 5), c=rng.choice("QRST")) + "\n"
-            )
+            line = shape.format(n=n, v=video, code=code, p=rng.randint(1, 5), c=rng.choice("QRST"))
+            out.write(line + "\n")
 
 
-def loop_speed(file: Path, sample: int) -> int:
-    """The one-line-at-a-time parser on the first lines of the file, for comparison."""
-    with file.open(encoding="utf-8") as handle:
-        lines = [line.rstrip("\n") for _, line in zip(range(sample), handle, strict=False)]
-    classify.cache_clear()  # the vectorized run above warmed it
+def measure(file: Path, workdir: Path) -> dict:
+    classify.cache_clear()
     started = time.perf_counter()
+    parsed = parse_file(file)
+    parsed_at = time.perf_counter()
+    with connect(workdir / f"{file.stem}.duckdb") as conn:
+        stage_links(conn, batch_frame(file.name, parsed))
+        staged, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT url) FROM links"
+        ).fetchone()
+    done = time.perf_counter()
+
+    lines = file.read_text(encoding="utf-8").split("\n")
+    classify.cache_clear()
+    loop_started = time.perf_counter()
     for line in lines:
         parse_line(line)
-    return round(len(lines) / (time.perf_counter() - started))
+    loop_seconds = time.perf_counter() - loop_started
+
+    count = len(lines) - 1  # the file ends with a newline
+    return {
+        "records": staged,
+        "distinct_urls": distinct,
+        "parse_seconds": round(parsed_at - started, 2),
+        "stage_seconds": round(done - parsed_at, 2),
+        "parse_lines_per_second": round(count / (parsed_at - started)),
+        "parse_and_stage_lines_per_second": round(count / (done - started)),
+        "parse_line_loop_seconds": round(loop_seconds, 2),
+        "parse_line_loop_lines_per_second": round(count / loop_seconds),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--loop-sample", type=int, default=100_000)
+    parser.add_argument("--repeated-videos", type=int, default=50_000)
     args = parser.parse_args(argv)
+    files = {}
     with tempfile.TemporaryDirectory() as tmp:
-        file = Path(tmp) / "big.txt"
-        generate(file, args.lines)
-        started = time.perf_counter()
-        parsed = parse_file(file)
-        parsed_at = time.perf_counter()
-        with connect(Path(tmp) / "w.duckdb") as conn:
-            stage_links(conn, batch_frame(file.name, parsed))
-            staged = conn.execute("SELECT count(*) FROM links").fetchone()[0]
-        done = time.perf_counter()
-        per_line_speed = loop_speed(file, args.loop_sample)
+        workdir = Path(tmp)
+        for name, videos in (("distinct", None), ("repeated", args.repeated_videos)):
+            file = workdir / f"{name}.txt"
+            generate(file, args.lines, videos)
+            files[name] = measure(file, workdir)
     result = {
         "benchmark": "local_scale",
         "lines": args.lines,
-        "records": staged,
-        "parse_seconds": round(parsed_at - started, 2),
-        "stage_seconds": round(done - parsed_at, 2),
-        "parse_lines_per_second": round(args.lines / (parsed_at - started)),
-        "parse_and_stage_lines_per_second": round(args.lines / (done - started)),
-        "parse_line_loop_lines_per_second": per_line_speed,
+        "files": files,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     print(json.dumps(result), flush=True)

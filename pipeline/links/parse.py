@@ -160,6 +160,8 @@ def platform_of(host: str) -> str | None:
 
 
 def _clean_query(query: str, keep: frozenset[str] | None = None) -> str:
+    if not query:
+        return ""
     pairs = parse_qsl(query, keep_blank_values=True)
     if keep is not None:
         kept = [(k, v) for k, v in pairs if k in keep]
@@ -168,8 +170,10 @@ def _clean_query(query: str, keep: frozenset[str] | None = None) -> str:
     return urlencode(kept)
 
 
-def _cleaned(scheme: str, host: str, path: str, query: str) -> str:
-    return urlunsplit((scheme, host, path, _clean_query(query), ""))
+def _query_value(query: str, name: str, default: str = "") -> str:
+    if name not in query and "%" not in query:  # most URLs: no need to parse the query
+        return default
+    return dict(parse_qsl(query, keep_blank_values=True)).get(name, default)
 
 
 @lru_cache(maxsize=65536)
@@ -180,18 +184,23 @@ def classify(url: str) -> Classified:
         host = (parts.hostname or "").lower()
     except ValueError:
         return Classified(url, None, None, url)
-    scheme = parts.scheme.lower()
-    netloc = host + (f":{parts.port}" if _safe_port(parts) else "")
     platform = platform_of(host)
-    cleaned = _cleaned(scheme, netloc, parts.path, parts.query)
-    if platform is None:
-        return Classified(url, None, None, cleaned)
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    path = parts.path
+    if platform is not None:
+        identified = _identify(url, platform, host, parts.path, parts.query)
+        if identified is not None:
+            return identified
+    netloc = host + (f":{parts.port}" if _safe_port(parts) else "")
+    cleaned = urlunsplit((parts.scheme.lower(), netloc, parts.path, _clean_query(parts.query), ""))
+    return Classified(url, platform, None, cleaned)
+
+
+def _identify(url: str, platform: str, host: str, path: str, query: str) -> Classified | None:
+    """The video id and canonical URL, where this platform's URL carries the id."""
     if platform == "douyin":
         match = _DOUYIN_VIDEO.match(path)
-        if match or query.get("modal_id", "").isdigit():
-            video_id = match.group(1) if match else query["modal_id"]
+        modal_id = _query_value(query, "modal_id")
+        if match or modal_id.isdigit():
+            video_id = match.group(1) if match else modal_id
             return Classified(url, platform, video_id, f"https://www.douyin.com/video/{video_id}")
         note = _DOUYIN_NOTE.match(path)
         if note:
@@ -201,7 +210,7 @@ def classify(url: str) -> Classified:
     elif platform == "bilibili" and host != "b23.tv":
         bvid = _bilibili_id(path)
         if bvid is not None:
-            page = query.get("p", "1")
+            page = _query_value(query, "p", "1")
             part = int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
             suffix = f"?p={part}" if part > 1 else ""
             return Classified(
@@ -226,7 +235,7 @@ def classify(url: str) -> Classified:
     elif platform == "xiaohongshu":
         match = _XHS.match(path)
         if match:
-            token = _clean_query(parts.query, keep=frozenset({"xsec_token"}))
+            token = _clean_query(query, keep=frozenset({"xsec_token"}))
             canonical = f"https://www.xiaohongshu.com/explore/{match.group(1)}" + (
                 f"?{token}" if token else ""
             )
@@ -246,7 +255,7 @@ def classify(url: str) -> Classified:
             return Classified(
                 url, platform, match.group(1), f"https://m.weibo.cn/status/{match.group(1)}"
             )
-    return Classified(url, platform, None, cleaned)
+    return None
 
 
 def _safe_port(parts) -> int | None:
@@ -266,13 +275,13 @@ def _bilibili_id(path: str) -> str | None:
     return None
 
 
-def _youtube_id(host: str, path: str, query: dict[str, str]) -> str | None:
+def _youtube_id(host: str, path: str, query: str) -> str | None:
     if host == "youtu.be":
         candidate = path.strip("/").split("/")[0]
     elif path.startswith(("/shorts/", "/embed/", "/live/")):
         candidate = path.split("/")[2]
     else:
-        candidate = query.get("v", "")
+        candidate = _query_value(query, "v")
     return candidate if _YOUTUBE_ID.match(candidate) else None
 
 

@@ -1,14 +1,25 @@
 """The whole-file path: the same records as `parse_line`, with the per-line work in polars.
 
 Lines are cut, filtered and searched for URLs by polars (Rust regex, the same patterns as the
-line parser); only distinct URLs go through Python's `classify`, once each.
+line parser). Short share links, the URL every app's share text carries, are settled in polars
+too: they name no video id and are their own canonical URL. Every other distinct URL goes
+through Python's `classify`, once.
 """
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
-from pipeline.links.parse import ANY_SCHEME_PATTERN, TRAILING, URL_PATTERN, WHITESPACE, classify
+from pipeline.links.parse import (
+    ANY_SCHEME_PATTERN,
+    TRAILING,
+    URL_PATTERN,
+    WHITESPACE,
+    classify,
+    platform_of,
+)
 
 LINK_COLUMNS: tuple[str, ...] = (
     "line_no",
@@ -20,6 +31,10 @@ LINK_COLUMNS: tuple[str, ...] = (
     "video_key",
     "error",
 )
+SHORT_LINK_HOSTS = ("v.douyin.com", "b23.tv", "xhslink.com", "v.kuaishou.com")
+# One path segment of letters and digits, nothing after it: no id rule of `classify` can match
+# such a path on these hosts, and cleaning leaves the URL as it is.
+SHORT_LINK_PATTERN = rf"^https?://({'|'.join(map(re.escape, SHORT_LINK_HOSTS))})/[A-Za-z0-9]+/?$"
 _CLASSIFIED = {
     "url": pl.Utf8,
     "platform": pl.Utf8,
@@ -52,18 +67,7 @@ def parse_text(text: str) -> pl.DataFrame:
         .drop_nulls("urls")
         .rename({"urls": "url"})
     )
-    distinct = candidates["url"].unique().to_list()
-    found = [classify(url) for url in distinct]
-    classified = pl.DataFrame(
-        {
-            "url": distinct,
-            "platform": [f.platform for f in found],
-            "video_id": [f.video_id for f in found],
-            "canonical_url": [f.canonical_url for f in found],
-            "part": [f.part for f in found],
-        },
-        schema=_CLASSIFIED,
-    )
+    classified = classify_distinct(candidates.get_column("url").unique())
     chosen = (
         candidates.join(classified, on="url", how="left")
         .sort(["line_no", pl.col("platform").is_null(), "pos"])
@@ -103,3 +107,33 @@ def parse_text(text: str) -> pl.DataFrame:
         .with_columns(key.alias("video_key"))
         .select(LINK_COLUMNS)
     )
+
+
+def classify_distinct(urls: pl.Series) -> pl.DataFrame:
+    """What `classify` says of each URL: short links by polars, the rest in Python."""
+    host = urls.str.extract(SHORT_LINK_PATTERN, 1)
+    short = pl.DataFrame(
+        {
+            "url": urls.filter(host.is_not_null()),
+            "platform": host.drop_nulls().replace_strict(
+                {h: platform_of(h) for h in SHORT_LINK_HOSTS}, return_dtype=pl.Utf8
+            ),
+        }
+    ).with_columns(
+        pl.lit(None, pl.Utf8).alias("video_id"),
+        pl.col("url").alias("canonical_url"),
+        pl.lit(1, pl.Int64).alias("part"),
+    )
+    others = urls.filter(host.is_null()).to_list()
+    found = [classify(url) for url in others]
+    rest = pl.DataFrame(
+        {
+            "url": others,
+            "platform": [f.platform for f in found],
+            "video_id": [f.video_id for f in found],
+            "canonical_url": [f.canonical_url for f in found],
+            "part": [f.part for f in found],
+        },
+        schema=_CLASSIFIED,
+    )
+    return pl.concat([short.select(list(_CLASSIFIED)).cast(_CLASSIFIED), rest])

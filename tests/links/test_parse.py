@@ -144,6 +144,14 @@ CASES = [
         "douyin:7431234567890123456",
     ),
     (
+        "https://www.douyin.com/jingxuan?modal%5Fid=7431234567890123457",
+        "https://www.douyin.com/jingxuan?modal%5Fid=7431234567890123457",
+        "douyin",
+        "7431234567890123457",
+        "https://www.douyin.com/video/7431234567890123457",
+        "douyin:7431234567890123457",
+    ),
+    (
         "https://www.bilibili.com/video/av170001/",
         "https://www.bilibili.com/video/av170001/",
         "bilibili",

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from pipeline.links import LINK_COLUMNS, parse_line, parse_text
 from pipeline.links.bilibili import MAX_AID, av_to_bv, bv_to_av
+from pipeline.links.parse import classify
+from pipeline.links.vectorized import SHORT_LINK_HOSTS, classify_distinct
 
 SUPPORTED_URLS = st.sampled_from(
     [
@@ -110,3 +112,25 @@ def test_av_bv_round_trip(aid):
     bvid = av_to_bv(aid)
     assert bvid.startswith("BV1") and len(bvid) == 12
     assert bv_to_av(bvid) == aid
+
+
+SHORT_LINK_LIKE = st.builds(
+    lambda scheme, host, path: f"{scheme}://{host}/{path}",
+    st.sampled_from(["https", "http", "HTTPS", "ftp"]),
+    st.sampled_from(
+        [*SHORT_LINK_HOSTS, "V.douyin.com", "www.douyin.com", "b23.tv:443", "a.xhslink.com"]
+    ),
+    st.text(alphabet="aZ09/?=&.-_%", max_size=24).map(
+        lambda p: p.replace("a", "video/7431234567", 1)
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SHORT_LINK_LIKE, unique=True, max_size=20))
+def test_short_links_settled_in_polars_match_classify(urls):
+    frame = classify_distinct(pl.Series("url", urls, dtype=pl.Utf8))
+    expected = {
+        (c.url, c.platform, c.video_id, c.canonical_url, c.part) for c in map(classify, urls)
+    }
+    assert set(frame.rows()) == expected

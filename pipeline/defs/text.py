@@ -13,8 +13,8 @@ def text_analysis(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Corpus-wide, so not partitioned; incremental: only changed transcripts are re-segmented."""
-    with warehouse.connect(logger=context.log) as conn:
-        stats = update_text_tables(conn)
+    stats = update_text_tables(lambda: warehouse.connect(logger=context.log), context.log)
+    with warehouse.connect(read_only=True, logger=context.log) as conn:
         failed, total = conn.execute(
             "SELECT count(*) FILTER (WHERE transcript_status = 'failed'), count(*) FROM link_status"
         ).fetchone()

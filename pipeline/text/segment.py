@@ -1,15 +1,20 @@
 """Word segmentation with jieba, the project's user dictionary and stop words.
 
 jieba's dictionary ships inside the package; it builds its prefix cache on first use, which
-takes a second, so the tokenizer is created once per process and quietly.
+takes a second, so the segmenter is loaded once per process and quietly. What it loaded has a
+fingerprint, stored with every segmented transcript: editing the user dictionary or the stop
+words makes every transcript's fingerprint stale, so the next run segments the corpus again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import io
 import logging
 import unicodedata
+from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import jieba
 import jieba.posseg
@@ -19,27 +24,33 @@ from pipeline.settings import PROJECT_ROOT
 DICTIONARY_DIR = PROJECT_ROOT / "data" / "dictionary"
 USER_DICT = DICTIONARY_DIR / "user_dict.txt"
 STOPWORDS = DICTIONARY_DIR / "stopwords.txt"
+# Their releases can cut or convert text differently, so they are part of the fingerprint.
+SEGMENTING_PACKAGES = ("jieba", "opencc")
+
+
+@dataclass(frozen=True)
+class Segmenter:
+    tokenizer: jieba.posseg.POSTokenizer
+    stopwords: frozenset[str]
+    fingerprint: str
 
 
 @cache
-def _tokenizer() -> jieba.posseg.POSTokenizer:
+def segmenter() -> Segmenter:
+    user_dict = USER_DICT.read_bytes() if USER_DICT.exists() else b""
+    stop_bytes = STOPWORDS.read_bytes() if STOPWORDS.exists() else b""
     jieba.setLogLevel(logging.WARNING)
     base = jieba.Tokenizer()
     base.initialize()
-    if USER_DICT.exists():
-        base.load_userdict(str(USER_DICT))
-    return jieba.posseg.POSTokenizer(base)
-
-
-@cache
-def stopwords(path: Path = STOPWORDS) -> frozenset[str]:
-    if not path.exists():
-        return frozenset()
-    return frozenset(
-        line.strip().lower()
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
+    if user_dict:
+        base.load_userdict(io.BytesIO(user_dict))
+    fingerprint = hashlib.md5(user_dict + b"\0" + stop_bytes)
+    for package in SEGMENTING_PACKAGES:
+        fingerprint.update(f"\0{package} {importlib.metadata.version(package)}".encode())
+    stopwords = frozenset(
+        word.strip().lower() for word in stop_bytes.decode("utf-8").splitlines() if word.strip()
     )
+    return Segmenter(jieba.posseg.POSTokenizer(base), stopwords, fingerprint.hexdigest())
 
 
 def _is_word(token: str) -> bool:
@@ -48,11 +59,11 @@ def _is_word(token: str) -> bool:
 
 def segment(text: str) -> list[tuple[str, str]]:
     """(token, part of speech) for every word of `text`, stop words and punctuation dropped."""
-    stop = stopwords()
+    loaded = segmenter()
     words: list[tuple[str, str]] = []
-    for pair in _tokenizer().cut(text):
+    for pair in loaded.tokenizer.cut(text):
         token = pair.word.strip().lower()
-        if token and _is_word(token) and token not in stop:
+        if token and _is_word(token) and token not in loaded.stopwords:
             words.append((token, pair.flag))
     return words
 

@@ -1,7 +1,8 @@
 """The analysis tables inside the warehouse, kept up to date incrementally.
 
 Only transcripts whose title, author or text changed since the last call are re-segmented (a
-hash per video in `text_state`, compared in SQL). Keywords are TF-IDF over the whole corpus, yet
+digest per video in `text_state`, compared in SQL); the digest includes the segmenter's
+fingerprint, so a user-dictionary edit re-segments everything. Keywords are TF-IDF over the whole corpus, yet
 a run pays only for what changed: document frequencies live in `token_documents`, updated by the
 changed videos' tokens, and only the changed videos are scored. Older videos keep the IDF of the
 last full refresh, which runs once the videos changed since then exceed
@@ -11,7 +12,11 @@ it is rebuilt when anything changed (seconds for 100,000 videos, see docs/BENCHM
 
 from __future__ import annotations
 
+import logging
 import re
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,37 +25,16 @@ import duckdb_extension_fts
 import polars as pl
 
 from pipeline.text.normalize import normalize_text
-from pipeline.text.segment import query_terms, segment
+from pipeline.text.segment import query_terms, segment, segmenter
 from pipeline.text.sentences import split_sentences
 from pipeline.warehouse.frames import lookup
 
 KEYWORDS_PER_VIDEO = 10
 FULL_REFRESH_SHARE = 0.1
+PROGRESS_SECONDS = 10.0
 
-TEXT_TABLES = """
-CREATE TABLE IF NOT EXISTS text_state (video_key VARCHAR PRIMARY KEY, content_hash VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS transcript_sentences (
-  video_key VARCHAR NOT NULL, sentence_no INTEGER NOT NULL, text VARCHAR NOT NULL,
-  normalized_text VARCHAR NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
-  PRIMARY KEY (video_key, sentence_no));
-CREATE TABLE IF NOT EXISTS transcript_tokens (
-  video_key VARCHAR NOT NULL, sentence_no INTEGER NOT NULL, token_no INTEGER NOT NULL,
-  token VARCHAR NOT NULL, pos VARCHAR, PRIMARY KEY (video_key, sentence_no, token_no));
-CREATE TABLE IF NOT EXISTS video_keywords (
-  video_key VARCHAR NOT NULL, keyword VARCHAR NOT NULL, score DOUBLE NOT NULL,
-  PRIMARY KEY (video_key, keyword));
-CREATE TABLE IF NOT EXISTS token_documents (token VARCHAR PRIMARY KEY, docs INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS keyword_refresh (
-  documents INTEGER NOT NULL, changed_since INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS search_documents (
-  video_key VARCHAR PRIMARY KEY, title VARCHAR, author VARCHAR, body VARCHAR NOT NULL);
-CREATE OR REPLACE VIEW keyword_stats AS
-  SELECT keyword, count(*) AS videos, round(avg(score), 4) AS mean_score
-  FROM video_keywords GROUP BY keyword;
-CREATE OR REPLACE VIEW hashtag_stats AS
-  SELECT h.hashtag, count(*) AS videos, min(v.fetched_at) AS first_seen, max(v.fetched_at) AS last_seen
-  FROM video_hashtags h JOIN videos v USING (video_key) GROUP BY h.hashtag;
-"""
+Opener = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+Logger = logging.Logger | logging.LoggerAdapter
 
 # Keywords count only tokens of two characters or more: single characters are mostly particles.
 _KEYWORD_TOKENS = "SELECT video_key, token FROM transcript_tokens WHERE length(token) > 1"
@@ -137,25 +121,31 @@ def load_fts(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(f"LOAD '{fts_extension_path()}'")
 
 
-def _changed(
-    conn: duckdb.DuckDBPyConnection,
-) -> list[tuple[str, str | None, str | None, str | None, str, str | None]]:
-    """Transcripts whose indexed text differs from what was segmented last, with the new hash."""
+# A video waiting for (re)segmentation: key, title, author, content, its digest now.
+Pending = tuple[str, str | None, str | None, str | None, str]
+
+
+def _pending(conn: duckdb.DuckDBPyConnection, fingerprint: str) -> list[Pending]:
+    """Transcripts whose digest (text and segmenter) differs from the one segmented last."""
     return conn.execute(
-        "SELECT * FROM (SELECT t.video_key, coalesce(v.title, t.title) AS title, "
-        "v.author_nickname, t.content, md5(concat_ws(chr(0), coalesce(v.title, t.title, ''), "
+        "SELECT video_key, title, author_nickname, content, digest FROM ("
+        "SELECT t.video_key, coalesce(v.title, t.title) AS title, v.author_nickname, t.content, "
+        "md5(concat_ws(chr(0), $fingerprint, coalesce(v.title, t.title, ''), "
         "coalesce(v.author_nickname, ''), coalesce(t.content, ''))) AS digest, s.content_hash "
         "FROM transcripts t LEFT JOIN videos v USING (video_key) "
         "LEFT JOIN text_state s USING (video_key)) "
-        "WHERE content_hash IS DISTINCT FROM digest"
+        "WHERE content_hash IS DISTINCT FROM digest",
+        {"fingerprint": fingerprint},
     ).fetchall()
 
 
-def _segment_all(
-    changed: list[tuple[str, str | None, str | None, str | None, str, str | None]],
-) -> dict[str, pl.DataFrame]:
+def _segment_all(pending: list[Pending], log: Logger) -> dict[str, pl.DataFrame]:
     sentences, tokens, documents, state = [], [], [], []
-    for key, title, author, content, digest, _ in changed:
+    next_report = time.monotonic() + PROGRESS_SECONDS
+    for done, (key, title, author, content, digest) in enumerate(pending, start=1):
+        if time.monotonic() >= next_report:
+            log.info(f"text analysis: {done - 1}/{len(pending)} transcripts segmented")
+            next_report = time.monotonic() + PROGRESS_SECONDS
         words: list[str] = [token for token, _ in segment(normalize_text(title or ""))]
         for sentence in split_sentences(content or ""):
             normalized = normalize_text(sentence.text)
@@ -197,31 +187,56 @@ def _segment_all(
     }
 
 
-def update_text_tables(conn: duckdb.DuckDBPyConnection) -> TextStats:
-    load_fts(conn)
-    conn.execute(TEXT_TABLES)
-    changed = _changed(conn)
-    if changed:
-        frames = _segment_all(changed)
-        conn.execute("BEGIN TRANSACTION")
-        with lookup(conn, "_changed", "video_key", (c[0] for c in changed)):
-            full = _needs_full_refresh(conn, len(changed))
-            if not full:
-                _forget_documents(conn)
-            for table, frame in frames.items():
-                conn.execute(f"DELETE FROM {table} WHERE {_CHANGED_SCOPE}")
-                if frame.height:
-                    conn.register("_rows", frame.to_arrow())
-                    conn.execute(f"INSERT INTO {table} SELECT * FROM _rows")
-                    conn.unregister("_rows")
-            if full:
-                _refresh_all_keywords(conn)
-            else:
-                _refresh_changed_keywords(conn, len(changed))
-        conn.execute("COMMIT")
-        conn.execute(INDEX_SQL)
-        conn.execute(SEARCH_MACRO)
-    return _stats(conn, processed=len(changed), index_rebuilt=bool(changed))
+def update_text_tables(open_warehouse: Opener, log: Logger | None = None) -> TextStats:
+    """Segmenting is the slow part (jieba, ~10 ms a transcript), so it runs with the warehouse
+    closed: other runs' writes and people's queries are not locked out meanwhile. Its results
+    go in with the keywords and the rebuilt index in one short transaction."""
+    log = log or logging.getLogger("pipeline.text")
+    fingerprint = segmenter().fingerprint
+    with open_warehouse() as conn:
+        load_fts(conn)
+        pending = _pending(conn, fingerprint)
+    stored = 0
+    if pending:
+        log.info(f"text analysis: segmenting {len(pending)} new or changed transcripts")
+        frames = _segment_all(pending, log)
+        with open_warehouse() as conn:
+            load_fts(conn)
+            stored = _store(conn, frames, fingerprint)
+    with open_warehouse() as conn:
+        return _stats(conn, processed=stored, index_rebuilt=stored > 0)
+
+
+def _store(
+    conn: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], fingerprint: str
+) -> int:
+    """Write what was segmented, except videos whose digest moved on meanwhile: changed again
+    (the next run takes them) or already stored by a concurrent run."""
+    conn.execute("BEGIN TRANSACTION")
+    current = {row[0]: row[-1] for row in _pending(conn, fingerprint)}
+    keep = [key for key, digest in frames["text_state"].iter_rows() if current.get(key) == digest]
+    if not keep:
+        conn.execute("ROLLBACK")
+        return 0
+    with lookup(conn, "_changed", "video_key", keep):
+        full = _needs_full_refresh(conn, len(keep))
+        if not full:
+            _forget_documents(conn)
+        for table, frame in frames.items():
+            conn.execute(f"DELETE FROM {table} WHERE {_CHANGED_SCOPE}")
+            rows = frame.filter(pl.col("video_key").is_in(keep))
+            if rows.height:
+                conn.register("_rows", rows.to_arrow())
+                conn.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+                conn.unregister("_rows")
+        if full:
+            _refresh_all_keywords(conn)
+        else:
+            _refresh_changed_keywords(conn, len(keep))
+    conn.execute(INDEX_SQL)
+    conn.execute(SEARCH_MACRO)
+    conn.execute("COMMIT")
+    return len(keep)
 
 
 def _needs_full_refresh(conn: duckdb.DuckDBPyConnection, changing: int) -> bool:

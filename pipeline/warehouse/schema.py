@@ -31,7 +31,8 @@ class Table:
             f"{c.name} {c.type}{'' if c.nullable or c.name in self.primary_key else ' NOT NULL'}"
             for c in self.columns
         ]
-        cols.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
+        if self.primary_key:
+            cols.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
         return f"CREATE TABLE IF NOT EXISTS {self.name} (\n  " + ",\n  ".join(cols) + "\n)"
 
 
@@ -221,6 +222,97 @@ TABLES: tuple[Table, ...] = (
         ),
         ("video_key",),
     ),
+    Table(
+        "transcript_sentences",
+        "Sentences of a transcript, split on Chinese and Western sentence punctuation.",
+        (
+            C("video_key", "VARCHAR", "The video.", False),
+            C("sentence_no", "INTEGER", "1-based position in the transcript.", False),
+            C("text", "VARCHAR", "The sentence as in transcripts.content.", False),
+            C(
+                "normalized_text",
+                "VARCHAR",
+                "NFKC-folded, traditional converted to simplified, whitespace and punctuation "
+                "cleaned: what tokens and the index are built from.",
+                False,
+            ),
+            C("char_start", "INTEGER", "Offset of the sentence in content (0-based).", False),
+            C(
+                "char_end",
+                "INTEGER",
+                "Offset just past its end: content[start:end] is text.",
+                False,
+            ),
+        ),
+        ("video_key", "sentence_no"),
+    ),
+    Table(
+        "transcript_tokens",
+        "jieba words of each sentence's normalized text; stop words and punctuation dropped.",
+        (
+            C("video_key", "VARCHAR", "The video.", False),
+            C("sentence_no", "INTEGER", "The sentence.", False),
+            C("token_no", "INTEGER", "1-based position in the sentence.", False),
+            C("token", "VARCHAR", "The word, lower-cased.", False),
+            C("pos", "VARCHAR", "jieba part-of-speech tag (n, v, nz, eng, …)."),
+        ),
+        ("video_key", "sentence_no", "token_no"),
+    ),
+    Table(
+        "video_keywords",
+        "Top keywords of a video by TF-IDF over the whole corpus (tokens of 2+ characters).",
+        (
+            C("video_key", "VARCHAR", "The video.", False),
+            C("keyword", "VARCHAR", "The token.", False),
+            C("score", "DOUBLE", "Term frequency in the transcript × smoothed IDF.", False),
+        ),
+        ("video_key", "keyword"),
+    ),
+    Table(
+        "search_documents",
+        "What the BM25 index (DuckDB fts, macro search_videos) covers: one document per video.",
+        (
+            C("video_key", "VARCHAR", "The video.", False),
+            C("title", "VARCHAR", "Title shown with a hit."),
+            C("author", "VARCHAR", "Author shown with a hit."),
+            C("body", "VARCHAR", "Segmented title and transcript, words joined by spaces.", False),
+        ),
+        ("video_key",),
+    ),
+    Table(
+        "text_state",
+        "Bookkeeping of the incremental text analysis: what each video was segmented from.",
+        (
+            C("video_key", "VARCHAR", "The video.", False),
+            C(
+                "content_hash",
+                "VARCHAR",
+                "md5 of the segmenter's fingerprint (user dictionary, stop words, jieba and "
+                "OpenCC versions), title, author and transcript; a different digest now means "
+                "segment again.",
+                False,
+            ),
+        ),
+        ("video_key",),
+    ),
+    Table(
+        "token_documents",
+        "Bookkeeping of keyword scoring: in how many transcripts each keyword token occurs.",
+        (
+            C("token", "VARCHAR", "The token.", False),
+            C("docs", "INTEGER", "Transcripts using it.", False),
+        ),
+        ("token",),
+    ),
+    Table(
+        "keyword_refresh",
+        "Bookkeeping of keyword scoring, one row: the last full refresh and changes since.",
+        (
+            C("documents", "INTEGER", "Transcripts with keywords at the last full refresh.", False),
+            C("changed_since", "INTEGER", "Transcripts re-scored incrementally since.", False),
+        ),
+        (),
+    ),
 )
 
 LINK_STATUS_VIEW = """
@@ -275,6 +367,32 @@ VIEWS: tuple[View, ...] = (
             C("transcript_error", "VARCHAR", "Why the transcript is not ok."),
         ),
     ),
+    View(
+        "keyword_stats",
+        "Corpus-level keyword counts.",
+        "CREATE OR REPLACE VIEW keyword_stats AS "
+        "SELECT keyword, count(*) AS videos, round(avg(score), 4) AS mean_score "
+        "FROM video_keywords GROUP BY keyword",
+        (
+            C("keyword", "VARCHAR", "The keyword."),
+            C("videos", "BIGINT", "Videos having it among their top keywords."),
+            C("mean_score", "DOUBLE", "Its mean TF-IDF score there."),
+        ),
+    ),
+    View(
+        "hashtag_stats",
+        "Corpus-level hashtag counts.",
+        "CREATE OR REPLACE VIEW hashtag_stats AS "
+        "SELECT h.hashtag, count(*) AS videos, min(v.fetched_at) AS first_seen, "
+        "max(v.fetched_at) AS last_seen "
+        "FROM video_hashtags h JOIN videos v USING (video_key) GROUP BY h.hashtag",
+        (
+            C("hashtag", "VARCHAR", "The hashtag, without the #."),
+            C("videos", "BIGINT", "Videos whose title carries it."),
+            C("first_seen", "TIMESTAMP", "Earliest fetch of such a video."),
+            C("last_seen", "TIMESTAMP", "Latest fetch of such a video."),
+        ),
+    ),
 )
 
 INDEXES = (
@@ -308,9 +426,9 @@ def schema_markdown() -> str:
             "",
             table.doc,
             "",
-            f"Primary key: `{', '.join(table.primary_key)}`",
-            "",
         ]
+        if table.primary_key:
+            lines += [f"Primary key: `{', '.join(table.primary_key)}`", ""]
         lines += ["| column | type | null | meaning |", "|---|---|---|---|"]
         for col in table.columns:
             null = "" if col.nullable and col.name not in table.primary_key else "not null"

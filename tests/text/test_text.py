@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipeline.text import segment as segment_module
 from pipeline.text.normalize import normalize_text
 from pipeline.text.segment import query_terms, segment
 from pipeline.text.sentences import split_sentences
@@ -58,6 +60,11 @@ def test_normalization_folds_full_width_forms_and_traditional_characters():
     assert normalize_text("以太幣今晚能不能突破？航海王動畫") == "以太币今晚能不能突破?航海王动画"
 
 
+def opener(db: Path):
+    """What the asset passes: a fresh connection each time, so the file is closed between."""
+    return lambda: connect(db)
+
+
 def _warehouse(path: Path) -> None:
     with connect(path) as conn:
         conn.execute(
@@ -79,7 +86,7 @@ def test_search_ranks_the_seed_above_a_decoy_and_reruns_recompute_nothing(tmp_pa
     db = tmp_path / "w.duckdb"
     _warehouse(db)
     with connect(db) as conn:
-        first = update_text_tables(conn)
+        first = update_text_tables(opener(db))
         assert first.processed == 2 and first.index_rebuilt
         assert first.sentences == 4 + 2 and first.tokens > 50
         hits = search(conn, "以太币 盈利")
@@ -98,14 +105,14 @@ def test_search_ranks_the_seed_above_a_decoy_and_reruns_recompute_nothing(tmp_pa
             "SELECT videos FROM hashtag_stats WHERE hashtag = '航海王'"
         ).fetchone() == (1,)
 
-        again = update_text_tables(conn)
+        again = update_text_tables(opener(db))
         assert again.processed == 0 and not again.index_rebuilt
         assert (again.sentences, again.tokens) == (first.sentences, first.tokens)
 
         conn.execute(
             "UPDATE transcripts SET content = content || '以太币。' WHERE video_key = 'douyin:1'"
         )
-        third = update_text_tables(conn)
+        third = update_text_tables(opener(db))
         assert third.processed == 1
 
     with duckdb.connect(str(db), read_only=True) as conn:
@@ -132,8 +139,7 @@ def test_fts_loads_with_networking_disabled(tmp_path: Path):
 def test_search_command_prints_ranked_hits(tmp_path: Path):
     db = tmp_path / "w.duckdb"
     _warehouse(db)
-    with connect(db) as conn:
-        update_text_tables(conn)
+    update_text_tables(opener(db))
     out = subprocess.run(
         [
             sys.executable,
@@ -160,7 +166,7 @@ def test_queries_of_only_stop_words_find_nothing(tmp_path: Path, query: str):
     db = tmp_path / "w.duckdb"
     _warehouse(db)
     with connect(db) as conn:
-        update_text_tables(conn)
+        update_text_tables(opener(db))
         assert search(conn, query) == []
 
 
@@ -182,15 +188,16 @@ def _keywords(conn: duckdb.DuckDBPyConnection, where: str = "TRUE") -> list[tupl
 
 
 def test_keywords_update_incrementally_and_refresh_fully_past_the_threshold(tmp_path: Path):
-    with connect(tmp_path / "w.duckdb") as conn:
+    db = tmp_path / "w.duckdb"
+    with connect(db) as conn:
         _add_transcripts(conn, 100, 30)
-        update_text_tables(conn)
+        update_text_tables(opener(db))
         # Three changes, not over 10% of 30 documents: incremental.
         _add_transcripts(conn, 200, 2)
         conn.execute(
             "UPDATE transcripts SET content = '以太币盈利。' WHERE video_key = 'douyin:101'"
         )
-        assert update_text_tables(conn).processed == 3
+        assert update_text_tables(opener(db)).processed == 3
         assert conn.execute("SELECT changed_since FROM keyword_refresh").fetchone() == (3,)
         changed = "video_key IN ('douyin:200', 'douyin:201', 'douyin:101')"
         incremental = {
@@ -200,7 +207,7 @@ def test_keywords_update_incrementally_and_refresh_fully_past_the_threshold(tmp_
         # What a full refresh gives, for comparison: the counts and the new videos' scores agree.
         conn.execute("DELETE FROM keyword_refresh")
         conn.execute("DELETE FROM text_state WHERE video_key = 'douyin:200'")
-        update_text_tables(conn)
+        update_text_tables(opener(db))
         assert conn.execute("SELECT changed_since FROM keyword_refresh").fetchone() == (0,)
         assert (
             conn.execute("SELECT * FROM token_documents ORDER BY ALL").fetchall()
@@ -209,10 +216,85 @@ def test_keywords_update_incrementally_and_refresh_fully_past_the_threshold(tmp_
         assert _keywords(conn, changed) == incremental["changed"]
 
         _add_transcripts(conn, 300, 4)  # over 10% of 32: a full refresh, every score current
-        update_text_tables(conn)
+        update_text_tables(opener(db))
         assert conn.execute("SELECT changed_since FROM keyword_refresh").fetchone() == (0,)
         refreshed = _keywords(conn)
         conn.execute("DELETE FROM keyword_refresh")
         conn.execute("DELETE FROM text_state WHERE video_key = 'douyin:100'")
-        update_text_tables(conn)
+        update_text_tables(opener(db))
         assert _keywords(conn) == refreshed
+
+
+@pytest.fixture
+def fresh_segmenter():
+    """Tests that change what the segmenter loads must not leave it loaded for the others."""
+    segment_module.segmenter.cache_clear()
+    yield
+    segment_module.segmenter.cache_clear()
+
+
+def _tokens(db: Path, video_key: str) -> list[str]:
+    with connect(db, read_only=True) as conn:
+        rows = conn.execute(
+            "SELECT token FROM transcript_tokens WHERE video_key = ? ORDER BY sentence_no, token_no",
+            [video_key],
+        ).fetchall()
+    return [token for (token,) in rows]
+
+
+def test_editing_the_user_dictionary_resegments_every_transcript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_segmenter: None
+):
+    db = tmp_path / "w.duckdb"
+    _warehouse(db)
+    assert update_text_tables(opener(db)).processed == 2
+    assert "韩国时间" not in _tokens(db, "bilibili:BV1XRgNzjEF7")
+
+    user_dict = tmp_path / "user_dict.txt"
+    user_dict.write_text(
+        segment_module.USER_DICT.read_text(encoding="utf-8") + "韩国时间 2000 n\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(segment_module, "USER_DICT", user_dict)
+    segment_module.segmenter.cache_clear()  # a new run is a new process
+
+    assert update_text_tables(opener(db)).processed == 2
+    assert "韩国时间" in _tokens(db, "bilibili:BV1XRgNzjEF7")
+    assert update_text_tables(opener(db)).processed == 0
+
+
+class _OnMessage(logging.Handler):
+    def __init__(self, start: str, action) -> None:
+        super().__init__()
+        self.start, self.action = start, action
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith(self.start):
+            self.action()
+
+
+def test_the_warehouse_is_free_while_transcripts_are_segmented(tmp_path: Path):
+    """Another process writes during segmentation: it gets the file, and the transcript it
+    changed is left for the next call instead of being stored with stale tokens."""
+    db = tmp_path / "w.duckdb"
+    _warehouse(db)
+    writer = (
+        "import duckdb, sys\n"
+        "c = duckdb.connect(sys.argv[1])\n"
+        "c.execute(\"UPDATE transcripts SET content = '海贼王。' WHERE video_key = 'douyin:1'\")\n"
+        "c.close()\n"
+    )
+    log = logging.getLogger("test.text.segmenting")
+    log.addHandler(
+        _OnMessage(
+            "text analysis: segmenting",
+            lambda: subprocess.run([sys.executable, "-c", writer, str(db)], check=True, timeout=60),
+        )
+    )
+    log.setLevel(logging.INFO)
+
+    assert update_text_tables(opener(db), log).processed == 1
+    assert _tokens(db, "douyin:1") == []
+    again = update_text_tables(opener(db))
+    assert again.processed == 1
+    assert _tokens(db, "douyin:1") == ["海贼王"]

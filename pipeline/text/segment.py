@@ -13,8 +13,7 @@ import importlib.metadata
 import io
 import logging
 import unicodedata
-from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import jieba
 import jieba.posseg
@@ -28,29 +27,43 @@ STOPWORDS = DICTIONARY_DIR / "stopwords.txt"
 SEGMENTING_PACKAGES = ("jieba", "opencc")
 
 
-@dataclass(frozen=True)
 class Segmenter:
-    tokenizer: jieba.posseg.POSTokenizer
-    stopwords: frozenset[str]
-    fingerprint: str
+    """The dictionary files as read once per process. The fingerprint describes exactly these
+    bytes; the tokenizer is built from them only when something needs segmenting, since jieba
+    takes a second to load and a run with nothing new should not pay it."""
+
+    def __init__(self, user_dict: bytes, stopword_bytes: bytes) -> None:
+        self.user_dict = user_dict
+        self.stopword_bytes = stopword_bytes
+
+    @cached_property
+    def fingerprint(self) -> str:
+        digest = hashlib.md5(self.user_dict + b"\0" + self.stopword_bytes)
+        for package in SEGMENTING_PACKAGES:
+            digest.update(f"\0{package} {importlib.metadata.version(package)}".encode())
+        return digest.hexdigest()
+
+    @cached_property
+    def tokenizer(self) -> jieba.posseg.POSTokenizer:
+        jieba.setLogLevel(logging.WARNING)
+        base = jieba.Tokenizer()
+        base.initialize()
+        if self.user_dict:
+            base.load_userdict(io.BytesIO(self.user_dict))
+        return jieba.posseg.POSTokenizer(base)
+
+    @cached_property
+    def stopwords(self) -> frozenset[str]:
+        lines = self.stopword_bytes.decode("utf-8").splitlines()
+        return frozenset(word.strip().lower() for word in lines if word.strip())
 
 
 @cache
 def segmenter() -> Segmenter:
-    user_dict = USER_DICT.read_bytes() if USER_DICT.exists() else b""
-    stop_bytes = STOPWORDS.read_bytes() if STOPWORDS.exists() else b""
-    jieba.setLogLevel(logging.WARNING)
-    base = jieba.Tokenizer()
-    base.initialize()
-    if user_dict:
-        base.load_userdict(io.BytesIO(user_dict))
-    fingerprint = hashlib.md5(user_dict + b"\0" + stop_bytes)
-    for package in SEGMENTING_PACKAGES:
-        fingerprint.update(f"\0{package} {importlib.metadata.version(package)}".encode())
-    stopwords = frozenset(
-        word.strip().lower() for word in stop_bytes.decode("utf-8").splitlines() if word.strip()
+    return Segmenter(
+        USER_DICT.read_bytes() if USER_DICT.exists() else b"",
+        STOPWORDS.read_bytes() if STOPWORDS.exists() else b"",
     )
-    return Segmenter(jieba.posseg.POSTokenizer(base), stopwords, fingerprint.hexdigest())
 
 
 def _is_word(token: str) -> bool:

@@ -2,8 +2,9 @@
 
 jieba's dictionary ships inside the package; it builds its prefix cache on first use, which
 takes a second, so the segmenter is loaded once per process and quietly. What it loaded has a
-fingerprint, stored with every segmented transcript: editing the user dictionary or the stop
-words makes every transcript's fingerprint stale, so the next run segments the corpus again.
+fingerprint, part of the digest stored with every segmented transcript: editing the user
+dictionary or the stop words makes every stored digest stale, so the next run segments the
+corpus again.
 """
 
 from __future__ import annotations

@@ -2,12 +2,13 @@
 
 Only transcripts whose title, author or text changed since the last call are re-segmented (a
 digest per video in `text_state`, compared in SQL); the digest includes the segmenter's
-fingerprint, so a user-dictionary edit re-segments everything. Keywords are TF-IDF over the whole corpus, yet
-a run pays only for what changed: document frequencies live in `token_documents`, updated by the
-changed videos' tokens, and only the changed videos are scored. Older videos keep the IDF of the
-last full refresh, which runs once the videos changed since then exceed
-`FULL_REFRESH_SHARE` of the corpus. The BM25 index has no incremental update in DuckDB's `fts`;
-it is rebuilt when anything changed (seconds for 100,000 videos, see docs/BENCHMARKS.md).
+fingerprint, so a user-dictionary edit re-segments everything. Keywords are TF-IDF over the
+whole corpus, yet a run pays only for what changed: document frequencies live in
+`token_documents`, updated by the changed videos' tokens, and only the changed videos are
+scored. Older videos keep the IDF of the last full refresh, which runs once the videos changed
+since then exceed `FULL_REFRESH_SHARE` of the corpus. The BM25 index has no incremental update
+in DuckDB's `fts`; it is rebuilt when anything changed (seconds for 100,000 videos, see
+docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ PROGRESS_SECONDS = 10.0
 
 Opener = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 Logger = logging.Logger | logging.LoggerAdapter
+# A video waiting for (re)segmentation: key, title, author, content, its digest now.
+Pending = tuple[str, str | None, str | None, str | None, str]
 
 # Keywords count only tokens of two characters or more: single characters are mostly particles.
 _KEYWORD_TOKENS = "SELECT video_key, token FROM transcript_tokens WHERE length(token) > 1"
@@ -119,10 +122,6 @@ def load_fts(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("SET autoinstall_known_extensions = false")
     conn.execute("SET autoload_known_extensions = false")
     conn.execute(f"LOAD '{fts_extension_path()}'")
-
-
-# A video waiting for (re)segmentation: key, title, author, content, its digest now.
-Pending = tuple[str, str | None, str | None, str | None, str]
 
 
 def _pending(conn: duckdb.DuckDBPyConnection, fingerprint: str) -> list[Pending]:

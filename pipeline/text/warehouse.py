@@ -124,15 +124,18 @@ def load_fts(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(f"LOAD '{fts_extension_path()}'")
 
 
-def _pending(conn: duckdb.DuckDBPyConnection, fingerprint: str) -> list[Pending]:
-    """Transcripts whose digest (text and segmenter) differs from the one segmented last."""
+def _pending(
+    conn: duckdb.DuckDBPyConnection, fingerprint: str, scope: str = "TRUE"
+) -> list[Pending]:
+    """Transcripts (within `scope`) whose digest, text and segmenter, differs from the one
+    segmented last."""
     return conn.execute(
         "SELECT video_key, title, author_nickname, content, digest FROM ("
         "SELECT t.video_key, coalesce(v.title, t.title) AS title, v.author_nickname, t.content, "
         "md5(concat_ws(chr(0), $fingerprint, coalesce(v.title, t.title, ''), "
         "coalesce(v.author_nickname, ''), coalesce(t.content, ''))) AS digest, s.content_hash "
         "FROM transcripts t LEFT JOIN videos v USING (video_key) "
-        "LEFT JOIN text_state s USING (video_key)) "
+        f"LEFT JOIN text_state s USING (video_key) WHERE {scope}) "
         "WHERE content_hash IS DISTINCT FROM digest",
         {"fingerprint": fingerprint},
     ).fetchall()
@@ -193,7 +196,6 @@ def update_text_tables(open_warehouse: Opener, log: Logger | None = None) -> Tex
     log = log or logging.getLogger("pipeline.text")
     fingerprint = segmenter().fingerprint
     with open_warehouse() as conn:
-        load_fts(conn)
         pending = _pending(conn, fingerprint)
     stored = 0
     if pending:
@@ -212,8 +214,11 @@ def _store(
     """Write what was segmented, except videos whose digest moved on meanwhile: changed again
     (the next run takes them) or already stored by a concurrent run."""
     conn.execute("BEGIN TRANSACTION")
-    current = {row[0]: row[-1] for row in _pending(conn, fingerprint)}
-    keep = [key for key, digest in frames["text_state"].iter_rows() if current.get(key) == digest]
+    segmented = dict(frames["text_state"].iter_rows())
+    with lookup(conn, "_segmented", "video_key", segmented):
+        scope = "video_key IN (SELECT video_key FROM _segmented)"
+        current = {row[0]: row[-1] for row in _pending(conn, fingerprint, scope)}
+    keep = [key for key, digest in segmented.items() if current.get(key) == digest]
     if not keep:
         conn.execute("ROLLBACK")
         return 0

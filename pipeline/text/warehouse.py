@@ -28,7 +28,7 @@ import polars as pl
 from pipeline.text.normalize import normalize_text
 from pipeline.text.segment import query_terms, segment, segmenter
 from pipeline.text.sentences import split_sentences
-from pipeline.warehouse.frames import lookup
+from pipeline.warehouse.frames import lookup, tuple_frame, upsert
 
 KEYWORDS_PER_VIDEO = 10
 FULL_REFRESH_SHARE = 0.1
@@ -166,27 +166,13 @@ def _segment_all(pending: list[Pending], log: Logger) -> dict[str, pl.DataFrame]
                 words.append(token)
         documents.append((key, title, author, " ".join(words)))
         state.append((key, digest))
-    return {
-        "transcript_sentences": pl.DataFrame(
-            sentences,
-            schema=[
-                "video_key",
-                "sentence_no",
-                "text",
-                "normalized_text",
-                "char_start",
-                "char_end",
-            ],
-            orient="row",
-        ),
-        "transcript_tokens": pl.DataFrame(
-            tokens, schema=["video_key", "sentence_no", "token_no", "token", "pos"], orient="row"
-        ),
-        "search_documents": pl.DataFrame(
-            documents, schema=["video_key", "title", "author", "body"], orient="row"
-        ),
-        "text_state": pl.DataFrame(state, schema=["video_key", "content_hash"], orient="row"),
+    rows = {
+        "transcript_sentences": sentences,
+        "transcript_tokens": tokens,
+        "search_documents": documents,
+        "text_state": state,
     }
+    return {table: tuple_frame(table, table_rows) for table, table_rows in rows.items()}
 
 
 def update_text_tables(open_warehouse: Opener, log: Logger | None = None) -> TextStats:
@@ -228,11 +214,7 @@ def _store(
             _forget_documents(conn)
         for table, frame in frames.items():
             conn.execute(f"DELETE FROM {table} WHERE {_CHANGED_SCOPE}")
-            rows = frame.filter(pl.col("video_key").is_in(keep))
-            if rows.height:
-                conn.register("_rows", rows.to_arrow())
-                conn.execute(f"INSERT INTO {table} SELECT * FROM _rows")
-                conn.unregister("_rows")
+            upsert(conn, table, frame.filter(pl.col("video_key").is_in(keep)))
         if full:
             _refresh_all_keywords(conn)
         else:

@@ -22,12 +22,20 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
 TABLE_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
 
+def _polars_schema(table_name: str) -> dict[str, pl.DataType]:
+    return {c.name: _POLARS_TYPES[c.type] for c in TABLE_BY_NAME[table_name].columns}
+
+
 def frame(table_name: str, rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
-    table = TABLE_BY_NAME[table_name]
-    schema = {c.name: _POLARS_TYPES[c.type] for c in table.columns}
+    schema = _polars_schema(table_name)
     return pl.DataFrame(
         [{c: row.get(c) for c in schema} for row in rows], schema=schema, orient="row"
     )
+
+
+def tuple_frame(table_name: str, rows: Iterable[tuple[Any, ...]]) -> pl.DataFrame:
+    """Rows already in the table's column order, as bulk producers build them: no dict a row."""
+    return pl.DataFrame(list(rows), schema=_polars_schema(table_name), orient="row")
 
 
 @contextmanager

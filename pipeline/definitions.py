@@ -41,6 +41,7 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
         max_in_flight=coze_settings.max_in_flight,
         max_attempts=coze_settings.max_attempts,
         poll_budget_seconds=settings.poll_budget_seconds,
+        max_calls=settings.max_calls,
     )
     pipeline_job = dg.define_asset_job(
         JOB_NAME,

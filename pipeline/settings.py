@@ -19,6 +19,8 @@ class PipelineSettings:
     max_attempts: int
     poll_budget_seconds: float
     lock_wait_seconds: float
+    max_calls: int | None
+    """API calls one run may send (PIPELINE_MAX_CALLS); None: no cap."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -29,4 +31,5 @@ class PipelineSettings:
             max_attempts=env_int(env, "PIPELINE_MAX_ATTEMPTS", 3, minimum=1),
             poll_budget_seconds=env_float(env, "PIPELINE_POLL_BUDGET", 900.0, minimum=0),
             lock_wait_seconds=env_float(env, "PIPELINE_LOCK_WAIT", 600.0, minimum=0),
+            max_calls=env_int(env, "PIPELINE_MAX_CALLS", 0, minimum=1) or None,
         )

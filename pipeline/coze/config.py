@@ -34,7 +34,11 @@ class CozeSettings:
     max_in_flight: int = 8
     max_attempts: int = 5
     connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    # Submits and polls answer in under a second; a wait this long means a sick connection.
+    read_timeout: float = 30.0
+    # Coze keeps a sync run's connection open for 90 s before it cuts it: wait past that, or a
+    # slow run is abandoned while it is still paid for.
+    sync_read_timeout: float = 100.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> CozeSettings:

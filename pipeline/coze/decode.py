@@ -12,14 +12,16 @@ from typing import Any
 
 from pipeline.coze import codes
 from pipeline.coze.errors import (
-    AuthError,
+    AccountError,
     BadRequestError,
     CozeError,
+    JobEndedError,
     MalformedPayloadError,
     PermanentError,
     RateLimitedError,
     ServerError,
     WorkflowFailedError,
+    WorkflowUnavailableError,
 )
 from pipeline.coze.models import MetadataResult, RawExchange, RunRecord, Submission
 
@@ -38,39 +40,93 @@ def _malformed(raw: RawExchange, why: str) -> MalformedPayloadError:
     )
 
 
-def error_for(raw: RawExchange, retry_after: float | None = None) -> CozeError | None:
-    """The error an answer stands for, or None when it is a success envelope."""
-    envelope: dict[str, Any] | None = None
-    if raw.body:
-        try:
-            parsed = json.loads(raw.body)
-            envelope = parsed if isinstance(parsed, dict) else None
-        except ValueError:
-            envelope = None
+def _json_envelope(body: str | None) -> dict[str, Any] | None:
+    if not body:
+        return None
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def logid_of(body: str | None, header: str | None) -> str | None:
+    """The body's `detail.logid` first, then the `x-tt-logid` header, as coze-js reads them:
+    Coze sends either or both, and support needs whichever came."""
+    if body and '"detail"' in body:
+        envelope = _json_envelope(body)
+        detail = envelope.get("detail") if envelope else None
+        if isinstance(detail, dict) and isinstance(detail.get("logid"), str) and detail["logid"]:
+            return detail["logid"]
+    return header or None
+
+
+def _halt_line(
+    error_kind: str,
+    code: int | None,
+    status: int,
+    msg: str,
+    token_role: str | None,
+    logid: str | None,
+) -> str:
+    """The one line that ends a run: what Coze said, on which token, and what to do."""
+    info = codes.CODES.get(code) if code is not None else None
+    if info is not None:
+        what, remedy = f"code {code} ({info.meaning})", info.remedy
+    elif status in (401, 403):
+        what, remedy = f"HTTP {status}", "check the token, or create a new one"
+    else:
+        what = f"HTTP {status}" + (f", code {code}" if code is not None else "")
+        remedy = "check COZE_BASE_URL and the workflow ids"
+    said = f", Coze says {msg!r}" if msg else ""
+    token = f" on the {token_role}" if token_role else ""
+    support = f"; logid {logid}" if logid else ""
+    return (
+        f"Coze {error_kind}: {what}{said}{token}. To do: {remedy}, then run again. "
+        f"Nothing was marked failed; unfinished videos stay pending{support}"
+    )
+
+
+def error_for(
+    raw: RawExchange, retry_after: float | None = None, token_role: str | None = None
+) -> CozeError | None:
+    """The error an answer stands for, or None when it is a success envelope.
+
+    `token_role` names the token that got the answer, for the line an account error prints."""
+    envelope = _json_envelope(raw.body)
     code = envelope.get("code") if envelope else None
-    code = code if isinstance(code, int) else None
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
     msg = str(envelope.get("msg") or "") if envelope else ""
     status = raw.http_status or 0
+    scope = codes.scope_of(code, status)
+    if scope is None:
+        if envelope is None:
+            return _malformed(raw, "not a JSON object")
+        if code is None and isinstance(envelope.get("error_message"), str):
+            scope, msg = "item", envelope["error_message"]
+        else:
+            return None
     details = {"code": code, "http_status": raw.http_status, "logid": raw.logid, "raw": raw}
     where = f"HTTP {status}, code {code}" + (f": {msg}" if msg else "")
-    if status == 429 or code == codes.RATE_LIMITED:
+    if scope == "rate_limit":
         return RateLimitedError(f"Coze rate limit ({where})", retry_after=retry_after, **details)
-    if status in (401, 403) or code in codes.AUTH_CODES:
-        return AuthError(
-            f"Coze rejected the token ({where}); check COZE_API_TOKEN / COZE_POLL_TOKEN",
-            **details,
+    if scope == "transient":
+        return ServerError(f"Coze asks to try later ({where})", **details)
+    if scope == "account":
+        line = _halt_line("refused the account", code, status, msg, token_role, raw.logid)
+        return AccountError(line, **details)
+    if scope == "workflow":
+        line = _halt_line("cannot run the workflow", code, status, msg, token_role, raw.logid)
+        return WorkflowUnavailableError(line, **details)
+    if scope == "job":
+        return JobEndedError(
+            f"Coze has no record of this job ({where}): it is lost on Coze's side", **details
         )
-    if status >= 500 or code == codes.INTERNAL_ERROR:
-        return ServerError(f"Coze server error ({where})", **details)
     if code == codes.WORKFLOW_FAILED:
         return WorkflowFailedError(f"workflow execution failed ({where})", **details)
-    if status in (400, 404) or code in (codes.BAD_PARAMETER, codes.WORKFLOW_NOT_FOUND):
+    if code == codes.BAD_PARAMETER or status == 400:
         return BadRequestError(f"Coze refused the request ({where})", **details)
-    if status >= 400 or (code is not None and code != codes.SUCCESS):
-        return PermanentError(f"Coze error ({where})", **details)
-    if envelope is None:
-        return _malformed(raw, "not a JSON object")
-    return None
+    return PermanentError(f"Coze error ({where})", **details)
 
 
 def _envelope(raw: RawExchange) -> dict[str, Any]:
@@ -79,7 +135,10 @@ def _envelope(raw: RawExchange) -> dict[str, Any]:
     error = error_for(raw)
     if error is not None:
         raise error
-    return json.loads(raw.body or "")
+    envelope = _json_envelope(raw.body)
+    if envelope is None:
+        raise _malformed(raw, "not a JSON object")
+    return envelope
 
 
 def _json_object(raw: RawExchange, text: Any, what: str) -> dict[str, Any]:
@@ -200,6 +259,14 @@ def _transcript(
 
 
 def decode_run(raw: RawExchange) -> RunRecord:
+    if raw.body is not None and len(raw.body) > MAX_BODY_CHARS:
+        # Only a finished record carries an output that large, and it will never shrink.
+        raise JobEndedError(
+            f"the job's record is {len(raw.body)} characters, over {MAX_BODY_CHARS}",
+            http_status=raw.http_status,
+            logid=raw.logid,
+            raw=raw,
+        )
     envelope = _envelope(raw)
     records = envelope.get("data")
     if not isinstance(records, list) or not records or not isinstance(records[0], dict):
@@ -209,7 +276,18 @@ def decode_run(raw: RawExchange) -> RunRecord:
     if status not in _STATUSES:
         raise _malformed(raw, f"execute_status {status!r}")
     trimmed = record.get("is_output_trimmed") is True
-    content, title = _transcript(raw, record, trimmed) if status == "Success" else (None, None)
+    content, title = None, None
+    if status == "Success":
+        try:
+            content, title = _transcript(raw, record, trimmed)
+        except MalformedPayloadError as error:
+            # The job is over and its output will never read differently: it ends here.
+            raise JobEndedError(
+                f"the finished job's output cannot be read: {error}",
+                http_status=raw.http_status,
+                logid=raw.logid,
+                raw=raw,
+            ) from None
     execute_id = record.get("execute_id")
     usage = record.get("usage") if isinstance(record.get("usage"), dict) else {}
     message = record.get("error_message")

@@ -1,17 +1,19 @@
-"""What went wrong, classified by what the caller should do about it.
+"""What went wrong, classified by scope: who the error is about decides what the caller does.
 
-Retryable errors may succeed if the same call is made again later; permanent ones will not,
-and retrying a permanent one only spends money. Messages are written for a person reading a
-log and never contain a token.
+The scopes are those of `codes.py`. Retryable errors may succeed if the same call is made again
+later; item and job errors will not, and retrying them only spends money; account and workflow
+errors (`ServiceHaltError`) are nobody's item's fault and stop the run. Messages are written for
+a person reading a log and never contain a token.
 """
 
 from __future__ import annotations
 
+from pipeline.coze.codes import Scope
 from pipeline.coze.models import RawExchange
 
 
 class CozeError(Exception):
-    retryable = False
+    scope: Scope = "item"
 
     def __init__(
         self,
@@ -28,13 +30,19 @@ class CozeError(Exception):
         self.logid = logid
         self.raw = raw
 
+    @property
+    def retryable(self) -> bool:
+        return self.scope in ("transient", "rate_limit")
+
 
 class RetryableError(CozeError):
-    retryable = True
+    scope: Scope = "transient"
 
 
 class RateLimitedError(RetryableError):
-    """HTTP 429 or Coze's rate-limit code."""
+    """HTTP 429 or Coze's RPM code: the whole client slows down."""
+
+    scope: Scope = "rate_limit"
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
         super().__init__(message, **kwargs)
@@ -42,23 +50,33 @@ class RateLimitedError(RetryableError):
 
 
 class ServerError(RetryableError):
-    """HTTP 5xx or Coze's internal-error code."""
+    """HTTP 5xx or a coded "try later": the call did not start a run."""
 
 
 class TransportError(RetryableError):
-    """No answer: connection refused or dropped, or a timeout."""
+    """No answer, and the request certainly never started a run (connect failed), or it was a
+    poll, which costs nothing to repeat."""
+
+
+class UncertainError(CozeError):
+    """A paid POST that may have reached Coze (read timeout, connection dropped after sending).
+
+    Never re-sent by the client: Coze has no idempotency key, so a blind retry can pay for a
+    second run whose answer nobody sees."""
+
+    scope: Scope = "transient"
+
+    @property
+    def retryable(self) -> bool:
+        return False
 
 
 class PermanentError(CozeError):
-    pass
-
-
-class AuthError(PermanentError):
-    """The token is missing, invalid or expired."""
+    """This item's request is at fault; the same call gets the same answer."""
 
 
 class BadRequestError(PermanentError):
-    """A bad parameter, or a workflow that does not exist or is not published."""
+    """A bad parameter."""
 
 
 class MalformedPayloadError(PermanentError):
@@ -67,3 +85,27 @@ class MalformedPayloadError(PermanentError):
 
 class WorkflowFailedError(PermanentError):
     """The workflow ran and failed on Coze's side; a new submit would be a new paid run."""
+
+
+class JobEndedError(CozeError):
+    """A transcript job that is over without a usable transcript: its record is gone (4314) or
+    its finished output cannot be read. The only errors that end a paid job besides `Fail`."""
+
+    scope: Scope = "job"
+
+
+class ServiceHaltError(CozeError):
+    """Every item would get this answer: the account or the workflow is unusable. Ends the run
+    with nothing marked failed; `str()` is the one line a person needs."""
+
+    scope: Scope = "account"
+
+
+class AccountError(ServiceHaltError):
+    """Token, permission, balance, daily quota or plan."""
+
+
+class WorkflowUnavailableError(ServiceHaltError):
+    """The workflow is missing or not published."""
+
+    scope: Scope = "workflow"

@@ -3,6 +3,10 @@
 A job is checked soon after submit, then less and less often up to a cap, so a thousand
 pending jobs cost a few polls each instead of one per second each; every poll still goes
 through the client's shared rate limiter.
+
+A paid job ends only by its record (`Success`, `Fail`) or by a job-ending error (its record is
+gone): any other error is polled again later. A halt (account or workflow) or a spent call
+budget stops all polling once the polls in flight land; the jobs stay running for a later run.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from pipeline.coze.budget import BudgetSpent
 from pipeline.coze.client import CozeClient
-from pipeline.coze.errors import CozeError
+from pipeline.coze.errors import CozeError, ServiceHaltError
 from pipeline.coze.models import RunRecord
 
 OnRecord = Callable[[RunRecord], Awaitable[None] | None]
@@ -26,6 +31,7 @@ OnError = Callable[[str, CozeError], Awaitable[None] | None]
 class PollSummary:
     polls: int = 0
     finished: int = 0
+    budget_spent: bool = False
 
 
 def next_interval(interval: float, factor: float, cap: float) -> float:
@@ -77,14 +83,21 @@ class JobPoller:
         summary = PollSummary()
         workers = max(1, self.client.settings.max_in_flight * 2)
         running: set[asyncio.Task[None]] = set()
+        halt: list[ServiceHaltError] = []
 
         async def check(execute_id: str, interval: float) -> None:
             summary.polls += 1
             try:
                 record = await self.client.get_run(jobs[execute_id], execute_id)
+            except ServiceHaltError as error:
+                halt.append(error)
+                return
+            except BudgetSpent:
+                summary.budget_spent = True
+                return
             except CozeError as error:
                 await _call(on_error, execute_id, error)
-                if error.retryable:
+                if error.scope != "job":
                     later = next_interval(interval, self.factor, self.max_interval)
                     heapq.heappush(due, (time.monotonic() + later, execute_id, later))
                 return
@@ -95,9 +108,14 @@ class JobPoller:
                 later = next_interval(interval, self.factor, self.max_interval)
                 heapq.heappush(due, (time.monotonic() + later, execute_id, later))
 
-        while due or running:
+        def stopped() -> bool:
+            return bool(halt) or summary.budget_spent
+
+        while (due and not stopped()) or running:
             now = time.monotonic()
             while due and due[0][0] <= now and len(running) < workers and now < end:
+                if stopped():
+                    break
                 _, execute_id, interval = heapq.heappop(due)
                 task = asyncio.create_task(check(execute_id, interval))
                 running.add(task)
@@ -107,13 +125,15 @@ class JobPoller:
             wake = (due[0][0] - now) if due and len(running) < workers else None
             if running:
                 timeout = None if wake is None else max(0.0, wake)
-                if now >= end:
+                if now >= end or stopped():
                     timeout = None
                 done, _ = await asyncio.wait(
                     running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
                 for task in done:
-                    task.result()  # a callback's exception (an auth failure) ends the poll
+                    task.result()  # a callback's exception ends the poll
             elif due:
                 await asyncio.sleep(max(0.0, min(due[0][0], end) - now))
+        if halt:
+            raise halt[0]
         return summary

@@ -2,18 +2,25 @@
 `pipeline.warehouse` and `pipeline.links`, one module per step."""
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
+from pipeline.coze.budget import CallBudget
+from pipeline.coze.client import CozeClient
+from pipeline.coze.errors import ServiceHaltError
 from pipeline.defs.partitions import batches, one_run_per_backfill
 from pipeline.defs.resources import CozeResource, LinkFilesResource, WarehouseResource
 from pipeline.links import parse_file
 from pipeline.steps.metadata import fetch_metadata
 from pipeline.steps.poll import poll_jobs
+from pipeline.steps.runner import StepProgress
 from pipeline.steps.submit import submit_transcripts
 from pipeline.warehouse import queries
+from pipeline.warehouse.halts import clear_halts, record_halt
+from pipeline.warehouse.recorder import Recorder
 from pipeline.warehouse.staging import batch_frame, stage_links
 from pipeline.warehouse.tables import refresh_normalized
 
@@ -56,11 +63,76 @@ def links(
     )
 
 
-def _run_step(context: dg.AssetExecutionContext, warehouse: WarehouseResource, step) -> dict:
-    """Recover an interrupted run's answers first, so the work list below sees them."""
+class ApiRunConfig(dg.Config):
+    """What a person may decide per run (Launchpad, or `python -m pipeline run` flags)."""
+
+    max_calls: int | None = Field(
+        default=None,
+        description="API calls this run may send in all (default PIPELINE_MAX_CALLS); the run "
+        "stops cleanly there and leaves the rest pending.",
+    )
+    resubmit_uncertain: bool = Field(
+        default=False,
+        description="Submit again the videos whose last submit got no answer and may have "
+        "started a paid job nobody saw (transcript_status 'uncertain'): pays once more each.",
+    )
+
+
+Step = Callable[[Recorder, CozeClient], Awaitable[StepProgress]]
+
+
+def calls_used_in_run(context: dg.AssetExecutionContext) -> int:
+    """API calls the run's earlier steps sent, from their materializations: the call budget
+    spans the run, and with the multiprocess executor each step is its own process."""
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    per_asset: dict[str, int] = {}
+    for record in records:
+        materialization = record.asset_materialization
+        calls = materialization.metadata.get("api_calls") if materialization else None
+        if materialization is not None and calls is not None:
+            key = materialization.asset_key.to_user_string()
+            per_asset[key] = max(per_asset.get(key, 0), int(calls.value))  # one per partition
+    return sum(per_asset.values())
+
+
+def _run_api_step(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    coze: CozeResource,
+    config: ApiRunConfig,
+    step: Step,
+) -> tuple[StepProgress, dict[str, int | bool]]:
+    """Recover an interrupted run's answers first, so the step's work list sees them; turn a
+    Coze halt into a step failure whose message is the one line a person needs."""
     recorder = warehouse.recorder(context.log)
     recorder.recover()
-    return asyncio.run(step(recorder))
+    budget = CallBudget(config.max_calls or coze.max_calls, calls_used_in_run(context))
+
+    async def call() -> StepProgress:
+        async with coze.client(budget) as client:
+            return await step(recorder, client)
+
+    try:
+        progress = asyncio.run(call())
+    except ServiceHaltError as halt:
+        with warehouse.connect(logger=context.log) as conn:
+            until = record_halt(conn, halt)
+        context.log.error(f"automated runs wait until {until:%Y-%m-%d %H:%M} UTC")
+        raise dg.Failure(
+            description=str(halt),
+            metadata={"coze_code": halt.code, "scope": halt.scope},
+            allow_retries=False,
+        ) from None
+    if budget.sent:
+        with warehouse.connect(logger=context.log) as conn:
+            clear_halts(conn)
+    metadata: dict[str, int | bool] = {
+        "api_calls": budget.sent,
+        "call_budget_spent": progress.budget_spent,
+    }
+    return progress, metadata
 
 
 @dg.asset(
@@ -72,21 +144,25 @@ def _run_step(context: dg.AssetExecutionContext, warehouse: WarehouseResource, s
     kinds={"coze"},
 )
 def metadata_responses(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, coze: CozeResource
+    context: dg.AssetExecutionContext,
+    config: ApiRunConfig,
+    warehouse: WarehouseResource,
+    coze: CozeResource,
 ) -> dg.MaterializeResult:
     """Call the metadata workflow for every video of the batch not yet resolved."""
 
-    async def step(recorder):
+    async def step(recorder: Recorder, client: CozeClient) -> StepProgress:
         with warehouse.connect(logger=context.log) as conn:
             todo = queries.metadata_todo(conn, context.partition_keys)
         context.log.info(f"metadata: {len(todo)} videos to resolve")
-        async with coze.client() as client:
-            return await fetch_metadata(
-                client, recorder, todo, workers=client.settings.max_in_flight, log=context.log
-            )
+        return await fetch_metadata(
+            client, recorder, todo, workers=client.settings.max_in_flight, log=context.log
+        )
 
-    progress = _run_step(context, warehouse, step)
-    return dg.MaterializeResult(metadata={"called": progress.done, "failed": progress.failed})
+    progress, metadata = _run_api_step(context, warehouse, coze, config, step)
+    return dg.MaterializeResult(
+        metadata={**metadata, "called": progress.done, "failed": progress.failed}
+    )
 
 
 @dg.asset(
@@ -98,22 +174,36 @@ def metadata_responses(
     kinds={"coze"},
 )
 def transcript_jobs(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, coze: CozeResource
+    context: dg.AssetExecutionContext,
+    config: ApiRunConfig,
+    warehouse: WarehouseResource,
+    coze: CozeResource,
 ) -> dg.MaterializeResult:
     """Submit a transcript job for each resolved video with no live or successful job."""
 
-    async def step(recorder):
+    async def step(recorder: Recorder, client: CozeClient) -> StepProgress:
         with warehouse.connect(logger=context.log) as conn:
-            todo = queries.submit_todo(conn, context.partition_keys)
-        context.log.info(f"transcripts: {len(todo)} jobs to submit")
-        async with coze.client() as client:
-            return await submit_transcripts(
-                client, recorder, todo, workers=client.settings.max_in_flight, log=context.log
+            todo = queries.submit_todo(
+                conn, context.partition_keys, resubmit_uncertain=config.resubmit_uncertain
             )
+        context.log.info(f"transcripts: {len(todo)} jobs to submit")
+        return await submit_transcripts(
+            client, recorder, todo, workers=client.settings.max_in_flight, log=context.log
+        )
 
-    progress = _run_step(context, warehouse, step)
+    progress, metadata = _run_api_step(context, warehouse, coze, config, step)
+    if progress.uncertain:
+        context.log.warning(
+            f"{progress.uncertain} submits got no answer after reaching Coze: marked uncertain, "
+            "not resubmitted (python -m pipeline run --resubmit-uncertain pays again)"
+        )
     return dg.MaterializeResult(
-        metadata={"submitted": progress.done - progress.failed, "failed": progress.failed}
+        metadata={
+            **metadata,
+            "submitted": progress.done - progress.failed - progress.uncertain,
+            "failed": progress.failed,
+            "uncertain": progress.uncertain,
+        }
     )
 
 
@@ -126,25 +216,28 @@ def transcript_jobs(
     kinds={"coze"},
 )
 def transcript_responses(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, coze: CozeResource
+    context: dg.AssetExecutionContext,
+    config: ApiRunConfig,
+    warehouse: WarehouseResource,
+    coze: CozeResource,
 ) -> dg.MaterializeResult:
     """Poll the batch's running jobs until they end or the poll budget does."""
 
-    async def step(recorder):
+    async def step(recorder: Recorder, client: CozeClient) -> StepProgress:
         with warehouse.connect(logger=context.log) as conn:
             jobs = queries.running_jobs(conn, context.partition_keys)
         context.log.info(f"transcripts: {len(jobs)} jobs pending")
-        async with coze.client() as client:
-            return await poll_jobs(
-                client, recorder, jobs, budget_seconds=coze.poll_budget_seconds, log=context.log
-            )
+        return await poll_jobs(
+            client, recorder, jobs, budget_seconds=coze.poll_budget_seconds, log=context.log
+        )
 
-    progress = _run_step(context, warehouse, step)
+    progress, metadata = _run_api_step(context, warehouse, coze, config, step)
     still_running = progress.total - progress.done
     if still_running:
         context.log.info(f"{still_running} jobs still running; the next run collects them")
     return dg.MaterializeResult(
         metadata={
+            **metadata,
             "finished": progress.done,
             "failed": progress.failed,
             "still_running": still_running,

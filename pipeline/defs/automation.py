@@ -1,4 +1,8 @@
-"""Runs nobody has to start: new link files, and hourly pickup of unfinished work."""
+"""Runs nobody has to start: new link files, and hourly pickup of unfinished work.
+
+Neither starts a run while Coze has halted the account or the workflow (see
+`pipeline.warehouse.halts`): a dead account is not hammered every 30 s or every hour.
+"""
 
 import json
 from pathlib import Path
@@ -8,6 +12,7 @@ import dagster as dg
 from pipeline.defs.partitions import batches
 from pipeline.defs.resources import LinkFilesResource, WarehouseResource
 from pipeline.warehouse.db import WarehouseLockedError
+from pipeline.warehouse.halts import active_halt
 from pipeline.warehouse.queries import unfinished_batches
 
 JOB_NAME = "pipeline_job"
@@ -19,13 +24,36 @@ def _signature(path: Path) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
+def _halted(warehouse: WarehouseResource) -> dg.SkipReason | None:
+    """A skip while a Coze halt's wait runs (a busy warehouse says nothing: check next tick)."""
+    if not Path(warehouse.path).exists():
+        return None
+    try:
+        with warehouse.connect(read_only=True, wait=False) as conn:
+            halt = active_halt(conn)
+    except WarehouseLockedError:
+        return None
+    if halt is None:
+        return None
+    until, line = halt
+    return dg.SkipReason(
+        f"Coze halted the last run; waiting until {until:%Y-%m-%d %H:%M} UTC: {line}"
+    )
+
+
 @dg.sensor(
     job_name=JOB_NAME, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
 )
 def link_files_sensor(
-    context: dg.SensorEvaluationContext, link_files: LinkFilesResource
-) -> dg.SensorResult:
-    """Add each new link file as a batch and run it; run a batch again when its file changes."""
+    context: dg.SensorEvaluationContext,
+    link_files: LinkFilesResource,
+    warehouse: WarehouseResource,
+) -> dg.SensorResult | dg.SkipReason:
+    """Add each new link file as a batch and run it; run a batch again when its file changes.
+
+    While Coze is halted the cursor stays put, so the files are run once the wait is over."""
+    if skip := _halted(warehouse):
+        return skip
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     current = {path.name: _signature(path) for path in link_files.files()}
     new_batches = [
@@ -50,6 +78,8 @@ def unfinished_work_schedule(
     """Re-poll running transcript jobs and retry retryable failures, batch by batch."""
     if not Path(warehouse.path).exists():
         return dg.SkipReason("no warehouse yet")
+    if skip := _halted(warehouse):
+        return skip
     try:
         with warehouse.connect(read_only=True, wait=False) as conn:
             pending = unfinished_batches(conn)

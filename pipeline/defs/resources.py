@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipeline.coze.budget import CallBudget
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
 from pipeline.warehouse.db import connect
@@ -68,6 +69,7 @@ class CozeResource(dg.ConfigurableResource):
     max_in_flight: int | None = None
     max_attempts: int | None = None
     poll_budget_seconds: float = 900.0
+    max_calls: int | None = None
 
     def settings(self) -> CozeSettings:
         overrides = {
@@ -86,5 +88,5 @@ class CozeResource(dg.ConfigurableResource):
         }
         return CozeSettings.from_env({}, **overrides)
 
-    def client(self) -> CozeClient:
-        return CozeClient(self.settings())
+    def client(self, budget: CallBudget | None = None) -> CozeClient:
+        return CozeClient(self.settings(), budget=budget)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from pipeline.coze.client import CozeClient
-from pipeline.coze.errors import AuthError, CozeError
+from pipeline.coze.errors import CozeError
 from pipeline.coze.models import RunRecord
 from pipeline.coze.poller import JobPoller
 from pipeline.steps.runner import StepProgress, committing
@@ -23,7 +23,8 @@ async def poll_jobs(
     budget_seconds: float,
     log: logging.Logger | logging.LoggerAdapter,
 ) -> StepProgress:
-    """Jobs still running when the budget ends stay `Running` for the next run: never resubmitted."""
+    """Jobs still running when the time or call budget ends, or when Coze halts the run, stay
+    `Running` for the next run: never resubmitted."""
     progress = StepProgress("transcript polls", len(jobs))
     video_of = {job.execute_id: job.video_key for job in jobs}
     workflow_of = {job.execute_id: job.workflow_id for job in jobs}
@@ -36,8 +37,6 @@ async def poll_jobs(
                 progress.failed += 1
 
     def on_error(execute_id: str, error: CozeError) -> None:
-        if isinstance(error, AuthError):
-            raise error
         recorder.record(
             row_from_error(
                 "poll",
@@ -48,17 +47,20 @@ async def poll_jobs(
                 execute_id=execute_id,
             )
         )
-        if not error.retryable:
+        if error.scope == "job":
             progress.done += 1
             progress.failed += 1
-        log.warning("poll of %s failed: %s", execute_id, error)
+            log.warning("job %s ended without a transcript: %s", execute_id, error)
+        else:
+            log.warning("poll of %s failed, polled again later: %s", execute_id, error)
 
     async with committing(recorder, progress, log):
-        await JobPoller(client).poll(
+        summary = await JobPoller(client).poll(
             workflow_of,
             deadline=budget_seconds,
             on_record=on_record,
             on_error=on_error,
             submitted_ago={job.execute_id: job.age_seconds for job in jobs},
         )
+    progress.budget_spent = summary.budget_spent
     return progress

@@ -1,7 +1,9 @@
 """Shared machinery of the API steps: bounded workers, periodic commits, progress lines.
 
-An `AuthError` is not an item's failure but the deployment's: it ends the step (and the run)
-with Coze's message, leaving every unfinished video pending for the next run.
+A `ServiceHaltError` (account or workflow) is not an item's failure but the deployment's, and a
+spent call budget is nobody's: either stops the step from starting more calls, lets the calls
+in flight land (their answers may be paid jobs), then ends the step, leaving every unfinished
+video pending for the next run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from pipeline.coze.errors import AuthError, CozeError
+from pipeline.coze.budget import BudgetSpent
+from pipeline.coze.errors import CozeError, ServiceHaltError
 from pipeline.coze.models import MetadataResult, Submission
 from pipeline.warehouse.queries import WorkItem
 from pipeline.warehouse.raw import Kind, row_from_error, row_from_result
@@ -32,14 +35,33 @@ class StepProgress:
     total: int
     done: int = 0
     failed: int = 0
+    uncertain: int = 0
+    budget_spent: bool = False
     started: float = field(default_factory=time.monotonic)
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.started
+        uncertain = f", {self.uncertain} uncertain" if self.uncertain else ""
         return (
-            f"{self.name}: {self.done}/{self.total} done, {self.failed} failed, "
+            f"{self.name}: {self.done}/{self.total} done, {self.failed} failed{uncertain}, "
             f"{elapsed:.0f}s elapsed"
         )
+
+
+class StopSignal:
+    """Set by the first halt or spent budget; workers stop taking items, in-flight ones land."""
+
+    def __init__(self) -> None:
+        self.halt: ServiceHaltError | None = None
+        self.budget_spent = False
+
+    @property
+    def stopped(self) -> bool:
+        return self.halt is not None or self.budget_spent
+
+    def raise_halt(self) -> None:
+        if self.halt is not None:
+            raise self.halt
 
 
 @contextlib.asynccontextmanager
@@ -68,14 +90,19 @@ async def committing(
         log.info(progress.line())
 
 
-async def for_each(items: Sequence[T], workers: int, work: Callable[[T], Awaitable[None]]) -> None:
+async def for_each(
+    items: Sequence[T],
+    workers: int,
+    work: Callable[[T], Awaitable[None]],
+    stop: StopSignal | None = None,
+) -> None:
     """Run `work` over items with at most `workers` in flight, without a task per item."""
     queue: asyncio.Queue[T] = asyncio.Queue()
     for item in items:
         queue.put_nowait(item)
 
     async def worker() -> None:
-        while True:
+        while stop is None or not stop.stopped:
             try:
                 item = queue.get_nowait()
             except asyncio.QueueEmpty:
@@ -99,21 +126,35 @@ async def call_each(
 ) -> StepProgress:
     """One call per item; each answer, or the error that stands for it, is spooled at once."""
     progress = StepProgress(label, len(items))
+    stop = StopSignal()
 
     async def one(item: WorkItem) -> None:
         text = input_of(item)
         try:
             result = await call(text)
-        except AuthError:
-            raise
+        except ServiceHaltError as error:
+            if stop.halt is None:
+                stop.halt = error
+                log.error(str(error))
+            return
+        except BudgetSpent as spent:
+            if not stop.budget_spent:
+                stop.budget_spent = progress.budget_spent = True
+                log.warning(str(spent))
+            return
         except CozeError as error:
-            recorder.record(row_from_error(kind, item.video_key, workflow_id, text, error))
-            progress.failed += 1
+            row = row_from_error(kind, item.video_key, workflow_id, text, error)
+            recorder.record(row)
+            if row.outcome == "uncertain":
+                progress.uncertain += 1
+            else:
+                progress.failed += 1
             log.warning("%s failed for %s: %s", label, item.video_key, error)
         else:
             recorder.record(row_from_result(kind, item.video_key, result))
         progress.done += 1
 
     async with committing(recorder, progress, log):
-        await for_each(items, workers, one)
+        await for_each(items, workers, one, stop)
+    stop.raise_halt()
     return progress

@@ -20,7 +20,7 @@ from pipeline.warehouse.raw import RawRow
 class ItemState:
     video_key: str
     step: str  # metadata | transcript
-    status: str  # ok | failed | retry | running
+    status: str  # ok | failed | retry | running | uncertain
     attempts: int
     error_code: int | None
     error_message: str | None
@@ -93,6 +93,18 @@ class Ledger:
         )
 
     def _submit(self, row: RawRow) -> None:
+        if row.outcome == "uncertain":
+            prev = self.items.get((row.video_key, "transcript"))
+            self.items[(row.video_key, "transcript")] = ItemState(
+                row.video_key,
+                "transcript",
+                "uncertain",
+                (prev.attempts if prev else 0) + 1,
+                row.error_code,
+                row.error_message,
+                row.received_at,
+            )
+            return
         if row.outcome != "ok" or row.execute_id is None:
             self._failure(row, "transcript")
             return

@@ -49,15 +49,19 @@ def metadata_todo(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> li
     return [WorkItem(*r) for r in rows]
 
 
-def submit_todo(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> list[WorkItem]:
-    """Resolved videos with no live or successful transcript job (and attempts left)."""
+def submit_todo(
+    conn: duckdb.DuckDBPyConnection, batches: Sequence[str], *, resubmit_uncertain: bool = False
+) -> list[WorkItem]:
+    """Resolved videos with no live or successful transcript job (and attempts left); videos
+    whose last submit may have started an unseen paid job only when the user asks."""
+    uncertain = " OR t.status = 'uncertain'" if resubmit_uncertain else ""
     with lookup(conn, "_batches", "batch", batches):
         rows = conn.execute(
             f"WITH k AS ({_BATCH_KEYS}) SELECT k.video_key, k.raw_text, k.url, k.canonical_url FROM k "
             "JOIN item_state m ON m.video_key = k.video_key AND m.step = 'metadata' "
             "AND m.status = 'ok' "
             "LEFT JOIN item_state t ON t.video_key = k.video_key AND t.step = 'transcript' "
-            "WHERE t.status IS NULL OR t.status = 'retry' ORDER BY k.first_seen"
+            f"WHERE t.status IS NULL OR t.status = 'retry'{uncertain} ORDER BY k.first_seen"
         ).fetchall()
     return [WorkItem(*r) for r in rows]
 

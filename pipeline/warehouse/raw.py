@@ -7,11 +7,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pipeline.coze.errors import CozeError
+from pipeline.coze.errors import CozeError, UncertainError
 from pipeline.coze.models import MetadataResult, RawExchange, RunRecord, Submission
 
 Kind = Literal["metadata", "submit", "poll"]
-Outcome = Literal["ok", "retryable", "permanent"]
+Outcome = Literal["ok", "retryable", "permanent", "uncertain"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,7 @@ def row_from_error(
     error: CozeError,
     execute_id: str | None = None,
 ) -> RawRow:
-    outcome: Outcome = "retryable" if error.retryable else "permanent"
+    outcome = outcome_of(kind, error)
     if error.raw is not None:
         return _row(kind, video_key, error.raw, execute_id, outcome, error.code, str(error))
     return RawRow(
@@ -87,6 +87,20 @@ def row_from_error(
         received_at=datetime.now(UTC),
         body=None,
     )
+
+
+def outcome_of(kind: Kind, error: CozeError) -> Outcome:
+    """What an error means for the work it answered.
+
+    A paid job ends only by its record: on a poll, every error but a job-ending one leaves the
+    job running. A submit that may have reached Coze is `uncertain`, resubmitted only on request;
+    a sync run that may have run is retried by a later run, within the per-video attempts.
+    """
+    if kind == "poll":
+        return "permanent" if error.scope == "job" else "retryable"
+    if isinstance(error, UncertainError):
+        return "uncertain" if kind == "submit" else "retryable"
+    return "retryable" if error.retryable else "permanent"
 
 
 def _row(

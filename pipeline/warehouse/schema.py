@@ -97,7 +97,8 @@ TABLES: tuple[Table, ...] = (
             C(
                 "outcome",
                 "VARCHAR",
-                "ok, retryable or permanent: what the client made of the answer.",
+                "ok, retryable, permanent or uncertain (a submit that may have started a paid "
+                "job whose answer was lost): what the client made of the answer.",
                 False,
             ),
             C("error_code", "BIGINT", "Coze code or workflow error_code when not ok."),
@@ -117,7 +118,9 @@ TABLES: tuple[Table, ...] = (
             C(
                 "status",
                 "VARCHAR",
-                "ok, failed (permanent or out of attempts), retry or running.",
+                "ok, failed (permanent or out of attempts), retry, running, or uncertain (a "
+                "submit that may have reached Coze with no answer; resubmitted only with "
+                "--resubmit-uncertain).",
                 False,
             ),
             C("attempts", "INTEGER", "Calls that failed or submits made.", False),
@@ -126,6 +129,21 @@ TABLES: tuple[Table, ...] = (
             C("updated_at", "TIMESTAMP", "Time of the answer that set this state.", False),
         ),
         ("video_key", "step"),
+    ),
+    Table(
+        "service_halts",
+        "Runs that Coze stopped with an account- or workflow-wide error (balance, quota, plan, "
+        "token, unpublished workflow). The sensor and the schedule start no run before the "
+        "latest row's resume_after; the next run that gets answers from Coze again empties it.",
+        (
+            C("halted_at", "TIMESTAMP", "When the run stopped (UTC).", False),
+            C("scope", "VARCHAR", "account or workflow.", False),
+            C("code", "BIGINT", "Coze's code; NULL when only an HTTP status said it."),
+            C("http_status", "INTEGER", "HTTP status of the answer."),
+            C("message", "VARCHAR", "The line the run ended with.", False),
+            C("resume_after", "TIMESTAMP", "Automated runs wait until then (UTC).", False),
+        ),
+        (),
     ),
     Table(
         "transcript_jobs",
@@ -331,6 +349,7 @@ SELECT
     CASE
         WHEN t.status = 'ok' THEN 'ok'
         WHEN t.status = 'failed' OR m.status = 'failed' THEN 'failed'
+        WHEN t.status = 'uncertain' THEN 'uncertain'
         ELSE 'pending'
     END AS transcript_status,
     CASE
@@ -363,7 +382,12 @@ VIEWS: tuple[View, ...] = (
             C("platform", "VARCHAR", "Platform."),
             C("metadata_status", "VARCHAR", "ok, failed or pending."),
             C("metadata_error", "VARCHAR", "Why metadata is not ok."),
-            C("transcript_status", "VARCHAR", "ok, failed or pending."),
+            C(
+                "transcript_status",
+                "VARCHAR",
+                "ok, failed, pending, or uncertain (a submit may have started a paid job whose "
+                "answer was lost; `python -m pipeline run --resubmit-uncertain` pays again).",
+            ),
             C("transcript_error", "VARCHAR", "Why the transcript is not ok."),
         ),
     ),

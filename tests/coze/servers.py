@@ -24,15 +24,20 @@ def recorded(name: str) -> str:
 
 
 class ReplayServer:
-    """Answers every request with the body that `answer(request path)` gives, byte for byte."""
+    """Answers every request with the status and body that `answer(request path)` gives, byte
+    for byte, and with `headers` (e.g. `x-tt-logid`) when given."""
 
-    def __init__(self, answer: Callable[[str], tuple[int, str]]) -> None:
+    def __init__(
+        self, answer: Callable[[str], tuple[int, str]], headers: dict[str, str] | None = None
+    ) -> None:
         self.requests = 0
 
         async def endpoint(request: Request) -> Response:
             self.requests += 1
             status, body = answer(request.url.path)
-            return Response(body, status_code=status, media_type="application/json")
+            return Response(
+                body, status_code=status, media_type="application/json", headers=headers
+            )
 
         app = Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])])
         self._sock = socket.socket()

@@ -9,12 +9,14 @@ import pytest
 
 from pipeline.coze.decode import decode_metadata, decode_run, decode_submission, error_for
 from pipeline.coze.errors import (
-    AuthError,
+    AccountError,
     BadRequestError,
+    JobEndedError,
     MalformedPayloadError,
     RateLimitedError,
     ServerError,
     WorkflowFailedError,
+    WorkflowUnavailableError,
 )
 from pipeline.coze.models import RawExchange
 from tests.coze.servers import recorded
@@ -47,9 +49,9 @@ def test_trimmed_output_keeps_what_survived_the_cut():
     assert len(record.content) < 200
 
 
-def test_untrimmed_cut_output_is_malformed():
+def test_untrimmed_cut_output_ends_the_job():
     output = json.loads(recorded("transcript_run_history_success.json"))["data"][0]["output"]
-    with pytest.raises(MalformedPayloadError, match="not valid JSON"):
+    with pytest.raises(JobEndedError, match="not valid JSON"):
         decode_run(exchange(history(output=output[:240])))
 
 
@@ -98,12 +100,17 @@ def test_wrong_metadata_shapes_are_malformed(body, why):
         {"output": 5},
         {"output": '{"node_status":"{}"}'},
         {"output": '{"Output":"{\\"content\\": 7}"}'},
-        {"execute_status": "Done"},
     ],
 )
-def test_wrong_run_shapes_are_malformed(change):
-    with pytest.raises(MalformedPayloadError):
+def test_a_finished_job_whose_output_cannot_be_read_has_ended(change):
+    with pytest.raises(JobEndedError, match="output cannot be read"):
         decode_run(exchange(history(**change)))
+
+
+def test_an_unknown_execute_status_is_malformed_not_the_end_of_the_job():
+    with pytest.raises(MalformedPayloadError) as caught:
+        decode_run(exchange(history(execute_status="Done")))
+    assert caught.value.scope == "item"
 
 
 def test_missing_data_list_and_huge_answers_are_malformed():
@@ -114,7 +121,7 @@ def test_missing_data_list_and_huge_answers_are_malformed():
             {"node_status": "{}", "Output": json.dumps({"content": "字" * 5_000_000})}
         )
     )
-    with pytest.raises(MalformedPayloadError, match="characters, over"):
+    with pytest.raises(JobEndedError, match="characters, over"):
         decode_run(exchange(huge))
     with pytest.raises(MalformedPayloadError, match="execute_id"):
         decode_submission(exchange('{"code":0,"msg":"Success","execute_id":"abc"}'))
@@ -124,11 +131,15 @@ def test_missing_data_list_and_huge_answers_are_malformed():
     ("status", "body", "error"),
     [
         (429, '{"code":4013,"msg":"too many"}', RateLimitedError),
-        (200, '{"code":4013,"msg":"too many"}', RateLimitedError),
-        (401, '{"code":4100,"msg":"bad token"}', AuthError),
+        (429, "slow down", RateLimitedError),
+        (200, '{"code":4020,"msg":"rpm"}', RateLimitedError),
+        (200, '{"code":4013,"msg":"model error"}', ServerError),
+        (401, '{"code":4100,"msg":"bad token"}', AccountError),
+        (401, "unauthorized", AccountError),
         (502, "<html>bad gateway</html>", ServerError),
-        (200, '{"code":4200,"msg":"workflow not found"}', BadRequestError),
+        (200, '{"code":4200,"msg":"workflow not found"}', WorkflowUnavailableError),
         (200, '{"code":6000,"msg":"workflow failed"}', WorkflowFailedError),
+        (200, '{"code":4000,"msg":"bad input"}', BadRequestError),
     ],
 )
 def test_errors_are_classified_by_what_to_do(status, body, error):

@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 
+from pipeline.coze.errors import AccountError
 from pipeline.defs.automation import link_files_sensor, unfinished_work_schedule
 from pipeline.defs.partitions import batches
 from pipeline.defs.resources import LinkFilesResource, WarehouseResource
 from pipeline.warehouse.db import connect
+from pipeline.warehouse.halts import record_halt, resume_after
 from tests.support import hold_database
 
 
-def _evaluate(instance: dg.DagsterInstance, folder: Path, cursor: str | None) -> dg.SensorResult:
+def _evaluate(
+    instance: dg.DagsterInstance, folder: Path, cursor: str | None, db: Path | None = None
+) -> dg.SensorResult:
     context = dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
-        resources={"link_files": LinkFilesResource(directory=str(folder))},
+        resources={
+            "link_files": LinkFilesResource(directory=str(folder)),
+            "warehouse": WarehouseResource(path=str(db or folder / "none.duckdb")),
+        },
     )
     return link_files_sensor(context)
 
@@ -98,3 +105,38 @@ def test_schedule_skips_while_a_run_holds_the_warehouse(tmp_path: Path) -> None:
     holder.wait()
     assert isinstance(skipped, dg.SkipReason)
     assert "being written" in (skipped.skip_message or "")
+
+
+def test_a_coze_halt_stops_sensor_and_schedule_until_its_wait_is_over(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    _seed_warehouse(db)
+    folder = tmp_path / "links"
+    folder.mkdir()
+    (folder / "monday.txt").write_text("https://v.douyin.com/a1/\n")
+    with connect(db) as conn:
+        record_halt(conn, AccountError("Coze refused the account: code 4011", code=4011))
+    warehouse = WarehouseResource(path=str(db))
+    with dg.instance_for_test() as instance:
+        sensed = _evaluate(instance, folder, None, db)
+        context = dg.build_schedule_context(
+            instance=instance, resources={"warehouse": warehouse}, scheduled_execution_time=HOUR
+        )
+        scheduled = unfinished_work_schedule(context)
+        assert isinstance(sensed, dg.SkipReason) and isinstance(scheduled, dg.SkipReason)
+        assert "code 4011" in (sensed.skip_message or "")
+        assert "Coze halted the last run" in (scheduled.skip_message or "")
+
+        with connect(db) as conn:
+            conn.execute("UPDATE service_halts SET resume_after = resume_after - INTERVAL 2 HOUR")
+        resumed = _evaluate(instance, folder, None, db)
+        assert [r.partition_key for r in resumed.run_requests] == ["monday.txt"]
+
+
+def test_halts_in_a_row_wait_longer_and_a_daily_quota_waits_for_the_coze_day() -> None:
+    now = datetime(2026, 11, 25, 10, 30)
+    assert resume_after(4011, 1, now) == now + timedelta(hours=1)
+    assert resume_after(4011, 3, now) == now + timedelta(hours=4)
+    assert resume_after(4100, 20, now) == now + timedelta(days=1)
+    # 10:30 UTC is 18:30 in Beijing; the quota resets at Beijing midnight, 16:00 UTC.
+    assert resume_after(4008, 1, now) == datetime(2026, 11, 25, 16, 0)
+    assert resume_after(4008, 1, datetime(2026, 11, 25, 17, 0)) == datetime(2026, 11, 26, 16, 0)

@@ -18,6 +18,28 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the whole pipeline for one link file")
     run.add_argument("--links", required=True, help="link file; its name is the batch")
     run.add_argument("--db", help="DuckDB file (default: $PIPELINE_DB or data/warehouse.duckdb)")
+    run.add_argument(
+        "--resubmit-uncertain",
+        action="store_true",
+        help="submit again videos whose last submit may have started a paid job nobody saw",
+    )
+    run.add_argument(
+        "--max-calls",
+        type=int,
+        help="API calls this run may send (default: $PIPELINE_MAX_CALLS, no cap)",
+    )
+
+    plan = commands.add_parser(
+        "plan", help="count the API calls a link file would cost, offline (no call made)"
+    )
+    plan.add_argument("--links", required=True, help="link file to count")
+    plan.add_argument("--db", help="DuckDB file, read only (default: as for run)")
+    plan.add_argument(
+        "--resubmit-uncertain",
+        action="store_true",
+        help="count submits whose answer was lost (status uncertain) as resubmitted",
+    )
+    plan.add_argument("--format", choices=("text", "json"), default="text")
 
     ui = commands.add_parser(
         "ui", help="dagster dev on the project's instance (with the emulator when no token)"
@@ -37,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     doc.add_argument("--output", default=str(PROJECT_ROOT / "docs" / "schema.md"))
 
     args, rest = parser.parse_known_args(argv)
+    if getattr(args, "max_calls", None) is not None and args.max_calls < 1:
+        parser.error("--max-calls must be a whole number >= 1")
     if args.command != "search" and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
@@ -54,7 +78,18 @@ def _dispatch(args: argparse.Namespace, rest: list[str]) -> int:
     if args.command == "run":
         from pipeline.runs import main_run
 
-        return main_run(args.links, args.db)
+        return main_run(
+            args.links,
+            args.db,
+            resubmit_uncertain=args.resubmit_uncertain,
+            max_calls=args.max_calls,
+        )
+    if args.command == "plan":
+        from pipeline.plan import main_plan
+
+        return main_plan(
+            args.links, args.db, resubmit_uncertain=args.resubmit_uncertain, output=args.format
+        )
     if args.command == "ui":
         from pipeline.runs import main_ui
 

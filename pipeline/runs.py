@@ -13,20 +13,36 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from pipeline.coze.config import CozeSettings
-from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.definitions import build_definitions
 from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batches
+from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
 from pipeline.warehouse.db import connect
 
 PID_TAG = "pipeline/pid"
 HOST_TAG = "pipeline/host"
+API_STEPS = ("metadata_responses", "transcript_jobs", "transcript_responses")
+
+# Exit statuses of `python -m pipeline run`, documented in the README.
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+EXIT_COZE_HALTED = 3
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    line: str
+    coze_halt: bool
+    """Coze refused the account or the workflow: nothing failed, fix the cause and run again."""
 
 
 def ensure_dagster_home() -> Path:
@@ -47,7 +63,8 @@ def coze_endpoint(environ: dict[str, str]) -> Iterator[dict[str, str]]:
         return
     with EmulatorProcess(EmulatorConfig()) as emulator:
         print(
-            f"No COZE_API_TOKEN set: using the built-in Coze emulator at {emulator.url}",
+            f"No COZE_API_TOKEN set ({emulator.config.profile} emulator profile): "
+            f"using the built-in Coze emulator at {emulator.url}",
             flush=True,
         )
         yield {**environ, "COZE_BASE_URL": emulator.url}
@@ -87,19 +104,36 @@ def release_dead_runs(instance: dg.DagsterInstance) -> int:
     return released
 
 
-def failure_reason(result: dg.ExecuteInProcessResult) -> str | None:
+def failure_reason(result: dg.ExecuteInProcessResult) -> RunFailure | None:
     """The first failed step and the innermost error under Dagster's wrappers, for one line."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
+            user_failure = event.step_failure_data.user_failure_data
+            if user_failure is not None and "scope" in user_failure.metadata:
+                return RunFailure(f"{user_failure.description}", coze_halt=True)
             error = event.step_failure_data.error
             while error is not None and error.cause is not None:
                 error = error.cause
             message = error.message.strip() if error is not None else "unknown error"
-            return f"step {event.step_key} failed: {message}"
+            return RunFailure(f"step {event.step_key} failed: {message}", coze_halt=False)
     return None
 
 
-def run_batch(links_file: Path, environ: Mapping[str, str]) -> str | None:
+def api_run_config(*, resubmit_uncertain: bool, max_calls: int | None) -> dict[str, Any]:
+    """The same per-run choices the Launchpad offers, for every API step."""
+    config: dict[str, Any] = {"resubmit_uncertain": resubmit_uncertain}
+    if max_calls is not None:
+        config["max_calls"] = max_calls
+    return {"ops": {step: {"config": config} for step in API_STEPS}}
+
+
+def run_batch(
+    links_file: Path,
+    environ: Mapping[str, str],
+    *,
+    resubmit_uncertain: bool = False,
+    max_calls: int | None = None,
+) -> RunFailure | None:
     """Materialize the whole job for one link file; the reason when the run itself failed."""
     ensure_dagster_home()
     links_file = links_file.resolve()
@@ -116,13 +150,16 @@ def run_batch(links_file: Path, environ: Mapping[str, str]) -> str | None:
             result = job.execute_in_process(
                 partition_key=links_file.name,
                 instance=instance,
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                run_config={
+                    "loggers": {"console": {"config": {"log_level": "INFO"}}},
+                    **api_run_config(resubmit_uncertain=resubmit_uncertain, max_calls=max_calls),
+                },
                 tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
                 raise_on_error=False,
             )
     if result.success:
         return None
-    return failure_reason(result) or "the run failed: see the log above"
+    return failure_reason(result) or RunFailure("the run failed: see the log above", False)
 
 
 def summary(db_path: Path, batch: str | None = None) -> str:
@@ -140,7 +177,8 @@ def summary(db_path: Path, batch: str | None = None) -> str:
             "count(*) FILTER (WHERE metadata_status = 'ok'), "
             "count(*) FILTER (WHERE transcript_status = 'ok'), "
             "count(*) FILTER (WHERE transcript_status = 'pending'), "
-            "count(*) FILTER (WHERE metadata_status = 'failed' OR transcript_status = 'failed') "
+            "count(*) FILTER (WHERE metadata_status = 'failed' OR transcript_status = 'failed'), "
+            "count(*) FILTER (WHERE transcript_status = 'uncertain') "
             f"FROM link_status {scope}",
             params,
         ).fetchone()
@@ -154,8 +192,13 @@ def summary(db_path: Path, batch: str | None = None) -> str:
         f"Warehouse {db_path}" + (f", batch {batch}" if batch else ""),
         f"  lines: {lines[0]} ({lines[1]} not usable links)",
         f"  videos: {status[0]}  metadata ok: {status[1]}  transcripts ok: {status[2]}  "
-        f"pending: {status[3]}  failed: {status[4]}",
+        f"pending: {status[3]}  failed: {status[4]}  uncertain: {status[5]}",
     ]
+    if status[5]:
+        out.append(
+            f"  {status[5]} submits got no answer and may have started paid jobs nobody saw; "
+            "`python -m pipeline run --resubmit-uncertain` submits them again (paid)"
+        )
     out += [
         f"  [{p}] {title} — {author} ({chars} chars of transcript)"
         for p, title, author, chars in titles
@@ -163,22 +206,30 @@ def summary(db_path: Path, batch: str | None = None) -> str:
     return "\n".join(out)
 
 
-def main_run(links: str, db: str | None) -> int:
+def main_run(
+    links: str, db: str | None, *, resubmit_uncertain: bool = False, max_calls: int | None = None
+) -> int:
     environ = dict(os.environ)
     if db:
         environ["PIPELINE_DB"] = db
     settings = PipelineSettings.from_env(environ)
     CozeSettings.from_env(environ)  # a bad COZE_ number is refused before an emulator starts
     try:
-        failure = run_batch(Path(links), environ)
+        failure = run_batch(
+            Path(links), environ, resubmit_uncertain=resubmit_uncertain, max_calls=max_calls
+        )
     except FileNotFoundError as error:
         print(error, file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if settings.db_path.exists():
         print(summary(settings.db_path, Path(links).name), flush=True)
-    if failure:
-        print(f"the run failed ({failure}); unfinished work stays pending", file=sys.stderr)
-    return 1 if failure else 0
+    if failure is None:
+        return EXIT_OK
+    if failure.coze_halt:
+        print(failure.line, file=sys.stderr)
+        return EXIT_COZE_HALTED
+    print(f"the run failed ({failure.line}); unfinished work stays pending", file=sys.stderr)
+    return EXIT_RUN_FAILED
 
 
 def main_ui(port: str) -> int:

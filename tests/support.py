@@ -49,11 +49,21 @@ def pipeline_env(dagster_home: Path, coze_url: str, **settings: str) -> dict[str
 class PipelineProcess:
     """`python -m pipeline run` in a subprocess whose output a test can wait on, then kill."""
 
-    def __init__(self, links: Path, db: Path, env: dict[str, str]) -> None:
+    def __init__(self, links: Path, db: Path, env: dict[str, str], *args: str) -> None:
         self.lines: list[str] = []
         self._arrived = threading.Condition()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "run", "--links", str(links), "--db", str(db)],
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "run",
+                "--links",
+                str(links),
+                "--db",
+                str(db),
+                *args,
+            ],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=subprocess.PIPE,

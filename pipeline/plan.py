@@ -1,0 +1,317 @@
+"""`python -m pipeline plan`: what a batch would cost in Coze API calls, before running it.
+
+The free Coze plan allows 500 calls in all, so a user wants the bill before the run. The plan
+parses the link file with the pipeline's own parser and reads the warehouse read-only: it makes
+no API call, starts no emulator and never writes. The counting is pure (`make_plan`), apart
+from the DuckDB reads (`read_warehouse`), so it is tested on plain values.
+
+The counts follow the run's own work lists (`pipeline.warehouse.queries`): a metadata call for
+a video never tried or left at `retry`; a submit for a video without a live or successful job
+whose metadata is not failed for good; a poll for every job submitted or still running.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+from pipeline.envvars import env_int
+from pipeline.settings import PipelineSettings
+
+# Polls a job costs when the warehouse has too few finished jobs to say: the poller's first
+# look usually comes before a short job ends, and the second after (docs/coze.md).
+DEFAULT_POLLS_PER_JOB = 2.0
+# Finished jobs needed before their mean poll_count replaces the default: fewer is noise.
+MIN_FINISHED_JOBS = 20
+
+PollsSource = Literal["warehouse", "default"]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCounts:
+    """The link file as the run would read it; a video on many lines is called once."""
+
+    lines: int
+    usable: int
+    video_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WarehouseView:
+    """The warehouse facts the plan needs, for the batch's videos only (jobs: all videos)."""
+
+    metadata: Mapping[str, str]  # video_key -> item_state status of step 'metadata'
+    transcript: Mapping[str, str]  # video_key -> item_state status of step 'transcript'
+    running_jobs: int  # transcript_jobs still Running for the batch's videos
+    finished_jobs: int  # Success or Fail jobs in the whole warehouse
+    finished_polls: int  # their poll_count summed
+
+    @classmethod
+    def empty(cls) -> WarehouseView:
+        return cls({}, {}, 0, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Every number the plan prints, text or json."""
+
+    lines: int
+    usable_links: int
+    distinct_videos: int
+    metadata_ok: int
+    transcripts_ok: int
+    running_jobs: int
+    failed_metadata: int
+    failed_transcript: int
+    uncertain: int
+    resubmit_uncertain: bool
+    metadata_calls: int
+    metadata_never_tried: int
+    metadata_retry: int
+    submits: int
+    submits_never_tried: int
+    submits_retry: int
+    submits_uncertain: int
+    finished_jobs: int
+    polls_per_job: float
+    polls_per_job_source: PollsSource
+    expected_polls: int
+    total_calls: int
+    max_calls: int | None
+
+    @property
+    def fits(self) -> bool | None:
+        """None when no PIPELINE_MAX_CALLS is set: there is nothing to fit."""
+        return None if self.max_calls is None else self.total_calls <= self.max_calls
+
+
+def count_links(video_keys: Iterable[str | None]) -> LinkCounts:
+    """From the parser's `video_key` column (None on an unusable line), in first-seen order."""
+    keys = list(video_keys)
+    usable = [k for k in keys if k is not None]
+    return LinkCounts(lines=len(keys), usable=len(usable), video_keys=tuple(dict.fromkeys(usable)))
+
+
+def polls_per_job(finished_jobs: int, finished_polls: int) -> tuple[float, PollsSource]:
+    """The warehouse's own mean once it has seen enough jobs, else the documented default."""
+    if finished_jobs >= MIN_FINISHED_JOBS:
+        return finished_polls / finished_jobs, "warehouse"
+    return DEFAULT_POLLS_PER_JOB, "default"
+
+
+def make_plan(
+    links: LinkCounts,
+    view: WarehouseView,
+    *,
+    resubmit_uncertain: bool = False,
+    max_calls: int | None = None,
+) -> Plan:
+    """Count the calls a run of this batch would make, assuming every call succeeds first time
+    (so a pending metadata call leads to a submit in the same run)."""
+    meta = [view.metadata.get(k) for k in links.video_keys]
+    trans = [view.transcript.get(k) for k in links.video_keys]
+    # Submits wait for metadata; a video whose metadata failed for good is never submitted.
+    submittable = [t for m, t in zip(meta, trans, strict=True) if m != "failed"]
+    submits_never_tried = submittable.count(None)
+    submits_retry = submittable.count("retry")
+    submits_uncertain = submittable.count("uncertain") if resubmit_uncertain else 0
+    submits = submits_never_tried + submits_retry + submits_uncertain
+    per_job, source = polls_per_job(view.finished_jobs, view.finished_polls)
+    # round() first: 25 * 2.2 is 55.00000000000001 in floats, which must not ceil to 56.
+    expected_polls = math.ceil(round((submits + view.running_jobs) * per_job, 6))
+    metadata_never_tried = meta.count(None)
+    metadata_retry = meta.count("retry")
+    metadata_calls = metadata_never_tried + metadata_retry
+    return Plan(
+        lines=links.lines,
+        usable_links=links.usable,
+        distinct_videos=len(links.video_keys),
+        metadata_ok=meta.count("ok"),
+        transcripts_ok=trans.count("ok"),
+        running_jobs=view.running_jobs,
+        failed_metadata=meta.count("failed"),
+        failed_transcript=trans.count("failed"),
+        uncertain=trans.count("uncertain"),
+        resubmit_uncertain=resubmit_uncertain,
+        metadata_calls=metadata_calls,
+        metadata_never_tried=metadata_never_tried,
+        metadata_retry=metadata_retry,
+        submits=submits,
+        submits_never_tried=submits_never_tried,
+        submits_retry=submits_retry,
+        submits_uncertain=submits_uncertain,
+        finished_jobs=view.finished_jobs,
+        polls_per_job=per_job,
+        polls_per_job_source=source,
+        expected_polls=expected_polls,
+        total_calls=metadata_calls + submits + expected_polls,
+        max_calls=max_calls,
+    )
+
+
+def read_warehouse(conn: duckdb.DuckDBPyConnection, video_keys: Iterable[str]) -> WarehouseView:
+    """The batch's step states and running jobs, and the poll history of all finished jobs.
+
+    Reads only; the keys go in as a registered Arrow view, which a read-only connection allows.
+    A file without the tables (never written by the pipeline) reads as an empty warehouse.
+    """
+    from pipeline.warehouse.frames import lookup
+
+    tables = {
+        r[0]
+        for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_name IN ('item_state', 'transcript_jobs')"
+        ).fetchall()
+    }
+    if tables != {"item_state", "transcript_jobs"}:
+        return WarehouseView.empty()
+    states: dict[str, dict[str, str]] = {"metadata": {}, "transcript": {}}
+    with lookup(conn, "_plan_keys", "video_key", video_keys):
+        for key, step, status in conn.execute(
+            "SELECT video_key, step, status FROM item_state "
+            "WHERE video_key IN (SELECT video_key FROM _plan_keys)"
+        ).fetchall():
+            if step in states:
+                states[step][key] = status
+        (running,) = conn.execute(
+            "SELECT count(*) FROM transcript_jobs WHERE status = 'Running' "
+            "AND video_key IN (SELECT video_key FROM _plan_keys)"
+        ).fetchone() or (0,)
+    finished, polls = conn.execute(
+        "SELECT count(*), coalesce(sum(poll_count), 0) FROM transcript_jobs "
+        "WHERE status IN ('Success', 'Fail')"
+    ).fetchone() or (0, 0)
+    return WarehouseView(states["metadata"], states["transcript"], running, finished, int(polls))
+
+
+def plan_json(plan: Plan, links_file: Path, db: Path, db_exists: bool) -> dict[str, Any]:
+    """The same numbers as the text, keyed for scripts."""
+    data = asdict(plan)
+    return {
+        "links_file": str(links_file),
+        "warehouse": str(db),
+        "warehouse_exists": db_exists,
+        **data,
+        "fits": plan.fits,
+    }
+
+
+def render_text(plan: Plan, links_file: Path, db: Path, db_exists: bool) -> str:
+    """Aligned lines for a person: numbers in one column, what they mean beside them."""
+    rows: list[tuple[str, str, str]] = []
+
+    def row(label: str, value: object = "", note: str = "") -> None:
+        rows.append((label, str(value), note))
+
+    row(f"plan for {links_file.name} (no API call made)")
+    row("  lines (blank and # not counted)", plan.lines)
+    row("  usable links", plan.usable_links, f"{plan.lines - plan.usable_links} not usable")
+    row("  distinct videos", plan.distinct_videos, "a video on many lines is called once")
+    if db_exists:
+        row(f"already in the warehouse ({db})")
+        row("  metadata ok", plan.metadata_ok)
+        row("  transcripts ok", plan.transcripts_ok)
+        row("  running jobs", plan.running_jobs, "will only be polled")
+        row(
+            "  failed for good",
+            plan.failed_metadata + plan.failed_transcript,
+            f"metadata {plan.failed_metadata}, transcript {plan.failed_transcript}",
+        )
+        row(
+            "  uncertain",
+            plan.uncertain,
+            "resubmitted (--resubmit-uncertain)"
+            if plan.resubmit_uncertain
+            else "not resubmitted (add --resubmit-uncertain to resubmit)",
+        )
+    else:
+        row(f"no warehouse at {db}: every video is new")
+    row("this batch would make")
+    row(
+        "  metadata calls",
+        plan.metadata_calls,
+        f"{plan.metadata_never_tried} never tried, {plan.metadata_retry} retry",
+    )
+    submit_note = f"{plan.submits_never_tried} never tried, {plan.submits_retry} retry"
+    if plan.resubmit_uncertain:
+        submit_note += f", {plan.submits_uncertain} uncertain"
+    row("  transcript submits", plan.submits, submit_note)
+    if plan.polls_per_job_source == "warehouse":
+        source = f"mean of {plan.finished_jobs} finished jobs"
+    else:
+        source = f"default; {plan.finished_jobs} finished jobs, fewer than {MIN_FINISHED_JOBS} to average"
+    row(
+        "  expected polls",
+        plan.expected_polls,
+        f"({plan.submits} submits + {plan.running_jobs} running) × "
+        f"{plan.polls_per_job:.2f} polls per job ({source})",
+    )
+    row("  total API calls", plan.total_calls, "if every call succeeds first time")
+    width = max(len(label) for label, value, _ in rows if value)
+    digits = max(len(value) for _, value, _ in rows)
+    lines = [
+        (f"{label:<{width}}  {value:>{digits}}" + (f"  {note}" if note else "")).rstrip()
+        if value
+        else label
+        for label, value, note in rows
+    ]
+    if plan.max_calls is not None:
+        if plan.fits:
+            lines.append(
+                f"PIPELINE_MAX_CALLS={plan.max_calls}: this batch needs about "
+                f"{plan.total_calls}; it fits"
+            )
+        else:
+            lines.append(
+                f"PIPELINE_MAX_CALLS={plan.max_calls}: this batch needs about "
+                f"{plan.total_calls}; a run stops cleanly at {plan.max_calls} "
+                "and leaves the rest pending"
+            )
+    return "\n".join(lines)
+
+
+def main_plan(
+    links: str, db: str | None, *, resubmit_uncertain: bool = False, output: str = "text"
+) -> int:
+    """The `plan` subcommand: parse, read, count, print. Exit 2 when the link file is missing."""
+    from pipeline.links import parse_file
+    from pipeline.warehouse.db import WarehouseLockedError, connect
+
+    environ = {**os.environ, **({"PIPELINE_DB": db} if db else {})}
+    settings = PipelineSettings.from_env(environ)
+    # 0 can only be the default (minimum=1), so it stands for "no limit set".
+    max_calls = env_int(environ, "PIPELINE_MAX_CALLS", 0, minimum=1) or None
+    links_file = Path(links)
+    if not links_file.is_file():
+        print(f"no link file at {links_file}", file=sys.stderr)
+        return 2
+    counts = count_links(parse_file(links_file)["video_key"].to_list())
+    db_path = settings.db_path
+    db_exists = db_path.exists()
+    view = WarehouseView.empty()
+    if db_exists:
+        try:
+            with connect(db_path, read_only=True, wait_seconds=settings.lock_wait_seconds) as conn:
+                view = read_warehouse(conn, counts.video_keys)
+        except WarehouseLockedError as error:
+            print(error, file=sys.stderr)
+            return 1
+    plan = make_plan(counts, view, resubmit_uncertain=resubmit_uncertain, max_calls=max_calls)
+    if output == "json":
+        print(
+            json.dumps(
+                plan_json(plan, links_file, db_path, db_exists), ensure_ascii=False, indent=2
+            )
+        )
+    else:
+        print(render_text(plan, links_file, db_path, db_exists))
+    return 0

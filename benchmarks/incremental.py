@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.harness import bench_env, timed_run
-from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.text.warehouse import INDEX_SQL, load_fts
 
 
@@ -88,7 +88,7 @@ def api_calls(emulator: EmulatorProcess) -> Counter[str]:
 
 def measure(warehouse_videos: int, new_links: int, workdir: Path) -> dict:
     db = workdir / "w.duckdb"
-    with EmulatorProcess(EmulatorConfig(job_seconds=0.2)) as emulator:
+    with EmulatorProcess(EmulatorConfig(profile="fast", job_seconds=0.2)) as emulator:
         env = bench_env(workdir, emulator.url, COZE_RPS="50")
         seed = workdir / "seed.txt"
         seed.write_text(f"https://www.douyin.com/video/{SEED_ID}\n")

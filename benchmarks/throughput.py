@@ -16,7 +16,8 @@ from pathlib import Path
 from benchmarks.harness import bench_env, timed_run
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
-from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.emulator.config import PROFILES
 
 
 def distinct_links(count: int) -> list[str]:
@@ -51,11 +52,22 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--links", type=int, default=2000)
     parser.add_argument("--sequential-links", type=int, default=20)
     parser.add_argument("--rps", type=float, default=20.0)
-    parser.add_argument("--latency", type=float, default=0.2)
-    parser.add_argument("--job-seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="realistic",
+        help="emulator timing when --latency / --job-seconds are not given",
+    )
+    parser.add_argument("--latency", type=float, help="fixed seconds per answer (default: profile)")
+    parser.add_argument("--job-seconds", type=float, help="fixed job duration (default: profile)")
     args = parser.parse_args(argv)
 
-    config = EmulatorConfig(rps=args.rps, latency=args.latency, job_seconds=args.job_seconds)
+    config = EmulatorConfig(
+        profile=args.profile,
+        rps=args.rps,
+        latency=args.latency,
+        job_seconds=args.job_seconds,
+    )
     with tempfile.TemporaryDirectory() as tmp, EmulatorProcess(config) as emulator:
         elapsed = run_pipeline(distinct_links(args.links), emulator, args.rps, Path(tmp))
         stats = emulator.stats()
@@ -68,6 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
         "benchmark": "throughput",
         "links": args.links,
         "rps_limit": args.rps,
+        "profile": args.profile,
         "latency_s": args.latency,
         "job_seconds": args.job_seconds,
         "pipeline_seconds": round(elapsed, 1),

@@ -9,14 +9,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT
 from tests.pipeline.helpers import Project
 
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(EmulatorConfig(job_seconds=0.3)) as process:
+    with EmulatorProcess(EmulatorConfig(profile="fast", job_seconds=0.3)) as process:
         yield process
 
 

@@ -111,7 +111,8 @@ def error_for(
     if scope == "rate_limit":
         return RateLimitedError(f"Coze rate limit ({where})", retry_after=retry_after, **details)
     if scope == "transient":
-        return ServerError(f"Coze asks to try later ({where})", **details)
+        what = "Coze server error" if status >= 500 else "Coze asks to try later"
+        return ServerError(f"{what} ({where})", **details)
     if scope == "account":
         line = _halt_line("refused the account", code, status, msg, token_role, raw.logid)
         return AccountError(line, **details)
@@ -262,7 +263,8 @@ def decode_run(raw: RawExchange) -> RunRecord:
     if raw.body is not None and len(raw.body) > MAX_BODY_CHARS:
         # Only a finished record carries an output that large, and it will never shrink.
         raise JobEndedError(
-            f"the job's record is {len(raw.body)} characters, over {MAX_BODY_CHARS}",
+            f"the finished job's output cannot be read: its record is {len(raw.body)} "
+            f"characters, over {MAX_BODY_CHARS}",
             http_status=raw.http_status,
             logid=raw.logid,
             raw=raw,

@@ -123,3 +123,13 @@ def transcript_output(content: str, title: str) -> str:
     return json.dumps(
         {"node_status": "{}", "Output": inner}, ensure_ascii=False, separators=(",", ":")
     )
+
+
+def trimmed_output(content: str, title: str) -> str:
+    """A trimmed record's `output`: the stored string cut half-way through `content`, as the
+    service cuts it, so it is no longer JSON but still starts with the content."""
+    full = transcript_output(content, title)
+    marker = '\\"content\\":\\"'
+    start = full.index(marker) + len(marker)
+    end = full.index('\\",\\"title\\"', start)
+    return full[: start + max(1, (end - start) // 2)]

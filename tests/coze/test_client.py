@@ -10,10 +10,15 @@ import pytest
 
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
-from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
-from pipeline.coze.errors import AuthError, MalformedPayloadError, TransportError
+from pipeline.coze.errors import (
+    AccountError,
+    MalformedPayloadError,
+    TransportError,
+    UncertainError,
+)
 from pipeline.coze.poller import JobPoller
 from pipeline.coze.ratelimit import RateLimiter
+from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from tests.coze.servers import DroppingProxy, ReplayServer, recorded
 
 TOKEN = "pat_TEST_TOKEN_must_never_be_logged_0123456789"
@@ -77,7 +82,7 @@ class LowestRateLimiter(RateLimiter):
 
 
 def test_429_storm_is_survived_without_exceeding_the_configured_rate():
-    with EmulatorProcess(EmulatorConfig(rps=8)) as emulator:
+    with EmulatorProcess(EmulatorConfig(profile="fast", rps=8)) as emulator:
 
         async def scenario():
             config = settings(emulator.url, rps=12, max_in_flight=6, max_attempts=20)
@@ -99,8 +104,8 @@ def test_429_storm_is_survived_without_exceeding_the_configured_rate():
     assert stats["max_requests_per_second"] <= 12 + 1
 
 
-def test_server_errors_and_dropped_connections_are_retried(caplog):
-    with EmulatorProcess(EmulatorConfig(error_rate=0.3, seed=3)) as emulator:
+def test_server_errors_and_dropped_polls_are_retried(caplog):
+    with EmulatorProcess(EmulatorConfig(profile="fast", error_rate=0.3, seed=3)) as emulator:
 
         async def scenario(url: str, n: int):
             async with CozeClient(settings(url, rps=50, max_attempts=10)) as client:
@@ -108,10 +113,18 @@ def test_server_errors_and_dropped_connections_are_retried(caplog):
                     *(client.run_metadata(f"https://b23.tv/e{i}") for i in range(n))
                 )
 
+        async def polls(url: str, n: int):
+            async with CozeClient(settings(emulator.url, rps=50, max_attempts=10)) as client:
+                jobs = [await client.submit_transcript(f"https://b23.tv/p{i}") for i in range(n)]
+            async with CozeClient(settings(url, rps=50, max_attempts=10)) as client:
+                return await asyncio.gather(
+                    *(client.get_run(job.workflow_id, job.execute_id) for job in jobs)
+                )
+
         with caplog.at_level(logging.WARNING, logger="pipeline.coze"):
             assert len(run(scenario(emulator.url, 30))) == 30
             with DroppingProxy(emulator.url, drop=3) as proxy:
-                assert len(run(scenario(proxy.url, 5))) == 5
+                assert len(run(polls(proxy.url, 5))) == 5
         stats = emulator.stats()
     assert stats["server_errors"] > 0
     assert proxy.dropped == 3
@@ -119,6 +132,21 @@ def test_server_errors_and_dropped_connections_are_retried(caplog):
     assert any("server error" in r for r in reasons)
     assert any("no answer from Coze" in r for r in reasons)
     assert all(TOKEN not in r.getMessage() for r in caplog.records)
+
+
+def test_a_paid_post_dropped_after_sending_is_uncertain_and_never_re_sent():
+    with EmulatorProcess(EmulatorConfig(profile="fast")) as emulator:
+
+        async def scenario():
+            async with CozeClient(settings(proxy.url, rps=50, max_attempts=10)) as client:
+                await client.submit_transcript("https://b23.tv/dropped")
+
+        with DroppingProxy(emulator.url, drop=3) as proxy, pytest.raises(UncertainError) as caught:
+            run(scenario())
+        assert proxy.dropped == 1, "the submit was sent again"
+        assert emulator.stats()["requests"] == 0
+    assert not caught.value.retryable
+    assert "may have started" in str(caught.value)
 
 
 def test_unreachable_service_gives_up_after_bounded_attempts():
@@ -131,18 +159,20 @@ def test_unreachable_service_gives_up_after_bounded_attempts():
 
 
 def test_auth_error_fails_fast_with_a_clear_message_and_no_token():
-    with EmulatorProcess(EmulatorConfig(require_token="the-right-token")) as emulator:
+    with EmulatorProcess(
+        EmulatorConfig(profile="fast", require_token="the-right-token")
+    ) as emulator:
 
         async def scenario():
             async with CozeClient(settings(emulator.url)) as client:
                 await client.run_metadata("https://b23.tv/x")
 
-        with pytest.raises(AuthError) as caught:
+        with pytest.raises(AccountError) as caught:
             run(scenario())
         assert emulator.stats()["auth_failures"] == 1, "auth errors must not be retried"
     message = str(caught.value)
     assert "COZE_API_TOKEN" in message and TOKEN not in message
-    assert caught.value.http_status == 401 and caught.value.code == 4100
+    assert caught.value.http_status == 200 and caught.value.code == 4100
 
 
 def test_missing_token_for_the_real_service_is_refused_before_any_request():
@@ -150,7 +180,7 @@ def test_missing_token_for_the_real_service_is_refused_before_any_request():
         async with CozeClient(CozeSettings.from_env({})) as client:
             await client.run_metadata("https://b23.tv/x")
 
-    with pytest.raises(AuthError, match="COZE_API_TOKEN is not set"):
+    with pytest.raises(AccountError, match="COZE_API_TOKEN is not set"):
         run(scenario())
 
 
@@ -184,7 +214,7 @@ async def _one_call(configured: CozeSettings) -> None:
 
 def test_many_jobs_polled_at_once_cost_few_polls():
     jobs, job_seconds, min_interval = 500, 1.0, 0.2
-    with EmulatorProcess(EmulatorConfig(job_seconds=job_seconds)) as emulator:
+    with EmulatorProcess(EmulatorConfig(profile="fast", job_seconds=job_seconds)) as emulator:
 
         async def scenario():
             async with CozeClient(settings(emulator.url, rps=400, max_in_flight=32)) as client:

@@ -9,10 +9,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipeline.coze.emulator import EmulatorProcess
 from pipeline.definitions import build_definitions
 from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batches
+from pipeline.emulator import EmulatorProcess
 
 
 @dataclass

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from tests.support import PipelineProcess, pipeline_env
 
 LINKS = [f"https://www.douyin.com/video/74{n:017d}" for n in range(12)]
@@ -16,7 +16,7 @@ def test_kill_between_submit_and_poll_then_resume(tmp_path: Path, dagster_home: 
     links = tmp_path / "batch.txt"
     links.write_text("\n".join(LINKS) + "\n", encoding="utf-8")
     db = tmp_path / "w.duckdb"
-    with EmulatorProcess(EmulatorConfig(job_seconds=8.0)) as emulator:
+    with EmulatorProcess(EmulatorConfig(profile="fast", job_seconds=8.0)) as emulator:
         env = pipeline_env(dagster_home, emulator.url, PIPELINE_POLL_BUDGET="120")
         first = PipelineProcess(links, db, env)
         first.wait_for(f"transcripts: {len(LINKS)} jobs pending")

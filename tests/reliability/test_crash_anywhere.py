@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.warehouse.recorder import spool_dir_for
 from pipeline.warehouse.spool import read_spool
 from pipeline.warehouse.tables import rebuild_all
@@ -60,6 +60,7 @@ def _snapshot(conn: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
 @pytest.fixture
 def environment(tmp_path: Path, dagster_home: Path):
     config = EmulatorConfig(
+        profile="fast",
         rps=25,
         latency=0.05,
         job_seconds=3.0,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.runs import EXIT_COZE_HALTED
 from tests.support import PipelineProcess, files_containing, pipeline_env
 
 TOKEN = "pat_faults_test_secret_7d6c5b4a3f2e"
@@ -22,6 +23,7 @@ def test_faults_and_a_revoked_token(tmp_path: Path, dagster_home: Path) -> None:
     links.write_text("\n".join(VIDEOS + DELETED) + "\n", encoding="utf-8")
     db = tmp_path / "w.duckdb"
     config = EmulatorConfig(
+        profile="fast",
         rps=8,
         latency=0.02,
         job_seconds=1.0,
@@ -42,16 +44,17 @@ def test_faults_and_a_revoked_token(tmp_path: Path, dagster_home: Path) -> None:
         first = PipelineProcess(links, db, env)
         first.wait_for("jobs to submit")
         emulator.set_faults(require_token="a-token-rotated-elsewhere")
-        assert first.finish() != 0
+        assert first.finish() == EXIT_COZE_HALTED
         last_line = first.output.strip().splitlines()[-1]
-        assert last_line.startswith("the run failed (step ")
-        assert "Coze rejected the token" in last_line and "COZE_API_TOKEN" in last_line
+        assert last_line.startswith("Coze refused the account: code 4100")
+        assert "submit token (COZE_API_TOKEN)" in last_line
         with duckdb.connect(str(db), read_only=True) as conn:
             resolved = conn.execute(
                 "SELECT count(*) FROM item_state WHERE step = 'metadata' AND status = 'ok'"
             ).fetchone()[0]
             auth_failed_items = conn.execute(
-                "SELECT count(*) FROM item_state WHERE error_message LIKE '%rejected the token%'"
+                "SELECT count(*) FROM item_state WHERE error_code = 4100 OR status = 'failed' "
+                "AND error_message LIKE '%4100%'"
             ).fetchone()[0]
         assert resolved == len(VIDEOS)
         assert auth_failed_items == 0, "a revoked token is the deployment's failure, not a video's"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.coze.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from tests.support import PipelineProcess, hold_database, pipeline_env
 
 LINKS = [f"https://www.douyin.com/video/77{n:017d}" for n in range(10)]
@@ -16,7 +16,7 @@ def test_run_waits_for_a_held_file_and_completes(tmp_path: Path, dagster_home: P
     links = tmp_path / "lock.txt"
     links.write_text("\n".join(LINKS) + "\n", encoding="utf-8")
     db = tmp_path / "w.duckdb"
-    with EmulatorProcess(EmulatorConfig(job_seconds=3.0)) as emulator:
+    with EmulatorProcess(EmulatorConfig(profile="fast", job_seconds=3.0)) as emulator:
         env = pipeline_env(dagster_home, emulator.url, PIPELINE_POLL_BUDGET="120")
         run = PipelineProcess(links, db, env)
         run.wait_for("jobs pending")

@@ -1,0 +1,3 @@
+from pipeline.emulator.server import main
+
+main()

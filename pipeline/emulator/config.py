@@ -1,0 +1,126 @@
+"""What the emulator does: one frozen config of timing, faults and account limits.
+
+Every field is also a command-line flag (`argv()` and `add_arguments()` are built from the
+fields, so the two cannot drift apart), and `POST /_emulator/config` replaces fields live.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+AnswerKind = Literal["metadata", "submit", "poll"]
+RATE_FIELDS = ("fail_rate", "error_rate", "trim_rate", "transient_rate", "poll_transient_rate")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Uniform (low, high) seconds per kind of answer, and how long a transcript job runs.
+
+    A refused request (an error answer that runs nothing) takes a poll's time."""
+
+    metadata: tuple[float, float]
+    submit: tuple[float, float]
+    poll: tuple[float, float]
+    job: tuple[float, float]
+
+
+PROFILES: dict[str, Timing] = {
+    # shared/coze/API.md, "Limits": sync workflows that fetch a page take seconds; the recorded
+    # transcript job took 31 s. Submits and polls run nothing, so they answer in well under 1 s.
+    "realistic": Timing(metadata=(1.5, 4.5), submit=(0.2, 0.5), poll=(0.05, 0.2), job=(15, 45)),
+    # The tests' emulator: no added latency, jobs done in 0.3 s.
+    "fast": Timing(metadata=(0, 0), submit=(0, 0), poll=(0, 0), job=(0.3, 0.3)),
+}
+
+
+def _opt(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"help": doc})
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    profile: str = _opt("realistic", "timing: realistic (seconds, as the service) or fast")
+    rps: float | None = _opt(None, "requests per second before HTTP 429 (default: no limit)")
+    latency: float | None = _opt(None, "fixed seconds for every answer, overriding the profile")
+    job_seconds: float | None = _opt(None, "fixed transcript job duration, overriding the profile")
+    fail_rate: float = _opt(0.0, "share of transcript jobs ending in Fail")
+    error_rate: float = _opt(0.0, "share of requests answered HTTP 500")
+    trim_rate: float = _opt(0.0, "share of transcript jobs with a cut (trimmed) output")
+    transient_rate: float = _opt(0.0, "share of runs and polls answered code 4009/4102/5000")
+    poll_transient_rate: float = _opt(0.0, "share of polls answered code 4009/4102/5000")
+    balance_calls: int | None = _opt(None, "paid runs before every run and poll gets code 4011")
+    daily_quota: int | None = _opt(None, "requests before everything gets code 4008")
+    async_needs_paid_plan: bool = _opt(False, "answer code 6003 to every is_async run")
+    require_token: str | None = _opt(None, "answer code 4100 unless this bearer token is sent")
+    drop_submits: int = _opt(0, "accept (and bill) the next N submits, then close without answer")
+    sync_window: float = _opt(90.0, "seconds after which a sync run's connection is closed")
+    retention_seconds: float = _opt(7 * 86400.0, "age after which a job's record is gone (4314)")
+    seed: int = _opt(0, "seed of every random draw")
+
+    def __post_init__(self) -> None:
+        """Refuse a config the emulator would misread, before a test relies on it."""
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {sorted(PROFILES)}, not {self.profile!r}")
+        for name in RATE_FIELDS:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within 0..1")
+        if self.fail_rate + self.trim_rate > 1.0:
+            raise ValueError("fail_rate + trim_rate must not exceed 1")
+        for name in ("rps", "latency", "job_seconds", "balance_calls", "daily_quota"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.drop_submits < 0 or self.retention_seconds < 0 or self.sync_window <= 0:
+            raise ValueError("drop_submits, retention_seconds >= 0 and sync_window > 0 needed")
+
+    @property
+    def timing(self) -> Timing:
+        return PROFILES[self.profile]
+
+    def latency_for(self, kind: AnswerKind, rng: random.Random) -> float:
+        """Seconds this answer takes: the fixed latency if set, else a draw from the profile."""
+        if self.latency is not None:
+            return self.latency
+        low, high = getattr(self.timing, kind)
+        return rng.uniform(low, high) if high > low else low
+
+    def job_duration(self, rng: random.Random) -> float:
+        if self.job_seconds is not None:
+            return self.job_seconds
+        low, high = self.timing.job
+        return rng.uniform(low, high) if high > low else low
+
+    def argv(self) -> list[str]:
+        """The command-line flags that make `python -m pipeline.emulator` use this config."""
+        args: list[str] = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            flag = f"--{f.name.replace('_', '-')}"
+            if value is None or value is False:
+                continue
+            args += [flag] if value is True else [flag, str(value)]
+        return args
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field, with the field's default and help."""
+    hints = typing.get_type_hints(EmulatorConfig)
+    for f in fields(EmulatorConfig):
+        flag = f"--{f.name.replace('_', '-')}"
+        kind = next((a for a in typing.get_args(hints[f.name]) if a is not type(None)), None)
+        kind = kind or hints[f.name]
+        if kind is bool:
+            parser.add_argument(flag, action="store_true", help=f.metadata["help"])
+        else:
+            choices = sorted(PROFILES) if f.name == "profile" else None
+            parser.add_argument(
+                flag, type=kind, default=f.default, choices=choices, help=f.metadata["help"]
+            )
+
+
+def from_args(args: argparse.Namespace) -> EmulatorConfig:
+    return EmulatorConfig(**{f.name: getattr(args, f.name) for f in fields(EmulatorConfig)})

@@ -1,0 +1,364 @@
+"""The emulated service: its jobs, its books, and the two endpoints, as shared/coze/API.md says.
+
+A request goes through the gate in this order: token (4100), daily quota (4008), rate limit
+(HTTP 429), balance (4011), injected HTTP 500, transient codes (4009/4102/5000); then the run
+or poll itself. Some inputs misbehave on purpose, so failures can be tested deterministically:
+
+- `/deleted/` or `invalid`: the metadata workflow fails (code 6000);
+- `/poison/data-null/`, `/poison/wrong-types/`: `data: null`, or a title that is a number;
+- `/poison/no-output/`, `/poison/huge/`: a successful job with no `output`, or a 10 MB one;
+- `/poison/slow-sync/`: a sync run longer than the sync window, so its connection is cut;
+- `/poison/lost/`: a job whose record is gone right after submit (4314 on every poll).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from pipeline.coze import codes
+from pipeline.coze.config import METADATA_WORKFLOW_ID, TRANSCRIPT_WORKFLOW_ID
+from pipeline.emulator import content
+from pipeline.emulator.answers import TRANSIENT_CODES, Answers, close_without_answer
+from pipeline.emulator.config import AnswerKind, EmulatorConfig
+
+SPACE_ID = "7476805188205182986"
+FIRST_EXECUTE_ID = 7535298640308535332
+DELETED_MARKERS = ("/deleted/", "invalid")
+HUGE_TRANSCRIPT_CHARS = 10_000_000
+RUNNING_OUTPUTS = ("", '{"node_status":"{}","Output":""}')  # both seen while a job runs
+COUNTERS = (
+    "requests",
+    "metadata_calls",
+    "submits",
+    "polls",
+    "rate_limited",
+    "server_errors",
+    "auth_failures",
+    "transient_errors",
+    "dropped_submits",
+    "cut_sync_runs",
+    "paid_runs",
+    "lost_polls",
+)
+
+
+@dataclass
+class Job:
+    input: str
+    workflow_id: str
+    created: float
+    finish_at: float
+    outcome: str  # success | fail | trim
+    running_output: str
+    lost: bool = False
+
+
+class Emulator:
+    """The server's state: jobs, counters, the rate window, the live config.
+
+    Three seeded rngs, so cosmetic draws never shift which request gets a fault: `rng` for
+    faults and outcomes, `timing` for latencies and job durations, the answers' for logids."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.timing = random.Random(f"timing:{config.seed}")
+        self.answers = Answers(random.Random(f"answers:{config.seed}"))
+        self.jobs: dict[str, Job] = {}
+        self.next_execute_id = FIRST_EXECUTE_ID
+        self.counters: collections.Counter[str] = collections.Counter()
+        self.account_errors: collections.Counter[int] = collections.Counter()
+        self.submits_per_input: collections.Counter[str] = collections.Counter()
+        self.arrivals: collections.deque[float] = collections.deque()
+        self.max_per_second = 0
+        self.tokens = config.rps or 0.0
+        self.refilled = time.monotonic()
+
+    def _debug_url(self, execute_id: str, workflow_id: str) -> str:
+        return (
+            f"https://www.coze.cn/work_flow?execute_id={execute_id}&space_id={SPACE_ID}"
+            f"&workflow_id={workflow_id}&execute_mode=2"
+        )
+
+    def _new_execute_id(self) -> str:
+        self.next_execute_id += 1
+        return str(self.next_execute_id - 1)
+
+    async def _wait(self, kind: AnswerKind) -> None:
+        seconds = self.config.latency_for(kind, self.timing)
+        if seconds:
+            await asyncio.sleep(seconds)
+
+    def _account_error(self, code: int) -> Response:
+        self.account_errors[code] += 1
+        return self.answers.coded(code)
+
+    def _broke(self) -> bool:
+        limit = self.config.balance_calls
+        return limit is not None and self.counters["paid_runs"] >= limit
+
+    def _gate(self, request: Request, poll: bool) -> Response | None:
+        """Arrival accounting and every refusal that comes before the run or poll itself."""
+        config, now = self.config, time.monotonic()
+        self.counters["requests"] += 1
+        self.arrivals.append(now)
+        while self.arrivals and self.arrivals[0] < now - 1.0:
+            self.arrivals.popleft()
+        self.max_per_second = max(self.max_per_second, len(self.arrivals))
+        token = config.require_token
+        if token is not None and request.headers.get("authorization") != f"Bearer {token}":
+            self.counters["auth_failures"] += 1
+            return self._account_error(codes.AUTH_FAILED)
+        if config.daily_quota is not None and self.counters["requests"] > config.daily_quota:
+            return self._account_error(codes.DAILY_QUOTA)
+        if config.rps:
+            self.tokens = min(config.rps, self.tokens + (now - self.refilled) * config.rps)
+            self.refilled = now
+            if self.tokens < 1.0:
+                self.counters["rate_limited"] += 1
+                wait = (1.0 - self.tokens) / config.rps
+                return self.answers.http_error(
+                    429, codes.MODEL_ERROR, "Too Many Requests", **{"Retry-After": f"{wait:.3f}"}
+                )
+            self.tokens -= 1.0
+        if self._broke():
+            return self._account_error(codes.BALANCE_INSUFFICIENT)
+        if config.error_rate and self.rng.random() < config.error_rate:
+            self.counters["server_errors"] += 1
+            return self.answers.http_error(500, codes.INTERNAL_ERROR, "internal error")
+        rates = (config.transient_rate, config.poll_transient_rate if poll else 0.0)
+        if any(rate and self.rng.random() < rate for rate in rates):
+            self.counters["transient_errors"] += 1
+            return self.answers.coded(self.rng.choice(TRANSIENT_CODES))
+        return None
+
+    async def run(self, request: Request) -> Response:
+        refused = self._gate(request, poll=False)
+        if refused is not None:
+            await self._wait("poll")
+            return refused
+        try:
+            body = await request.json()
+            workflow_id = body["workflow_id"]
+            text = body["parameters"]["input"]
+            is_async = bool(body.get("is_async", False))
+        except (ValueError, KeyError, TypeError):
+            await self._wait("poll")
+            return self.answers.coded(
+                codes.BAD_PARAMETER,
+                "invalid parameter: workflow_id and parameters.input are required",
+            )
+        if not isinstance(text, str) or not text:
+            await self._wait("poll")
+            return self.answers.coded(
+                codes.BAD_PARAMETER, "invalid parameter: input must be a non-empty string"
+            )
+        if is_async and self.config.async_needs_paid_plan:
+            await self._wait("poll")
+            return self._account_error(codes.ASYNC_NEEDS_PAID_PLAN)
+        if self._broke():  # again: runs that passed the gate together may have spent it
+            await self._wait("poll")
+            return self._account_error(codes.BALANCE_INSUFFICIENT)
+        if workflow_id == METADATA_WORKFLOW_ID and not is_async:
+            return await self._metadata(request, text)
+        if workflow_id == TRANSCRIPT_WORKFLOW_ID and is_async:
+            return await self._submit(request, text, workflow_id)
+        await self._wait("poll")
+        return self.answers.coded(
+            codes.WORKFLOW_NOT_FOUND,
+            f"workflow {workflow_id} not found or not published for this mode",
+        )
+
+    async def _metadata(self, request: Request, text: str) -> Response:
+        """A paid sync run; cut at the sync window like the real service's connection."""
+        self.counters["metadata_calls"] += 1
+        self.counters["paid_runs"] += 1
+        execute_id = self._new_execute_id()
+        window = self.config.sync_window
+        seconds = self.config.latency_for("metadata", self.timing)
+        if "/poison/slow-sync/" in text:
+            seconds = window + 5.0
+        if seconds > window:
+            self.counters["cut_sync_runs"] += 1
+            await asyncio.sleep(window)
+            return await close_without_answer(request)
+        await asyncio.sleep(seconds)
+        debug_url = self._debug_url(execute_id, METADATA_WORKFLOW_ID)
+        if any(marker in text for marker in DELETED_MARKERS):
+            return self.answers.coded(
+                codes.WORKFLOW_FAILED,
+                "workflow execution failed: video not found or deleted",
+                debug_url=debug_url,
+            )
+        data: dict[str, Any] = content.metadata(text, int(time.time()))
+        if "/poison/wrong-types/" in text:
+            data["title"] = 12345
+        encoded = (
+            None
+            if "/poison/data-null/" in text
+            else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        )
+        return self.answers.ok(
+            {
+                "code": 0,
+                "data": encoded,
+                "debug_url": debug_url,
+                "msg": "Success",
+                "usage": {"input_count": 0, "output_count": 0, "token_count": 0},
+            }
+        )
+
+    async def _submit(self, request: Request, text: str, workflow_id: str) -> Response:
+        """A paid async run: the job exists from here on, whether or not the answer arrives."""
+        self.counters["submits"] += 1
+        self.counters["paid_runs"] += 1
+        self.submits_per_input[text] += 1
+        execute_id = self._new_execute_id()
+        draw = self.rng.random()
+        fail, trim = self.config.fail_rate, self.config.trim_rate
+        outcome = "fail" if draw < fail else "trim" if draw < fail + trim else "success"
+        now = time.time()
+        self.jobs[execute_id] = Job(
+            input=text,
+            workflow_id=workflow_id,
+            created=now,
+            finish_at=now + self.config.job_duration(self.timing),
+            outcome=outcome,
+            running_output=self.answers.rng.choice(RUNNING_OUTPUTS),
+            lost="/poison/lost/" in text,
+        )
+        drop = self.config.drop_submits > 0
+        if drop:
+            self.config = replace(self.config, drop_submits=self.config.drop_submits - 1)
+            self.counters["dropped_submits"] += 1
+        await self._wait("submit")
+        if drop:
+            return await close_without_answer(request)
+        return self.answers.ok(
+            {
+                "code": 0,
+                "debug_url": self._debug_url(execute_id, workflow_id),
+                "execute_id": execute_id,
+                "msg": "Success",
+            }
+        )
+
+    def _gone(self, job: Job | None, workflow_id: str) -> bool:
+        """No record: never made, another workflow's, lost, or older than the retention."""
+        return (
+            job is None
+            or job.workflow_id != workflow_id
+            or job.lost
+            or time.time() - job.created > self.config.retention_seconds
+        )
+
+    async def history(self, request: Request) -> Response:
+        refused = self._gate(request, poll=True)
+        await self._wait("poll")
+        if refused is not None:
+            return refused
+        self.counters["polls"] += 1
+        workflow_id = request.path_params["workflow_id"]
+        execute_id = request.path_params["execute_id"]
+        job = self.jobs.get(execute_id)
+        if job is None or self._gone(job, workflow_id):
+            self.counters["lost_polls"] += 1
+            return self.answers.coded(codes.RECORD_NOT_FOUND)
+        return self.answers.ok(
+            {
+                "msg": "",
+                "data": [self._record(execute_id, job)],
+                "detail": {"logid": self.answers.logid()},
+                "code": 0,
+            }
+        )
+
+    def _record(self, execute_id: str, job: Job) -> dict[str, Any]:
+        now = time.time()
+        status, output, error_code, error_message, trimmed, tokens = (
+            "Running",
+            job.running_output,
+            "",
+            "",
+            False,
+            0,
+        )
+        if now >= job.finish_at:
+            if job.outcome == "fail":
+                status, output = "Fail", ""
+                error_code, error_message = "720702002", "node ASR execution timed out"
+            else:
+                text, title = content.transcript(job.input)
+                trimmed = job.outcome == "trim"
+                status, error_code, tokens = "Success", "0", len(text)
+                output = (
+                    content.trimmed_output(text, title)
+                    if trimmed
+                    else content.transcript_output(text, title)
+                )
+        record = {
+            "connector_uid": "1519962369294395",
+            "logid": self.answers.logid(),
+            "bot_id": "0",
+            "update_time": int(min(now, job.finish_at)),
+            "execute_status": status,
+            "error_code": error_code,
+            "connector_id": "1024",
+            "is_output_trimmed": trimmed,
+            "token": "0",
+            "run_mode": 2,
+            "debug_url": self._debug_url(execute_id, job.workflow_id),
+            "node_execute_status": {},
+            "error_message": error_message,
+            "execute_id": execute_id,
+            "create_time": int(job.created),
+            "output": output,
+            "usage": {"token_count": tokens, "output_count": tokens, "input_count": 0},
+        }
+        if status == "Success" and "/poison/no-output/" in job.input:
+            del record["output"]
+        if status == "Success" and "/poison/huge/" in job.input:
+            record["output"] = content.transcript_output("字" * HUGE_TRANSCRIPT_CHARS, "huge")
+        return record
+
+    async def stats(self, request: Request) -> Response:
+        now = time.time()
+        return JSONResponse(
+            {
+                **{key: self.counters[key] for key in COUNTERS},
+                "account_errors": {str(code): n for code, n in self.account_errors.items()},
+                "max_requests_per_second": self.max_per_second,
+                "submits_per_input": dict(self.submits_per_input),
+                "jobs": {
+                    eid: {
+                        "input": job.input,
+                        "status": "Running" if now < job.finish_at else job.outcome,
+                        "seconds": round(job.finish_at - job.created, 3),
+                        "lost": self._gone(job, job.workflow_id),
+                    }
+                    for eid, job in self.jobs.items()
+                },
+                "config": asdict(self.config),
+            }
+        )
+
+    async def configure(self, request: Request) -> Response:
+        """Replace config fields live (a revoked token, a top-up); a bad field is a 400."""
+        before = self.config
+        try:
+            self.config = replace(before, **await request.json())
+        except (TypeError, ValueError) as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        self.rng = random.Random(self.config.seed + self.counters["requests"])
+        if self.config.rps and not before.rps:
+            self.tokens = self.config.rps
+        return JSONResponse(asdict(self.config))

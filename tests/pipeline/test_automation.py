@@ -21,15 +21,15 @@ from tests.support import hold_database
 def _evaluate(
     instance: dg.DagsterInstance, folder: Path, cursor: str | None, db: Path | None = None
 ) -> dg.SensorResult:
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
         resources={
             "link_files": LinkFilesResource(directory=str(folder)),
             "warehouse": WarehouseResource(path=str(db or folder / "none.duckdb")),
         },
-    )
-    return link_files_sensor(context)
+    ) as context:
+        return link_files_sensor(context)
 
 
 def test_sensor_adds_new_files_as_partitions_and_runs_them_once(tmp_path: Path) -> None:
@@ -83,10 +83,10 @@ def test_schedule_requests_only_batches_with_unfinished_work(tmp_path: Path) -> 
     _seed_warehouse(db)
     warehouse = WarehouseResource(path=str(db))
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance, resources={"warehouse": warehouse}, scheduled_execution_time=HOUR
-        )
-        requests = unfinished_work_schedule(context)
+        ) as context:
+            requests = unfinished_work_schedule(context)
     assert [r.partition_key for r in requests] == ["open.txt"]
     assert requests[0].run_key == f"open.txt:{HOUR.isoformat()}"
 
@@ -97,10 +97,10 @@ def test_schedule_skips_while_a_run_holds_the_warehouse(tmp_path: Path) -> None:
     warehouse = WarehouseResource(path=str(db))
     holder = hold_database(db, 30)
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance, resources={"warehouse": warehouse}, scheduled_execution_time=HOUR
-        )
-        skipped = unfinished_work_schedule(context)
+        ) as context:
+            skipped = unfinished_work_schedule(context)
     holder.kill()
     holder.wait()
     assert isinstance(skipped, dg.SkipReason)
@@ -118,10 +118,10 @@ def test_a_coze_halt_stops_sensor_and_schedule_until_its_wait_is_over(tmp_path: 
     warehouse = WarehouseResource(path=str(db))
     with dg.instance_for_test() as instance:
         sensed = _evaluate(instance, folder, None, db)
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance, resources={"warehouse": warehouse}, scheduled_execution_time=HOUR
-        )
-        scheduled = unfinished_work_schedule(context)
+        ) as context:
+            scheduled = unfinished_work_schedule(context)
         assert isinstance(sensed, dg.SkipReason) and isinstance(scheduled, dg.SkipReason)
         assert "code 4011" in (sensed.skip_message or "")
         assert "Coze halted the last run" in (scheduled.skip_message or "")

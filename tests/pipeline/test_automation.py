@@ -82,11 +82,13 @@ def test_schedule_requests_only_batches_with_unfinished_work(tmp_path: Path) -> 
     db = tmp_path / "w.duckdb"
     _seed_warehouse(db)
     warehouse = WarehouseResource(path=str(db))
-    with dg.instance_for_test() as instance:
-        with dg.build_schedule_context(
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
             instance=instance, resources={"warehouse": warehouse}, scheduled_execution_time=HOUR
-        ) as context:
-            requests = unfinished_work_schedule(context)
+        ) as context,
+    ):
+        requests = unfinished_work_schedule(context)
     assert [r.partition_key for r in requests] == ["open.txt"]
     assert requests[0].run_key == f"open.txt:{HOUR.isoformat()}"
 
@@ -96,11 +98,13 @@ def test_schedule_skips_while_a_run_holds_the_warehouse(tmp_path: Path) -> None:
     _seed_warehouse(db)
     warehouse = WarehouseResource(path=str(db))
     holder = hold_database(db, 30)
-    with dg.instance_for_test() as instance:
-        with dg.build_schedule_context(
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
             instance=instance, resources={"warehouse": warehouse}, scheduled_execution_time=HOUR
-        ) as context:
-            skipped = unfinished_work_schedule(context)
+        ) as context,
+    ):
+        skipped = unfinished_work_schedule(context)
     holder.kill()
     holder.wait()
     assert isinstance(skipped, dg.SkipReason)

@@ -1,10 +1,12 @@
-"""The Coze workflow client: one pooled HTTP client, shared rate limit, bounded retries."""
+"""The Coze workflow client: one pooled HTTP client, shared rate limit, bounded retries, and
+answers bounded in time (a deadline per attempt) and in size (`config.MAX_ANSWER_BYTES`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
+import zlib
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -12,17 +14,22 @@ from typing import Any
 import httpx
 
 from pipeline.coze.budget import CallBudget
-from pipeline.coze.config import CozeSettings
+from pipeline.coze.config import MAX_ANSWER_BYTES, CozeSettings
 from pipeline.coze.decode import (
     decode_metadata,
     decode_run,
     decode_submission,
+    endpoint_line,
     error_for,
     logid_of,
 )
 from pipeline.coze.errors import (
     AccountError,
+    AnswerTooLargeError,
     CozeError,
+    EndpointError,
+    JobEndedError,
+    MalformedPayloadError,
     RateLimitedError,
     TransportError,
     UncertainError,
@@ -37,12 +44,53 @@ BACKOFF_CAP = 30.0
 RUN_PATH = "/v1/workflow/run"
 # The request certainly never reached Coze: safe to send again, even a paid POST.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Of an answer cut off at MAX_ANSWER_BYTES, the raw layer keeps this much: enough to see what
+# it was, not megabytes of it.
+KEPT_OF_TOO_LARGE = 4096
+# The encodings _read_capped inflates; the client's Accept-Encoding asks for no other.
+COMPRESSED = ("gzip", "x-gzip", "deflate")
 
 
 def backoff_delay(attempt: int, retry_after: float | None, rng: random.Random) -> float:
     """Exponential with jitter, never shorter than what the service asked for."""
     computed = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)) * rng.uniform(0.5, 1.0)
     return max(computed, retry_after or 0.0)
+
+
+async def _read_capped(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
+    """The body, decompressed, and True; or, once it runs past `cap` bytes, its start and False.
+
+    Inflates `cap` bytes at most, rather than letting httpx inflate each network read whole:
+    64 KiB of a gzip bomb is 64 MB. An encoding other than gzip or deflate (never asked for)
+    is kept as it came, as httpx would."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding in COMPRESSED else None
+    chunks: list[bytes] = []
+    size = 0
+    async for data in response.aiter_raw():
+        if inflate is not None:
+            try:
+                data = inflate.decompress(data, cap + 1 - size)
+            except zlib.error as exc:
+                raise httpx.DecodingError(f"{encoding} body: {exc}") from None
+        chunks.append(data)
+        size += len(data)
+        if size > cap:
+            return b"".join(chunks)[:KEPT_OF_TOO_LARGE], False
+    return b"".join(chunks), True
+
+
+def _text(content: bytes, response: httpx.Response) -> str:
+    """Bytes as text by the answer's charset, as httpx would; a charset that is no text
+    encoding (`charset=rot13`) falls back to UTF-8 instead of raising."""
+    try:
+        return content.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:
+        return content.decode("utf-8", errors="replace")
+
+
+def _why(exc: httpx.HTTPError) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -76,7 +124,7 @@ class CozeClient:
                 max_connections=settings.max_in_flight,
                 max_keepalive_connections=settings.max_in_flight,
             ),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", "Accept-Encoding": "gzip, deflate"},
         )
 
     def __repr__(self) -> str:
@@ -105,15 +153,36 @@ class CozeClient:
         return decode_metadata(raw)
 
     async def submit_transcript(self, input: str) -> Submission:
+        """A success status whose answer cannot be read (not JSON, nested too deep, too large,
+        no execute_id) may still be an accepted, paid job: `UncertainError`, never re-sent."""
         workflow_id = self.settings.transcript_workflow_id
         body = {"workflow_id": workflow_id, "parameters": {"input": input}, "is_async": True}
-        raw = await self._request("POST", RUN_PATH, workflow_id, input, body)
-        return decode_submission(raw)
+        try:
+            return decode_submission(
+                await self._request("POST", RUN_PATH, workflow_id, input, body)
+            )
+        except MalformedPayloadError as error:
+            raise UncertainError(
+                f"the submit's answer cannot be read ({error}); Coze may have started (and "
+                "billed) the run",
+                http_status=error.http_status,
+                logid=error.logid,
+                raw=error.raw,
+            ) from None
 
     async def get_run(self, workflow_id: str, execute_id: str) -> RunRecord:
+        """Only a finished record is that large, and it will never shrink: an answer over
+        MAX_ANSWER_BYTES ends the job, as decode_run does for one over MAX_BODY_CHARS."""
         path = f"/v1/workflows/{workflow_id}/run_histories/{execute_id}"
-        raw = await self._request("GET", path, workflow_id, execute_id, None)
-        return decode_run(raw)
+        try:
+            return decode_run(await self._request("GET", path, workflow_id, execute_id, None))
+        except AnswerTooLargeError as error:
+            raise JobEndedError(
+                f"the finished job's output cannot be read: {error}",
+                http_status=error.http_status,
+                logid=error.logid,
+                raw=error.raw,
+            ) from None
 
     def _token(self, method: str) -> tuple[str | None, str]:
         """The token a call sends, and how to name it to a person (never its value)."""
@@ -133,14 +202,68 @@ class CozeClient:
             )
         return {}
 
-    def _no_answer(self, method: str, path: str, exc: httpx.HTTPError) -> CozeError:
-        """Whether a request that got no answer may have started a paid run."""
-        what = f"no answer from Coze for {method} {path}: {type(exc).__name__}"
-        if method == "POST" and not isinstance(exc, NOT_SENT):
+    def _no_answer(self, method: str, path: str, why: str, *, sent: bool, last: bool) -> CozeError:
+        """What a request that got no whole answer stands for. A POST that may have reached
+        Coze may have started a paid run; one that never connected, on its last attempt, says
+        nothing is there to answer at all."""
+        what = f"no answer from Coze for {method} {path}: {why}"
+        if not sent and last:
+            tried = f"{self.settings.max_attempts} attempt" + "s" * (self.settings.max_attempts > 1)
+            return EndpointError(
+                endpoint_line(
+                    self.settings.shown_base_url,
+                    f"nothing answered {method} {path} in {tried} ({why})",
+                )
+            )
+        if method == "POST" and sent:
             return UncertainError(
                 f"{what} after the request was sent; Coze may have started (and billed) the run"
             )
         return TransportError(what)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        workflow_id: str,
+        request_input: str,
+        body: dict[str, Any] | None,
+        headers: dict[str, str],
+        timeout: httpx.Timeout,
+    ) -> tuple[RawExchange, float | None, bool]:
+        """One request and its answer, read to the end or to MAX_ANSWER_BYTES: the answer, its
+        Retry-After, and whether it is whole."""
+        async with self._http.stream(
+            method, path, json=body, headers=headers, timeout=timeout
+        ) as response:
+            content, whole = await _read_capped(response, MAX_ANSWER_BYTES)
+        text = _text(content, response)
+        raw = RawExchange(
+            method=method,
+            path=path,
+            workflow_id=workflow_id,
+            request_input=request_input,
+            http_status=response.status_code,
+            body=text,
+            logid=logid_of(text, response.headers.get("x-tt-logid")),
+            received_at=datetime.now(UTC),
+        )
+        return raw, _retry_after(response), whole
+
+    def _classify(
+        self, raw: RawExchange, retry_after: float | None, token_role: str, whole: bool
+    ) -> CozeError | None:
+        """The error an answer stands for; a success cut off at MAX_ANSWER_BYTES is too large
+        (an error status is classified by its start, like any other)."""
+        if whole or not 200 <= (raw.http_status or 0) < 300:
+            return error_for(raw, retry_after, token_role, self.settings.shown_base_url)
+        return AnswerTooLargeError(
+            f"malformed Coze answer (over {MAX_ANSWER_BYTES:,} bytes once decompressed, cut off "
+            f"unread); body starts: {(raw.body or '')[:200]!r}",
+            http_status=raw.http_status,
+            logid=raw.logid,
+            raw=raw,
+        )
 
     async def _request(
         self,
@@ -156,43 +279,40 @@ class CozeClient:
         raise its classified error."""
         token, token_role = self._token(method)
         headers = self._headers(token)
+        read = read_timeout or self.settings.read_timeout
         timeout = httpx.Timeout(
             connect=self.settings.connect_timeout,
-            read=read_timeout or self.settings.read_timeout,
+            read=read,
             write=self.settings.read_timeout,
             pool=None,
         )
+        deadline = read * self.settings.deadline_factor
         attempt = 0
         while True:
             attempt += 1
+            last = attempt >= self.settings.max_attempts
             retry_after: float | None = None
             try:
                 async with self.limiter.slot():
                     self.budget.take()
-                    response = await self._http.request(
-                        method, path, json=body, headers=headers, timeout=timeout
-                    )
-                retry_after = _retry_after(response)
-                text = response.text
-                raw = RawExchange(
-                    method=method,
-                    path=path,
-                    workflow_id=workflow_id,
-                    request_input=request_input,
-                    http_status=response.status_code,
-                    body=text,
-                    logid=logid_of(text, response.headers.get("x-tt-logid")),
-                    received_at=datetime.now(UTC),
-                )
-                error = error_for(raw, retry_after, token_role)
+                    async with asyncio.timeout(deadline):
+                        raw, retry_after, whole = await self._exchange(
+                            method, path, workflow_id, request_input, body, headers, timeout
+                        )
+            except TimeoutError:
+                why = f"no whole answer within {deadline:g}s"
+                error = self._no_answer(method, path, why, sent=True, last=last)
             except httpx.HTTPError as exc:
-                error = self._no_answer(method, path, exc)
+                sent = not isinstance(exc, NOT_SENT)
+                error = self._no_answer(method, path, _why(exc), sent=sent, last=last)
+            else:
+                error = self._classify(raw, retry_after, token_role, whole)
             if error is None:
                 self.limiter.on_success()
                 return raw
             if isinstance(error, RateLimitedError):
                 self.limiter.on_rate_limited(retry_after)
-            if not error.retryable or attempt >= self.settings.max_attempts:
+            if not error.retryable or last:
                 raise error
             delay = backoff_delay(attempt, retry_after, self._rng)
             log.warning(

@@ -8,6 +8,8 @@ official SDKs). The scope says who an error is about, and so what the pipeline d
   be read); a new submit would be a new paid run;
 - `workflow`: every item would get it (workflow missing or unpublished): stop the step;
 - `account`: the token, balance, quota or plan: stop the run, keep every item pending;
+- `endpoint`: COZE_BASE_URL does not lead to Coze (a proxy's page, a path that does not exist,
+  nothing listening): every item would get it, so stop the run and keep every item pending;
 - `transient`: try again later; nothing is anyone's fault;
 - `rate_limit`: transient, and everyone slows down.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Scope = Literal["item", "job", "workflow", "account", "transient", "rate_limit"]
+Scope = Literal["item", "job", "workflow", "account", "endpoint", "transient", "rate_limit"]
 
 SUCCESS = 0
 BAD_PARAMETER = 4000
@@ -83,7 +85,8 @@ CODES: dict[int, CodeInfo] = {
 def scope_of(code: int | None, http_status: int | None) -> Scope | None:
     """The scope of an answer, or None for a success. HTTP 429 is a rate limit whatever the
     body says; otherwise a documented code wins over the HTTP status, since Coze sends coded
-    errors with HTTP 200 and a code means the same on any status."""
+    errors with HTTP 200 and a code means the same on any status. A body that is not JSON at
+    all is `endpoint` on most statuses too; `decode.error_for` decides that, as it needs the body."""
     status = http_status or 0
     if status == 429:
         return "rate_limit"
@@ -94,7 +97,7 @@ def scope_of(code: int | None, http_status: int | None) -> Scope | None:
     if status >= 500 or status == 408:
         return "transient"
     if status == 404:
-        return "workflow"
+        return "endpoint"  # Coze answers a missing workflow with code 4200, not a bare 404
     if status >= 400 or (code is not None and code != SUCCESS):
         return "item"
     return None

@@ -6,10 +6,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.envvars import ConfigError, env_float, env_int
 
 REAL_SERVICE_HOSTS = ("api.coze.cn", "api.coze.com")
+# The most an answer may hold once decompressed; the client stops reading past it, so a gzip
+# bomb or an endless body costs this much memory, not gigabytes. Four bytes is the longest UTF-8
+# character, so every answer within the decoder's MAX_BODY_CHARS (4,000,000) still fits.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 METADATA_WORKFLOW_ID = "7535017326866415642"
 TRANSCRIPT_WORKFLOW_ID = "7535294053631819826"
 TEXT_ENV = {
@@ -39,6 +44,9 @@ class CozeSettings:
     # Coze keeps a sync run's connection open for 90 s before it cuts it: wait past that, or a
     # slow run is abandoned while it is still paid for.
     sync_read_timeout: float = 100.0
+    # The read timeout is per read: a server trickling a byte at a time would hold a request
+    # forever. A whole answer, body included, must arrive within this many read timeouts.
+    deadline_factor: float = 2.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> CozeSettings:
@@ -51,12 +59,15 @@ class CozeSettings:
         settings = cls(**values)
         if settings.rps <= 0 or settings.max_in_flight < 1 or settings.max_attempts < 1:
             raise ConfigError("rps must be > 0, max_in_flight and max_attempts >= 1")
+        if settings.deadline_factor < 1:
+            raise ConfigError("deadline_factor must be >= 1: a deadline cuts before a read does")
         return settings
 
     @property
-    def effective_poll_token(self) -> str | None:
-        """The seed polls with a second token; without one, the submit token polls too."""
-        return self.poll_token or self.api_token
+    def shown_base_url(self) -> str:
+        """The base URL fit for a log line: without `user:password@` or a query string."""
+        parts = urlsplit(self.base_url)
+        return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
     @property
     def is_real_service(self) -> bool:

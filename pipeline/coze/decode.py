@@ -2,7 +2,9 @@
 
 Pure functions of a `RawExchange`, used by the client on the wire and by the warehouse on
 stored bodies, so a rebuild decodes exactly as the live run did. Any shape other than the
-documented one becomes `MalformedPayloadError` for that one answer, never another exception.
+documented one becomes `MalformedPayloadError` for that one answer, never another exception
+(JSON nested too deep for the parser included); a body that is not JSON at all is not Coze's
+and, unless its status says "try later" or "token refused", becomes `EndpointError`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pipeline.coze.errors import (
     AccountError,
     BadRequestError,
     CozeError,
+    EndpointError,
     JobEndedError,
     MalformedPayloadError,
     PermanentError,
@@ -61,6 +64,28 @@ def logid_of(body: str | None, header: str | None) -> str | None:
     return header or None
 
 
+def _json_like(body: str | None) -> bool:
+    """Whether a body is JSON, or starts like JSON that is too deep or too cut to read: only
+    such a body can be Coze's answer."""
+    return (body or "").lstrip(" \t\r\n\ufeff")[:1] in ("{", "[")
+
+
+def _preview(body: str | None) -> str:
+    text = " ".join((body or "")[:400].split())
+    return repr(text[:120] + ("…" if len(text) > 120 else "")) if text else "an empty body"
+
+
+def endpoint_line(base_url: str | None, what: str) -> str:
+    """The one line that ends a run whose COZE_BASE_URL leads somewhere other than Coze."""
+    where = f"COZE_BASE_URL={base_url}" if base_url else "COZE_BASE_URL"
+    return (
+        f"{where} does not lead to the Coze API: {what}. To do: check COZE_BASE_URL "
+        "(https://api.coze.cn, or https://api.coze.com for coze.com accounts, nothing after the "
+        "host) and that this machine can reach it, then run again. Nothing was marked failed; "
+        "unfinished videos stay pending"
+    )
+
+
 def _halt_line(
     error_kind: str,
     code: int | None,
@@ -73,11 +98,9 @@ def _halt_line(
     info = codes.CODES.get(code) if code is not None else None
     if info is not None:
         what, remedy = f"code {code} ({info.meaning})", info.remedy
-    elif status in (401, 403):
-        what, remedy = f"HTTP {status}", "check the token, or create a new one"
-    else:
+    else:  # HTTP 401/403 without a code of Coze's: the only halt a status alone makes
         what = f"HTTP {status}" + (f", code {code}" if code is not None else "")
-        remedy = "check COZE_BASE_URL and the workflow ids"
+        remedy = "check the token, or create a new one"
     said = f", Coze says {msg!r}" if msg else ""
     token = f" on the {token_role}" if token_role else ""
     support = f"; logid {logid}" if logid else ""
@@ -88,17 +111,30 @@ def _halt_line(
 
 
 def error_for(
-    raw: RawExchange, retry_after: float | None = None, token_role: str | None = None
+    raw: RawExchange,
+    retry_after: float | None = None,
+    token_role: str | None = None,
+    base_url: str | None = None,
 ) -> CozeError | None:
     """The error an answer stands for, or None when it is a success envelope.
 
-    `token_role` names the token that got the answer, for the line an account error prints."""
+    `token_role` names the token that got the answer and `base_url` where it came from, for
+    the line a halt prints. A page or plain text is not Coze's answer, whatever its status
+    (a proxy's login page comes with HTTP 200): it halts as `endpoint`, except on the statuses
+    that mean "try later" (5xx, 408, 429) and on 401/403, which say the token was refused."""
     envelope = _json_envelope(raw.body)
     code = envelope.get("code") if envelope else None
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
     msg = str(envelope.get("msg") or "") if envelope else ""
     status = raw.http_status or 0
     scope = codes.scope_of(code, status)
+    if envelope is None and scope in (None, "item") and not _json_like(raw.body):
+        scope = "endpoint"
+    if scope == "endpoint":
+        what = f"{raw.method} {raw.path} got HTTP {status} and {_preview(raw.body)}"
+        return EndpointError(
+            endpoint_line(base_url, what), code=code, http_status=status, logid=raw.logid, raw=raw
+        )
     if scope is None:
         if envelope is None:
             return _malformed(raw, "not a JSON object")
@@ -149,6 +185,8 @@ def _json_object(raw: RawExchange, text: Any, what: str) -> dict[str, Any]:
         value = json.loads(text)
     except ValueError:
         raise _malformed(raw, f"{what} is not valid JSON") from None
+    except RecursionError:
+        raise _malformed(raw, f"{what} is JSON nested too deep to read") from None
     if not isinstance(value, dict):
         raise _malformed(raw, f"{what} is not a JSON object")
     return value

@@ -2,8 +2,9 @@
 
 The scopes are those of `codes.py`. Retryable errors may succeed if the same call is made again
 later; item and job errors will not, and retrying them only spends money; account and workflow
-errors (`ServiceHaltError`) are nobody's item's fault and stop the run. Messages are written for
-a person reading a log and never contain a token.
+errors, and answers from something that is not Coze at all (`ServiceHaltError`), are nobody's
+item's fault and stop the run. Messages are written for a person reading a log and never contain
+a token.
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ class MalformedPayloadError(PermanentError):
     """The answer does not have the documented shape; `raw.body` holds what came."""
 
 
+class AnswerTooLargeError(MalformedPayloadError):
+    """An answer that ran past `config.MAX_ANSWER_BYTES` and was cut off unread, so a hostile
+    or broken server cannot fill memory; `raw.body` holds only its start."""
+
+
 class WorkflowFailedError(PermanentError):
     """The workflow ran and failed on Coze's side; a new submit would be a new paid run."""
 
@@ -95,8 +101,8 @@ class JobEndedError(CozeError):
 
 
 class ServiceHaltError(CozeError):
-    """Every item would get this answer: the account or the workflow is unusable. Ends the run
-    with nothing marked failed; `str()` is the one line a person needs."""
+    """Every item would get this answer: the account, the workflow or the endpoint is unusable.
+    Ends the run with nothing marked failed; `str()` is the one line a person needs."""
 
     scope: Scope = "account"
 
@@ -109,3 +115,11 @@ class WorkflowUnavailableError(ServiceHaltError):
     """The workflow is missing or not published."""
 
     scope: Scope = "workflow"
+
+
+class EndpointError(ServiceHaltError):
+    """COZE_BASE_URL does not lead to Coze: a page instead of JSON (a proxy's login page), a
+    path that does not exist (a base URL ending in /v1), or nothing listening. A deployment
+    fault, not the items': failing them would fail every video of the batch for good."""
+
+    scope: Scope = "endpoint"

@@ -5,7 +5,7 @@ pending jobs cost a few polls each instead of one per second each; every poll st
 through the client's shared rate limiter.
 
 A paid job ends only by its record (`Success`, `Fail`) or by a job-ending error (its record is
-gone): any other error is polled again later. A halt (account or workflow) or a spent call
+gone): any other error is polled again later. A halt (account, workflow or endpoint) or a spent call
 budget stops all polling once the polls in flight land; the jobs stay running for a later run.
 """
 

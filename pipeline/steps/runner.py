@@ -1,9 +1,10 @@
 """Shared machinery of the API steps: bounded workers, periodic commits, progress lines.
 
-A `ServiceHaltError` (account or workflow) is not an item's failure but the deployment's, and a
-spent call budget is nobody's: either stops the step from starting more calls, lets the calls
-in flight land (their answers may be paid jobs), then ends the step, leaving every unfinished
-video pending for the next run.
+A `ServiceHaltError` (account, workflow or endpoint) is not an item's failure but the
+deployment's, a spent call budget is nobody's, and an answer that neither the spool nor DuckDB would store is
+the disk's: each stops the step from starting more calls, lets the calls in flight land (their
+answers may be paid jobs), then ends the step, leaving every unfinished video pending for the
+next run. The storage failure ends it with the one line that names what could not be stored.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pipeline.coze.errors import CozeError, ServiceHaltError
 from pipeline.coze.models import MetadataResult, Submission
 from pipeline.warehouse.queries import WorkItem
 from pipeline.warehouse.raw import Kind, row_from_error, row_from_result
-from pipeline.warehouse.recorder import Recorder
+from pipeline.warehouse.recorder import AnswersNotStoredError, Recorder, StorageError
 
 T = TypeVar("T")
 
@@ -49,15 +50,17 @@ class StepProgress:
 
 
 class StopSignal:
-    """Set by the first halt or spent budget; workers stop taking items, in-flight ones land."""
+    """Set by the first halt, spent budget or refused answer; workers stop taking items,
+    in-flight ones land."""
 
-    def __init__(self) -> None:
+    def __init__(self, recorder: Recorder) -> None:
         self.halt: ServiceHaltError | None = None
         self.budget_spent = False
+        self.recorder = recorder
 
     @property
     def stopped(self) -> bool:
-        return self.halt is not None or self.budget_spent
+        return self.halt is not None or self.budget_spent or self.recorder.refused
 
     def raise_halt(self) -> None:
         if self.halt is not None:
@@ -68,7 +71,10 @@ class StopSignal:
 async def committing(
     recorder: Recorder, progress: StepProgress, log: logging.Logger | logging.LoggerAdapter
 ):
-    """Commit spooled answers every few seconds and log progress while the step works."""
+    """Commit spooled answers every few seconds and log progress while the step works.
+
+    The last commit names any answer still unstored; if it stored them all, the step still ends
+    in error, since it stopped early (`StorageError`)."""
 
     async def tick() -> None:
         last_progress = time.monotonic()
@@ -88,6 +94,13 @@ async def committing(
             await task
         await asyncio.to_thread(recorder.flush, wait=True)
         log.info(progress.line())
+        if recorder.refused:
+            raise StorageError(
+                f"{progress.name} stopped early: answers could not be stored as they arrived "
+                f"(the spool in {recorder.spool_dir} could not be written and the warehouse "
+                "refused them); every answer received is now in the warehouse and unfinished "
+                "videos stay pending: free disk space, then run again"
+            )
 
 
 async def for_each(
@@ -126,7 +139,7 @@ async def call_each(
 ) -> StepProgress:
     """One call per item; each answer, or the error that stands for it, is spooled at once."""
     progress = StepProgress(label, len(items))
-    stop = StopSignal()
+    stop = StopSignal(recorder)
 
     async def one(item: WorkItem) -> None:
         text = input_of(item)
@@ -144,15 +157,18 @@ async def call_each(
             return
         except CozeError as error:
             row = row_from_error(kind, item.video_key, workflow_id, text, error)
-            recorder.record(row)
             if row.outcome == "uncertain":
                 progress.uncertain += 1
             else:
                 progress.failed += 1
             log.warning("%s failed for %s: %s", label, item.video_key, error)
         else:
-            recorder.record(row_from_result(kind, item.video_key, result))
+            row = row_from_result(kind, item.video_key, result)
         progress.done += 1
+        try:
+            recorder.record(row)
+        except AnswersNotStoredError as error:
+            log.error("%s: starting no more calls: %s", label, error)
 
     async with committing(recorder, progress, log):
         await for_each(items, workers, one, stop)

@@ -12,14 +12,14 @@ from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
 from pipeline.coze.errors import (
     AccountError,
+    EndpointError,
     MalformedPayloadError,
-    TransportError,
     UncertainError,
 )
 from pipeline.coze.poller import JobPoller
 from pipeline.coze.ratelimit import RateLimiter
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
-from tests.coze.servers import DroppingProxy, ReplayServer, recorded
+from tests.coze.servers import DroppingProxy, ReplayServer, free_port, recorded
 
 TOKEN = "pat_TEST_TOKEN_must_never_be_logged_0123456789"
 SEED_SHARE_TEXT = (
@@ -149,13 +149,26 @@ def test_a_paid_post_dropped_after_sending_is_uncertain_and_never_re_sent():
     assert "may have started" in str(caught.value)
 
 
-def test_unreachable_service_gives_up_after_bounded_attempts():
-    async def scenario():
-        async with CozeClient(settings("http://127.0.0.1:9", max_attempts=3, rps=100)) as client:
-            await client.run_metadata("https://b23.tv/x")
+def test_unreachable_service_halts_after_bounded_attempts_naming_the_url_only(caplog):
+    """Nothing listening is the deployment's fault: every video would get it. The line names
+    the base URL without the password or query string it may carry."""
+    url = f"http://user:{TOKEN}@127.0.0.1:{free_port()}/v1?token={TOKEN}"
 
-    with pytest.raises(TransportError, match="no answer from Coze"):
+    async def scenario():
+        async with CozeClient(settings(url, max_attempts=3, rps=100)) as client:
+            await client.get_run("7535294053631819826", "7535298640308535332")
+
+    with (
+        caplog.at_level(logging.WARNING, logger="pipeline.coze"),
+        pytest.raises(EndpointError) as caught,
+    ):
         run(scenario())
+    line = str(caught.value)
+    port = url.split(":")[-1].split("/")[0]
+    assert line.startswith(f"COZE_BASE_URL=http://127.0.0.1:{port}/v1 does not lead to the Coze")
+    assert "nothing answered GET /v1/workflows/" in line and "in 3 attempts" in line
+    assert "check COZE_BASE_URL" in line and TOKEN not in line
+    assert sum("retrying" in r.getMessage() for r in caplog.records) == 2
 
 
 def test_auth_error_fails_fast_with_a_clear_message_and_no_token():
@@ -173,6 +186,28 @@ def test_auth_error_fails_fast_with_a_clear_message_and_no_token():
     message = str(caught.value)
     assert "COZE_API_TOKEN" in message and TOKEN not in message
     assert caught.value.http_status == 200 and caught.value.code == 4100
+
+
+@pytest.mark.parametrize("poll_token", ["pat_a_stale_poll_token_4f3e2d", None])
+def test_a_refused_poll_names_the_poll_token(poll_token):
+    """The seed polls with a second token: the line says which one Coze refused."""
+    with EmulatorProcess(EmulatorConfig(profile="fast", require_token=TOKEN)) as emulator:
+
+        async def scenario():
+            async with CozeClient(settings(emulator.url, poll_token=poll_token)) as client:
+                job = await client.submit_transcript("https://b23.tv/poll-token")
+                if poll_token is None:
+                    emulator.set_faults(require_token="a-token-rotated-elsewhere")
+                await client.get_run(job.workflow_id, job.execute_id)
+
+        with pytest.raises(AccountError) as caught:
+            run(scenario())
+    message = str(caught.value)
+    assert caught.value.code == 4100 and TOKEN not in message
+    if poll_token:
+        assert "on the poll token (COZE_POLL_TOKEN)" in message and poll_token not in message
+    else:
+        assert "on the poll token (COZE_API_TOKEN; no COZE_POLL_TOKEN set)" in message
 
 
 def test_missing_token_for_the_real_service_is_refused_before_any_request():
@@ -201,7 +236,7 @@ def test_token_never_in_repr_or_logs(caplog):
     configured = settings("http://127.0.0.1:9")
     assert TOKEN not in repr(configured)
     assert TOKEN not in repr(CozeClient(configured))
-    with caplog.at_level(logging.DEBUG), pytest.raises(TransportError):
+    with caplog.at_level(logging.DEBUG), pytest.raises(EndpointError):
         run(_one_call(settings("http://127.0.0.1:9", max_attempts=2, rps=100)))
     assert caplog.records, "expected retry log lines"
     assert all(TOKEN not in r.getMessage() for r in caplog.records)

@@ -12,13 +12,14 @@ import pytest
 
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
-from pipeline.coze.errors import CozeError, MalformedPayloadError
+from pipeline.coze.errors import CozeError, MalformedPayloadError, UncertainError
 from tests.coze.servers import ReplayServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # fixture → what the pipeline must make of it: a scope of pipeline.coze.codes, "ok" for an
-# answer to use, or "malformed" for a success envelope that is not our workflows' shape.
+# answer to use, "malformed" for a success envelope that is not our workflows' shape, or
+# "uncertain" for a submit's success that cannot be read (it may still be a paid job).
 EXPECTED = {
     "err_cozejs_400_1001_detail": "item",
     "err_cozejs_400_4000": "item",
@@ -56,7 +57,7 @@ EXPECTED = {
     "history_sdk_mock_success_plain_output": "job",  # finished, output not JSON
     "history_success_output_null": "job",  # finished, the end node returned nothing
     "run_docs_sync": "malformed",  # another workflow's data: no title
-    "run_sdk_mock_async": "malformed",  # the SDK's mock nests execute_id under data
+    "run_sdk_mock_async": "uncertain",  # the SDK's mock nests execute_id under data
     "run_sdk_mock_sync": "malformed",  # data is an object, not a JSON string
 }
 
@@ -101,6 +102,8 @@ def test_fixture_is_classified_by_scope(name: str) -> None:
             result = asyncio.run(call(server.url, fixture["kind"]))
         except MalformedPayloadError as error:
             verdict, logid = "malformed", error.logid
+        except UncertainError as error:
+            verdict, logid = "uncertain", error.logid
         except CozeError as error:
             verdict, logid = error.scope, error.logid
         else:

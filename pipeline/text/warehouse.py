@@ -29,6 +29,7 @@ from pipeline.text.normalize import normalize_text
 from pipeline.text.segment import query_terms, segment, segmenter
 from pipeline.text.sentences import split_sentences
 from pipeline.warehouse.frames import lookup, tuple_frame, upsert
+from pipeline.warehouse.schema import FTS_SCHEMA
 
 KEYWORDS_PER_VIDEO = 10
 FULL_REFRESH_SHARE = 0.1
@@ -62,9 +63,9 @@ INDEX_SQL = (
     "PRAGMA create_fts_index('search_documents', 'video_key', 'title', 'body', stemmer='none', "
     "stopwords='none', ignore='\\s+', strip_accents=0, lower=1, overwrite=1)"
 )
-SEARCH_MACRO = """
+SEARCH_MACRO = f"""
 CREATE OR REPLACE MACRO search_videos(q) AS TABLE
-  SELECT d.video_key, d.title, d.author, fts_main_search_documents.match_bm25(d.video_key, q) AS score
+  SELECT d.video_key, d.title, d.author, {FTS_SCHEMA}.match_bm25(d.video_key, q) AS score
   FROM search_documents d
   WHERE score IS NOT NULL
   ORDER BY score DESC

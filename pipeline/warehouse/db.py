@@ -1,4 +1,10 @@
-"""Opening the DuckDB file: one writing process at a time, so wait for the lock and say so."""
+"""Opening the DuckDB file: one writing process at a time, so wait for the lock and say so.
+
+Every connection is set up the same way: time in UTC, whatever the host's zone (the warehouse
+stores UTC as naive TIMESTAMP, so `now()::TIMESTAMP` must be UTC too), and no extension
+installed or loaded behind our back (a stray file makes DuckDB reach for the network; the fts
+extension is loaded explicitly from its package). A file DuckDB cannot read is one clear error.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +22,64 @@ from pipeline.warehouse.schema import create_schema
 log = logging.getLogger("pipeline.warehouse")
 
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+# Every connection to one file in a process must share these, or DuckDB refuses the second.
+CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+# What DuckDB says when a file's bytes are wrong: data damaged, not a lock or a bad query.
+_DAMAGE = ("Corrupt database file", "Could not read enough bytes")
 
 
 class WarehouseLockedError(RuntimeError):
     """Another process kept the DuckDB file locked for longer than we were willing to wait."""
 
 
+class WarehouseUnreadableError(RuntimeError):
+    """The file is not a DuckDB database, or its bytes are damaged: one line saying what to do."""
+
+
 def _is_lock_error(error: duckdb.Error) -> bool:
     text = str(error)
     return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
+
+
+def is_damage(error: duckdb.Error) -> bool:
+    return any(sign in str(error) for sign in _DAMAGE)
+
+
+def first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _unopenable(path: Path, error: duckdb.Error) -> WarehouseUnreadableError:
+    """Why the file would not open, with what to do, on one line."""
+    try:
+        with path.open("rb") as handle:
+            sqlite = handle.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:
+        sqlite = False
+    if sqlite:
+        return WarehouseUnreadableError(
+            f"{path} is a SQLite database, not the DuckDB warehouse: point --db or PIPELINE_DB "
+            "at the warehouse file"
+        )
+    if "not a valid DuckDB database" in str(error):
+        return WarehouseUnreadableError(
+            f"{path} is not a DuckDB database (empty or overwritten): point --db or PIPELINE_DB "
+            "at the warehouse, or restore the warehouse from a backup"
+        )
+    if is_damage(error):
+        return WarehouseUnreadableError(
+            f"warehouse {path} is damaged and cannot be opened ({first_line(error)}): restore it "
+            "from a backup"
+        )
+    return WarehouseUnreadableError(f"cannot open warehouse {path}: {first_line(error)}")
+
+
+def _damaged(path: Path, error: duckdb.Error) -> WarehouseUnreadableError:
+    return WarehouseUnreadableError(
+        f"warehouse {path} is damaged ({first_line(error)}): `python -m pipeline check --db "
+        f"{path}` says which tables and what to do"
+    )
 
 
 @contextmanager
@@ -37,7 +92,8 @@ def connect(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open, retrying while another process holds the file; close on exit.
 
-    `wait_seconds=0` tries once, for callers that have something better to do meanwhile.
+    `wait_seconds=0` tries once, for callers that have something better to do meanwhile. Damage
+    found while the connection is used is raised as `WarehouseUnreadableError` too.
     """
     logger = logger or log
     path = Path(path)
@@ -48,11 +104,11 @@ def connect(
     warned_at = 0.0
     while True:
         try:
-            conn = duckdb.connect(str(path), read_only=read_only)
+            conn = duckdb.connect(str(path), read_only=read_only, config=CONFIG)
             break
         except duckdb.Error as error:
             if not _is_lock_error(error):
-                raise
+                raise _unopenable(path, error) from None
             holder = _LOCK_HOLDER.search(str(error))
             who = f"process {holder.group(1)}" if holder else "another process"
             remaining = deadline - time.monotonic()
@@ -73,8 +129,26 @@ def connect(
             time.sleep(min(delay, max(remaining, 0.01)))
             delay = min(delay * 1.5, 2.0)
     try:
+        conn.execute("SET TimeZone = 'UTC'")
         if not read_only:
             create_schema(conn)
         yield conn
+    except duckdb.Error as error:
+        if is_damage(error):
+            raise _damaged(path, error) from error
+        raise
     finally:
         conn.close()
+
+
+def ensure_openable(path: Path) -> None:
+    """Raise `WarehouseUnreadableError` now if DuckDB cannot open the file, for commands that
+    would otherwise meet it deep inside their work; a file yet to be made or held by a writer
+    is fine."""
+    if not path.exists():
+        return
+    try:
+        with connect(path, read_only=True, wait_seconds=0):
+            pass
+    except WarehouseLockedError:
+        return

@@ -1,8 +1,10 @@
 """How raw answers move the work forward: per-video step state and the transcript job ledger.
 
-Pure: given the answers (in arrival order) and the prior state of the rows they touch, it
-returns the new state. The recorder applies it as answers arrive; `rebuild` replays the whole
-raw layer through the same code, so the two can never disagree.
+Pure: given the answers (in the order they were recorded, `seq`) and the prior state of the rows
+they touch, it returns the new state. Never in `received_at` order: after a clock step back a
+poll would look older than its submit and be ignored. The recorder applies it as answers
+arrive; `rebuild` replays the whole raw layer through the same code, so the two can never
+disagree.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ class Ledger:
     max_attempts: int
 
     def apply(self, rows: Iterable[RawRow]) -> None:
-        for row in sorted(rows, key=lambda r: r.received_at):
+        """Rows not numbered yet come after the numbered ones, in the order given."""
+        for row in sorted(rows, key=lambda r: (r.seq is None, r.seq or 0)):
             if row.kind == "metadata":
                 self._metadata(row)
             elif row.kind == "submit":

@@ -29,6 +29,7 @@ class RawRow:
     logid: str | None
     received_at: datetime
     body: str | None
+    seq: int | None = None  # numbered when committed; spooled rows have none yet
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -106,6 +106,12 @@ TABLES: tuple[Table, ...] = (
             C("logid", "VARCHAR", "Coze log id, for support requests."),
             C("received_at", "TIMESTAMP", "When the answer arrived (UTC).", False),
             C("body", "VARCHAR", "Response body exactly as received."),
+            C(
+                "seq",
+                "BIGINT",
+                "Order of recording (1, 2, ...), causal within a run: state is replayed in this "
+                "order, never by received_at, which a clock step can reorder.",
+            ),
         ),
         ("response_id",),
     ),
@@ -137,7 +143,7 @@ TABLES: tuple[Table, ...] = (
         "latest row's resume_after; the next run that gets answers from Coze again empties it.",
         (
             C("halted_at", "TIMESTAMP", "When the run stopped (UTC).", False),
-            C("scope", "VARCHAR", "account or workflow.", False),
+            C("scope", "VARCHAR", "account, workflow or endpoint (COZE_BASE_URL).", False),
             C("code", "BIGINT", "Coze's code; NULL when only an HTTP status said it."),
             C("http_status", "INTEGER", "HTTP status of the answer."),
             C("message", "VARCHAR", "The line the run ended with.", False),
@@ -419,6 +425,13 @@ VIEWS: tuple[View, ...] = (
     ),
 )
 
+# What `rebuild` never rewrites: answers and link files come from outside, halts from Coze's
+# refusals. Every other table is derived from these and can be dropped and recomputed.
+SOURCE_TABLES = ("links", "raw_responses", "service_halts")
+
+# Where DuckDB's fts keeps the BM25 index of search_documents (pipeline.text.warehouse).
+FTS_SCHEMA = "fts_main_search_documents"
+
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS raw_responses_video ON raw_responses (video_key, kind)",
     "CREATE INDEX IF NOT EXISTS transcript_jobs_video ON transcript_jobs (video_key)",
@@ -428,12 +441,41 @@ INDEXES = (
 
 def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Idempotent, so every writer can call it on open."""
+    create_objects(conn)
+    _add_seq(conn)
+
+
+def create_objects(conn: duckdb.DuckDBPyConnection) -> None:
+    """Every missing table, index and view; runs inside the caller's transaction, if any."""
     for table in TABLES:
         conn.execute(table.ddl())
     for statement in INDEXES:
         conn.execute(statement)
     for view in VIEWS:
         conn.execute(view.sql)
+
+
+def _add_seq(conn: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses made before `raw_responses.seq` get it once, numbered by received_at: the only
+    order they kept."""
+    present = conn.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'main' "
+        "AND table_name = 'raw_responses' AND column_name = 'seq'"
+    ).fetchone()
+    if present and present[0]:
+        return
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute("ALTER TABLE raw_responses ADD COLUMN IF NOT EXISTS seq BIGINT")
+        conn.execute(
+            "UPDATE raw_responses SET seq = n.seq FROM (SELECT response_id, row_number() OVER "
+            "(ORDER BY received_at, response_id) AS seq FROM raw_responses) n "
+            "WHERE raw_responses.response_id = n.response_id"
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def schema_markdown() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import duckdb
@@ -34,3 +35,14 @@ def stage_links(conn: duckdb.DuckDBPyConnection, data: pl.DataFrame) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def stored_lines(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> dict[str, int]:
+    """How many `links` rows each of these batches has, for those that have any."""
+    if not batches:
+        return {}
+    rows = conn.execute(
+        "SELECT batch, count(*) FROM links WHERE list_contains(?, batch) GROUP BY 1 ORDER BY 1",
+        [list(batches)],
+    ).fetchall()
+    return dict(rows)

@@ -16,6 +16,7 @@ from pipeline.warehouse.ledger import Ledger
 from pipeline.warehouse.normalize import signed_url_expiry, split_title
 from pipeline.warehouse.raw import RawRow
 from pipeline.warehouse.recorder import load_ledger, save_ledger
+from pipeline.warehouse.schema import FTS_SCHEMA, SOURCE_TABLES, TABLES, create_objects
 
 _RAW_COLUMNS = ", ".join(RawRow.__slots__)
 
@@ -45,7 +46,7 @@ def refresh_normalized(
             conn,
             f"SELECT {_RAW_COLUMNS} FROM raw_responses WHERE kind = 'metadata' AND outcome = 'ok' "
             f"AND {scope} QUALIFY row_number() OVER "
-            "(PARTITION BY video_key ORDER BY received_at DESC) = 1",
+            "(PARTITION BY video_key ORDER BY seq DESC) = 1",
         )
         links = {
             r[0]: r[1:]
@@ -59,8 +60,7 @@ def refresh_normalized(
             f"SELECT {', '.join('r.' + c for c in RawRow.__slots__)} FROM raw_responses r "
             "JOIN transcript_jobs j ON j.execute_id = r.execute_id AND j.status = 'Success' "
             f"WHERE r.kind = 'poll' AND r.outcome = 'ok' AND {raw_scope} "
-            "QUALIFY row_number() OVER (PARTITION BY r.video_key "
-            "ORDER BY j.finished_at DESC, r.received_at DESC) = 1",
+            "QUALIFY row_number() OVER (PARTITION BY r.video_key ORDER BY r.seq DESC) = 1",
         )
 
     videos, hashtags, mentions, authors, undecodable = [], [], [], [], 0
@@ -160,19 +160,20 @@ def _merge_authors(conn: duckdb.DuckDBPyConnection, authors: pl.DataFrame) -> No
 def rebuild_all(
     conn: duckdb.DuckDBPyConnection, max_attempts: int, chunk: int = 5000
 ) -> NormalizedCounts:
-    """Recompute all state and normalized tables from raw_responses, calling no API."""
+    """Recompute all state and normalized tables from raw_responses, calling no API.
+
+    Every derived table is dropped, not emptied: a DELETE reads the table's blocks, so one
+    damaged block would stop the rebuild that is meant to repair it. The text tables and the
+    search index are left empty, for `update_text_tables` to fill again from scratch. Answers
+    are replayed in recording order (`seq`)."""
     conn.execute("BEGIN TRANSACTION")
     try:
-        for table in (
-            "item_state",
-            "transcript_jobs",
-            "videos",
-            "video_hashtags",
-            "video_mentions",
-            "authors",
-            "transcripts",
-        ):
-            conn.execute(f"DELETE FROM {table}")
+        conn.execute(f"DROP SCHEMA IF EXISTS {FTS_SCHEMA} CASCADE")
+        conn.execute("DROP MACRO TABLE IF EXISTS search_videos")
+        for table in TABLES:
+            if table.name not in SOURCE_TABLES:
+                conn.execute(f"DROP TABLE IF EXISTS {table.name}")
+        create_objects(conn)
         keys = [
             r[0]
             for r in conn.execute(
@@ -183,7 +184,9 @@ def rebuild_all(
             part = keys[start : start + chunk]
             with lookup(conn, "_scope", "video_key", part):
                 rows = _raw_rows(
-                    conn, f"SELECT {_RAW_COLUMNS} FROM raw_responses WHERE {_in_scope(part)}"
+                    conn,
+                    f"SELECT {_RAW_COLUMNS} FROM raw_responses WHERE {_in_scope(part)} "
+                    "ORDER BY seq NULLS LAST, received_at",
                 )
             ledger: Ledger = load_ledger(conn, rows, max_attempts)
             ledger.apply(rows)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from pipeline.envvars import ConfigError
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
+from pipeline.terminal import printable
+from pipeline.warehouse.db import WarehouseUnreadableError, ensure_openable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,7 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the whole pipeline for one link file")
-    run.add_argument("--links", required=True, help="link file; its name is the batch")
+    run.add_argument(
+        "--links",
+        required=True,
+        help="link file; its batch is its name when in $PIPELINE_LINKS_DIR, else its path",
+    )
     run.add_argument("--db", help="DuckDB file (default: $PIPELINE_DB or data/warehouse.duckdb)")
     run.add_argument(
         "--resubmit-uncertain",
@@ -55,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     rebuild.add_argument("--db")
 
+    check = commands.add_parser(
+        "check", help="read the whole warehouse: damage, schema, row counts, search index"
+    )
+    check.add_argument("--db", help="DuckDB file (default: $PIPELINE_DB or data/warehouse.duckdb)")
+
     doc = commands.add_parser("schema-doc", help="write docs/schema.md from the schema")
     doc.add_argument("--output", default=str(PROJECT_ROOT / "docs" / "schema.md"))
 
@@ -63,11 +74,31 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--max-calls must be a whole number >= 1")
     if args.command != "search" and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if getattr(args, "links", None) and (problem := _unusable_path(args.links)):
+        print(f"cannot read link file {problem}", file=sys.stderr)
+        return 2
     try:
+        if args.command == "run":  # not under Dagster's stack trace from the first step
+            ensure_openable(_db_path(args.db))
         return _dispatch(args, rest)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    except WarehouseUnreadableError as error:
+        print(error, file=sys.stderr)
+        return 1
+
+
+def _unusable_path(path: str) -> str | None:
+    """The path and why the system refuses it (a name too long, a loop), before any work
+    starts; a missing file is left to the command, which names it."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return f"{printable(path, 1000)}: {error.strerror}"
+    return None
 
 
 def _dispatch(args: argparse.Namespace, rest: list[str]) -> int:
@@ -96,6 +127,8 @@ def _dispatch(args: argparse.Namespace, rest: list[str]) -> int:
         return main_ui(args.port)
     if args.command == "rebuild":
         return _rebuild(args.db)
+    if args.command == "check":
+        return _check(args.db)
     from pipeline.warehouse.schema import schema_markdown
 
     Path(args.output).write_text(schema_markdown() + "\n", encoding="utf-8")
@@ -103,14 +136,49 @@ def _dispatch(args: argparse.Namespace, rest: list[str]) -> int:
     return 0
 
 
+def _env(db: str | None) -> dict[str, str]:
+    return {**os.environ, **({"PIPELINE_DB": db} if db else {})}
+
+
+def _db_path(db: str | None) -> Path:
+    return PipelineSettings.from_env(_env(db)).db_path
+
+
 def _rebuild(db: str | None) -> int:
+    """State and normalized tables in one transaction, then the text tables and the index from
+    scratch through the text analysis's own code."""
+    from pipeline.text.warehouse import update_text_tables
     from pipeline.warehouse.db import connect
     from pipeline.warehouse.tables import rebuild_all
 
-    settings = PipelineSettings.from_env({**os.environ, **({"PIPELINE_DB": db} if db else {})})
-    with connect(settings.db_path) as conn:
+    settings = PipelineSettings.from_env(_env(db))
+    if not settings.db_path.is_file():
+        print(f"no warehouse at {settings.db_path}: check --db or PIPELINE_DB", file=sys.stderr)
+        return 1
+    with connect(settings.db_path, wait_seconds=settings.lock_wait_seconds) as conn:
         counts = rebuild_all(conn, settings.max_attempts)
-    print(f"rebuilt from raw_responses: {counts.videos} videos, {counts.transcripts} transcripts")
+    text = update_text_tables(
+        lambda: connect(settings.db_path, wait_seconds=settings.lock_wait_seconds)
+    )
+    print(
+        f"rebuilt from raw_responses: {counts.videos} videos, {counts.transcripts} transcripts, "
+        f"{text.processed} segmented and indexed"
+    )
+    return 0
+
+
+def _check(db: str | None) -> int:
+    from pipeline.warehouse.check import check_warehouse
+
+    settings = PipelineSettings.from_env(_env(db))
+    report = check_warehouse(settings.db_path, settings.lock_wait_seconds)
+    for line in [*report.facts, *report.problems]:
+        print(line)
+    if report.problems:
+        count = len(report.problems)
+        print(f"{settings.db_path}: {count} problem{'s' if count > 1 else ''} found")
+        return 1
+    print(f"{settings.db_path}: no problem found")
     return 0
 
 

@@ -7,11 +7,15 @@ emulator, so a fresh clone runs end to end with no account.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +25,19 @@ import dagster as dg
 
 from pipeline.coze.config import CozeSettings
 from pipeline.definitions import build_definitions
+from pipeline.defs.assets import API_POOL
 from pipeline.defs.automation import JOB_NAME
-from pipeline.defs.partitions import batches
+from pipeline.defs.partitions import batch_key, batches
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
+from pipeline.terminal import printable
 from pipeline.warehouse.db import connect
 
 PID_TAG = "pipeline/pid"
 HOST_TAG = "pipeline/host"
 API_STEPS = ("metadata_responses", "transcript_jobs", "transcript_responses")
+POOL_CHECK_SECONDS = 3.0
+POOL_LOG_SECONDS = 15.0
 
 # Exit statuses of `python -m pipeline run`, documented in the README.
 EXIT_OK = 0
@@ -49,6 +57,16 @@ def ensure_dagster_home() -> Path:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster")))
     home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+def open_instance() -> dg.DagsterInstance:
+    """The project's instance, opened one process at a time: Dagster's SQLite storages create
+    their tables on first open without a lock, so two runs starting on a never-used
+    DAGSTER_HOME would both create them and one would crash (`table runs already exists`)."""
+    home = ensure_dagster_home()
+    with (home / ".pipeline-init.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return dg.DagsterInstance.get()
 
 
 @contextlib.contextmanager
@@ -104,6 +122,50 @@ def release_dead_runs(instance: dg.DagsterInstance) -> int:
     return released
 
 
+def pool_holders(instance: dg.DagsterInstance, run_ids: set[str]) -> str:
+    """The runs holding the `coze_api` pool's slots, with their process ids when known."""
+    holders = []
+    for run_id in sorted(run_ids):
+        run = instance.get_run_by_id(run_id)
+        pid = run.tags.get(PID_TAG) if run is not None else None
+        holders.append(f"run {run_id}" + (f" (pid {pid})" if pid else ""))
+    return ", ".join(holders) or "nobody (a slot is being handed over)"
+
+
+@contextlib.contextmanager
+def watching_the_pool(instance: dg.DagsterInstance, run_id: str) -> Iterator[None]:
+    """While the run waits for the `coze_api` pool, free the slots of runs that died meanwhile
+    and say who it waits for: a run killed while holding the slot would otherwise make this one
+    wait, silently, until some later run started."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        said_at = float("-inf")
+        while not stop.wait(POOL_CHECK_SECONDS):
+            try:
+                info = instance.event_log_storage.get_concurrency_info(API_POOL)
+                if run_id not in info.pending_run_ids:
+                    continue
+                if released := release_dead_runs(instance):
+                    print(f"released {released} run(s) whose process had died", flush=True)
+                    continue
+                holders = pool_holders(instance, info.active_run_ids)
+                news = f"waiting for the {API_POOL} pool: held by {holders}"
+            except Exception as error:  # the instance's database busy: the run goes on regardless
+                news = f"could not check the {API_POOL} pool ({error}); checking again"
+            if time.monotonic() - said_at >= POOL_LOG_SECONDS:
+                print(news, flush=True)
+                said_at = time.monotonic()
+
+    watcher = threading.Thread(target=watch, name="pool-watcher", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+
+
 def failure_reason(result: dg.ExecuteInProcessResult) -> RunFailure | None:
     """The first failed step and the innermost error under Dagster's wrappers, for one line."""
     for event in result.all_events:
@@ -135,28 +197,32 @@ def run_batch(
     max_calls: int | None = None,
 ) -> RunFailure | None:
     """Materialize the whole job for one link file; the reason when the run itself failed."""
-    ensure_dagster_home()
     links_file = links_file.resolve()
     if not links_file.is_file():
         raise FileNotFoundError(f"no link file at {links_file}")
-    env = {**environ, "PIPELINE_LINKS_DIR": str(links_file.parent)}
-    with coze_endpoint(env) as env:
+    batch = batch_key(links_file, PipelineSettings.from_env(environ).links_dir)
+    with coze_endpoint(dict(environ)) as env:
         defs = build_definitions(env)
         job = defs.resolve_job_def(JOB_NAME)
-        with dg.DagsterInstance.get() as instance:
+        run_id = str(uuid.uuid4())
+        with open_instance() as instance:
             if released := release_dead_runs(instance):
                 print(f"released {released} run(s) whose process had died", flush=True)
-            instance.add_dynamic_partitions(batches.name, [links_file.name])
-            result = job.execute_in_process(
-                partition_key=links_file.name,
-                instance=instance,
-                run_config={
-                    "loggers": {"console": {"config": {"log_level": "INFO"}}},
-                    **api_run_config(resubmit_uncertain=resubmit_uncertain, max_calls=max_calls),
-                },
-                tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
-                raise_on_error=False,
-            )
+            instance.add_dynamic_partitions(batches.name, [batch])
+            with watching_the_pool(instance, run_id):
+                result = job.execute_in_process(
+                    partition_key=batch,
+                    instance=instance,
+                    run_id=run_id,
+                    run_config={
+                        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+                        **api_run_config(
+                            resubmit_uncertain=resubmit_uncertain, max_calls=max_calls
+                        ),
+                    },
+                    tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
+                    raise_on_error=False,
+                )
     if result.success:
         return None
     return failure_reason(result) or RunFailure("the run failed: see the log above", False)
@@ -189,7 +255,7 @@ def summary(db_path: Path, batch: str | None = None) -> str:
             params,
         ).fetchall()
     out = [
-        f"Warehouse {db_path}" + (f", batch {batch}" if batch else ""),
+        f"Warehouse {db_path}" + (f", batch {printable(batch, 300)}" if batch else ""),
         f"  lines: {lines[0]} ({lines[1]} not usable links)",
         f"  videos: {status[0]}  metadata ok: {status[1]}  transcripts ok: {status[2]}  "
         f"pending: {status[3]}  failed: {status[4]}  uncertain: {status[5]}",
@@ -200,7 +266,7 @@ def summary(db_path: Path, batch: str | None = None) -> str:
             "`python -m pipeline run --resubmit-uncertain` submits them again (paid)"
         )
     out += [
-        f"  [{p}] {title} — {author} ({chars} chars of transcript)"
+        f"  [{printable(p)}] {printable(title)} — {printable(author)} ({chars} chars of transcript)"
         for p, title, author, chars in titles
     ]
     return "\n".join(out)
@@ -222,19 +288,20 @@ def main_run(
         print(error, file=sys.stderr)
         return EXIT_USAGE
     if settings.db_path.exists():
-        print(summary(settings.db_path, Path(links).name), flush=True)
+        print(summary(settings.db_path, batch_key(Path(links), settings.links_dir)), flush=True)
     if failure is None:
         return EXIT_OK
+    line = printable(failure.line, 2000)
     if failure.coze_halt:
-        print(failure.line, file=sys.stderr)
+        print(line, file=sys.stderr)
         return EXIT_COZE_HALTED
-    print(f"the run failed ({failure.line}); unfinished work stays pending", file=sys.stderr)
+    print(f"the run failed ({line}); unfinished work stays pending", file=sys.stderr)
     return EXIT_RUN_FAILED
 
 
 def main_ui(port: str) -> int:
     """`dagster dev` whose runs, schedule and sensor reach Coze or the built-in emulator."""
-    ensure_dagster_home()
+    open_instance().dispose()  # a `python -m pipeline run` starting meanwhile waits for this
     with coze_endpoint(dict(os.environ)) as env:
         command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
         ui = subprocess.Popen([*command, "-h", "127.0.0.1", "-p", port], env=env, cwd=PROJECT_ROOT)

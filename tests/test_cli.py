@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
+from pipeline.warehouse.db import connect
 
 
 def test_a_missing_link_file_is_named_and_exits_2(
@@ -46,4 +47,53 @@ def test_an_unusable_setting_is_named_and_exits_2(
     captured = capsys.readouterr()
     assert captured.err.strip() == message
     assert "emulator" not in captured.out
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def _one_line(text: str) -> str:
+    assert "Traceback" not in text
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+@pytest.mark.parametrize("limit", ["-1", "0", "ten"])
+def test_a_search_limit_below_one_is_refused(
+    capsys: pytest.CaptureFixture[str], limit: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["search", "以太币", "--limit", limit])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"argument --limit: must be a whole number >= 1, got '{limit}'" in err
+
+
+def test_a_search_without_a_warehouse_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "none.duckdb"
+    assert main(["search", "以太币", "--db", str(db)]) == 1
+    assert _one_line(capsys.readouterr().err) == f"no warehouse at {db}; run the pipeline first"
+
+
+def test_a_search_before_any_text_analysis_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "w.duckdb"
+    with connect(db):  # the schema, as after a run whose videos have no transcript yet
+        pass
+    assert main(["search", "以太币", "--db", str(db)]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"no search index in {db} yet")
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_a_link_file_name_too_long_for_the_system_is_one_line(
+    tmp_path: Path, dagster_home: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    links = tmp_path / ("长" * 300 + ".txt")
+    assert main([command, "--links", str(links), "--db", str(tmp_path / "w.duckdb")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("cannot read link file ") and line.endswith(": File name too long")
     assert not (tmp_path / "w.duckdb").exists()

@@ -21,7 +21,7 @@ from pipeline.steps.submit import submit_transcripts
 from pipeline.warehouse import queries
 from pipeline.warehouse.halts import clear_halts, record_halt
 from pipeline.warehouse.recorder import Recorder
-from pipeline.warehouse.staging import batch_frame, stage_links
+from pipeline.warehouse.staging import batch_frame, stage_links, stored_lines
 from pipeline.warehouse.tables import refresh_normalized
 
 API_POOL = "coze_api"
@@ -40,16 +40,31 @@ def links(
     warehouse: WarehouseResource,
     link_files: LinkFilesResource,
 ) -> dg.MaterializeResult:
-    """Parse each batch's link file into `links`, replacing that batch's rows."""
+    """Parse each batch's link file into `links`, replacing that batch's rows.
+
+    A file with no lines left keeps its batch's rows: an empty file is more often a save cut
+    short than a wish to forget the batch, and its rows are what keeps the batch's paid jobs
+    polled, in `link_status` and in the schedule's sight."""
     frames = []
+    empty = []
     for batch in context.partition_keys:
         parsed = parse_file(link_files.path(batch))
         bad = parsed["error"].is_not_null().sum()
         context.log.info(f"{batch}: {parsed.height} lines, {bad} not usable")
         frames.append(batch_frame(batch, parsed))
+        if parsed.height == 0:
+            empty.append(batch)
     data = pl.concat(frames)
     with warehouse.connect(logger=context.log) as conn:
+        kept = stored_lines(conn, empty)
         stage_links(conn, data)
+    for batch, rows in kept.items():
+        context.log.warning(
+            f"{batch}: the link file has no lines now, but the warehouse has {rows} rows for "
+            "this batch; they are kept, not deleted, so its paid jobs are still collected (an "
+            "empty file is usually a save cut short). Write the lines back, or delete the "
+            "batch's rows from `links` by hand to drop it."
+        )
     errors = data.filter(pl.col("error").is_not_null())
     return dg.MaterializeResult(
         metadata={
@@ -59,6 +74,7 @@ def links(
             "errors_by_reason": dg.MetadataValue.json(
                 dict(errors.group_by("error").len().iter_rows())
             ),
+            "empty_files_rows_kept": dg.MetadataValue.json(kept),
         }
     )
 

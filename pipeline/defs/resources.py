@@ -8,6 +8,7 @@ import dagster as dg
 from pipeline.coze.budget import CallBudget
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
+from pipeline.defs.partitions import batch_file
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.recorder import Recorder
 
@@ -43,14 +44,15 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class LinkFilesResource(dg.ConfigurableResource):
-    """The folder of link files; a batch is a file name in it."""
+    """The folder of link files the sensor watches; a batch key names a file in it, or any
+    other file by its path (`pipeline.defs.partitions.batch_key`)."""
 
     directory: str
 
     def path(self, batch: str) -> Path:
-        path = Path(self.directory) / batch
-        if path.parent != Path(self.directory) or not path.is_file():
-            raise FileNotFoundError(f"batch {batch!r}: no link file {path}")
+        path = batch_file(batch, Path(self.directory))
+        if path is None or not path.is_file():
+            raise FileNotFoundError(f"batch {batch!r}: no link file {path or batch}")
         return path
 
     def files(self) -> list[Path]:

@@ -7,8 +7,19 @@ import os
 import sys
 
 from pipeline.settings import PipelineSettings
+from pipeline.terminal import printable
 from pipeline.text.warehouse import search
 from pipeline.warehouse.db import connect
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
 
 
 def search_main(argv: list[str] | None = None) -> int:
@@ -16,7 +27,7 @@ def search_main(argv: list[str] | None = None) -> int:
         prog="python -m pipeline search", description="Full-text search (BM25)."
     )
     parser.add_argument("query", help="words to find; Chinese is segmented like the indexed text")
-    parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--limit", type=_positive, default=10, help="hits to show (default 10)")
     parser.add_argument("--db", help="DuckDB file (default: $PIPELINE_DB or data/warehouse.duckdb)")
     args = parser.parse_args(argv)
     env = {**os.environ, **({"PIPELINE_DB": args.db} if args.db else {})}
@@ -25,11 +36,25 @@ def search_main(argv: list[str] | None = None) -> int:
         print(f"no warehouse at {db}; run the pipeline first", file=sys.stderr)
         return 1
     with connect(db, read_only=True) as conn:
-        hits = search(conn, args.query, args.limit)
+        # The index and its macro are made by the first text analysis that segments a transcript.
+        indexed = conn.execute(
+            "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'search_videos'"
+        ).fetchone()
+        hits = search(conn, args.query, args.limit) if indexed and indexed[0] else None
+    if hits is None:
+        print(
+            f"no search index in {db} yet: no transcript has been analysed; "
+            "run the pipeline until some transcripts are collected",
+            file=sys.stderr,
+        )
+        return 1
     if not hits:
-        print(f"no video matches {args.query!r}")
+        print(f"no video matches {printable(args.query)!r}")
         return 0
     for rank, hit in enumerate(hits, start=1):
-        print(f"{rank}. [{hit.score:.3f}] {hit.title} — {hit.author} ({hit.video_key})")
-        print(f"   {hit.snippet}")
+        print(
+            f"{rank}. [{hit.score:.3f}] {printable(hit.title)} — {printable(hit.author)} "
+            f"({printable(hit.video_key, 200)})"
+        )
+        print(f"   {printable(hit.snippet, 200)}")
     return 0

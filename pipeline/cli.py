@@ -145,10 +145,11 @@ def _db_path(db: str | None) -> Path:
 
 
 def _rebuild(db: str | None) -> int:
-    """State and normalized tables in one transaction, then the text tables and the index from
-    scratch through the text analysis's own code."""
+    """Links re-keyed by the current parser, then state and normalized tables in one transaction,
+    then the text tables and the index from scratch through the text analysis's own code."""
     from pipeline.text.warehouse import update_text_tables
     from pipeline.warehouse.db import connect
+    from pipeline.warehouse.rekey import rekey
     from pipeline.warehouse.tables import rebuild_all
 
     settings = PipelineSettings.from_env(_env(db))
@@ -156,7 +157,13 @@ def _rebuild(db: str | None) -> int:
         print(f"no warehouse at {settings.db_path}: check --db or PIPELINE_DB", file=sys.stderr)
         return 1
     with connect(settings.db_path, wait_seconds=settings.lock_wait_seconds) as conn:
+        rekeyed = rekey(conn)
         counts = rebuild_all(conn, settings.max_attempts)
+    if rekeyed.lines:
+        print(
+            f"re-keyed {rekeyed.lines} link lines with the current parser: answers of "
+            f"{rekeyed.moved} old keys moved, {rekeyed.split} old keys split"
+        )
     text = update_text_tables(
         lambda: connect(settings.db_path, wait_seconds=settings.lock_wait_seconds)
     )

@@ -13,6 +13,8 @@ When a line holds several URLs, the first one of a supported platform wins.
 `video_key` identifies a video across the whole warehouse: `{platform}:{video_id}` when the URL
 carries the id (Bilibili parts other than the first add `:p{N}`), else the canonical URL, which
 for short share links (v.douyin.com, b23.tv, xhslink.com …) is the cleaned short link itself.
+One video pasted in two forms must get one key, or it is fetched and paid for twice: av ids
+become BV ids, Weibo mblogids become the numeric mid.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pipeline.links.bilibili import MAX_AID, av_to_bv
+from pipeline.links.weibo import mblogid_to_mid
 
 # Only ASCII URL characters: a URL ends where Chinese text or full-width punctuation begins.
 # No case-insensitive flag: it would let Unicode look-alikes (the Kelvin sign) match [A-Za-z].
@@ -40,15 +43,24 @@ PLATFORM_HOSTS: tuple[tuple[str, str], ...] = (
     ("iesdouyin.com", "douyin"),
     ("douyin.com", "douyin"),
     ("tiktok.com", "tiktok"),
+    ("tiktokv.com", "tiktok"),
     ("bilibili.com", "bilibili"),
     ("b23.tv", "bilibili"),
     ("kuaishou.com", "kuaishou"),
+    ("kuaishou.cn", "kuaishou"),
+    ("gifshow.com", "kuaishou"),
     ("chenzhongtech.com", "kuaishou"),
     ("xiaohongshu.com", "xiaohongshu"),
+    ("rednote.com", "xiaohongshu"),
     ("xhslink.com", "xiaohongshu"),
+    ("xhslink.cn", "xiaohongshu"),
     ("weibo.com", "weibo"),
     ("weibo.cn", "weibo"),
+    ("t.cn", "weibo"),
     ("youtube.com", "youtube"),
+    ("youtube-nocookie.com", "youtube"),
+    ("youtubekids.com", "youtube"),
+    ("youtube.googleapis.com", "youtube"),
     ("youtu.be", "youtube"),
 )
 
@@ -101,15 +113,25 @@ TRACKING_PARAMS = frozenset(
 )
 
 _DOUYIN_VIDEO = re.compile(r"^/(?:video|share/video)/([0-9]{8,20})")
-_DOUYIN_NOTE = re.compile(r"^/(?:note|share/note)/([0-9]{8,20})")
+_DOUYIN_NOTE = re.compile(r"^/(?:note|slides|share/note|share/slides)/([0-9]{8,20})")
 _BV = re.compile(r"(BV1[1-9A-HJ-NP-Za-km-z]{9})")
 _AV = re.compile(r"/av([0-9]{1,16})(?:/|$)", re.IGNORECASE)
-_TIKTOK = re.compile(r"^/@([^/]+)/video/([0-9]{8,25})")
-_KUAISHOU = re.compile(r"^/short-video/([A-Za-z0-9_-]+)")
-_XHS = re.compile(r"^/(?:explore|discovery/item)/([0-9a-f]{24})")
-_YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
-_WEIBO = re.compile(r"^/([0-9]{5,12})/([A-Za-z0-9]{6,16})/?$")
-_WEIBO_M = re.compile(r"^/(?:status|detail)/([A-Za-z0-9]{6,20})/?$")
+# Photo posts share the id space of videos; `/@/video/{id}` (no user) is a valid page.
+_TIKTOK = re.compile(
+    r"^/(?:@([^/]*)/(?:video|photo)|share/(?:video|photo)|embed(?:/v2)?|v)/([0-9]{8,25})"
+    r"(?:\.html)?(?:/|$)"
+)
+_KUAISHOU = re.compile(r"^/(?:short-video|fw/photo|fw/long-video|u/[^/]+)/([A-Za-z0-9_-]+)")
+_XHS = re.compile(r"^/(?:explore|discovery/item|user/profile/[0-9a-f]{24})/([0-9a-f]{24})")
+# yt-dlp's YoutubeIE: an id after these path words, but a playlist or channel embed is none.
+_YOUTUBE_PATH = re.compile(
+    r"^/(?:v|embed|e|shorts|live)/(?!videoseries|live_stream)([0-9A-Za-z_-]{11})"
+)
+_YOUTUBE_ID = re.compile(r"^/([0-9A-Za-z_-]{11})")
+# The first `v=`, also after HTML-escaped `&amp;` (`;` ends a parameter there).
+_YOUTUBE_V = re.compile(r"(?:^|[&;])v=([0-9A-Za-z_-]{11})")
+# A post: numeric mid or base-62 mblogid after the user id (any number, 0 too) or status/detail.
+_WEIBO = re.compile(r"^/(?:[0-9]+|status|detail)/([A-Za-z0-9]+)(?:/|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +220,10 @@ def _identify(url: str, platform: str, host: str, path: str, query: str) -> Clas
     """The video id and canonical URL, where this platform's URL carries the id."""
     if platform == "douyin":
         match = _DOUYIN_VIDEO.match(path)
-        modal_id = _query_value(query, "modal_id")
-        if match or modal_id.isdigit():
-            video_id = match.group(1) if match else modal_id
+        # `modal_id` (a video opened over a page) and `vid` (over a user's page)
+        in_query = _query_value(query, "modal_id") or _query_value(query, "vid")
+        if match or in_query.isdigit():
+            video_id = match.group(1) if match else in_query
             return Classified(url, platform, video_id, f"https://www.douyin.com/video/{video_id}")
         note = _DOUYIN_NOTE.match(path)
         if note:
@@ -208,7 +231,7 @@ def _identify(url: str, platform: str, host: str, path: str, query: str) -> Clas
                 url, platform, note.group(1), f"https://www.douyin.com/note/{note.group(1)}"
             )
     elif platform == "bilibili" and host != "b23.tv":
-        bvid = _bilibili_id(path)
+        bvid = _bilibili_id(host, path, query)
         if bvid is not None:
             page = _query_value(query, "p", "1")
             part = int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
@@ -221,7 +244,7 @@ def _identify(url: str, platform: str, host: str, path: str, query: str) -> Clas
         if match:
             user, video_id = match.groups()
             return Classified(
-                url, platform, video_id, f"https://www.tiktok.com/@{user}/video/{video_id}"
+                url, platform, video_id, f"https://www.tiktok.com/@{user or ''}/video/{video_id}"
             )
     elif platform == "kuaishou":
         match = _KUAISHOU.match(path)
@@ -247,14 +270,9 @@ def _identify(url: str, platform: str, host: str, path: str, query: str) -> Clas
                 url, platform, video_id, f"https://www.youtube.com/watch?v={video_id}"
             )
     elif platform == "weibo":
-        match = _WEIBO.match(path) if host.endswith("weibo.com") else _WEIBO_M.match(path)
-        if match and host.endswith("weibo.com"):
-            uid, mblogid = match.groups()
-            return Classified(url, platform, mblogid, f"https://weibo.com/{uid}/{mblogid}")
-        if match:
-            return Classified(
-                url, platform, match.group(1), f"https://m.weibo.cn/status/{match.group(1)}"
-            )
+        mid = _weibo_mid(path)
+        if mid is not None:
+            return Classified(url, platform, mid, f"https://m.weibo.cn/status/{mid}")
     return None
 
 
@@ -265,24 +283,50 @@ def _safe_port(parts) -> int | None:
         return None
 
 
-def _bilibili_id(path: str) -> str | None:
+def _bilibili_id(host: str, path: str, query: str) -> str | None:
+    """From the path (BV or av), else `?bvid=` (festival, list and player pages), else the
+    embedded player's `?aid=`."""
     bv = _BV.search(path)
     if bv:
         return bv.group(1)
     av = _AV.search(path)
-    if av and 0 < int(av.group(1)) < MAX_AID:
-        return av_to_bv(int(av.group(1)))
+    aid = av.group(1) if av else ""
+    if not aid:
+        bvid = _query_value(query, "bvid")
+        if _BV.fullmatch(bvid):
+            return bvid
+        if host == "player.bilibili.com":
+            aid = _query_value(query, "aid")
+    if aid.isdigit() and 0 < int(aid) < MAX_AID:
+        return av_to_bv(int(aid))
     return None
 
 
 def _youtube_id(host: str, path: str, query: str) -> str | None:
+    if host.startswith("consent."):  # the cookie wall names the page it stands before
+        try:
+            target = urlsplit(_query_value(query, "continue"))
+            target_host = (target.hostname or "").lower()
+        except ValueError:
+            return None
+        if target_host.startswith("consent.") or platform_of(target_host) != "youtube":
+            return None
+        return _youtube_id(target_host, target.path, target.query)
     if host == "youtu.be":
-        candidate = path.strip("/").split("/")[0]
-    elif path.startswith(("/shorts/", "/embed/", "/live/")):
-        candidate = path.split("/")[2]
+        match = _YOUTUBE_ID.match(path)
     else:
-        candidate = _query_value(query, "v")
-    return candidate if _YOUTUBE_ID.match(candidate) else None
+        match = _YOUTUBE_PATH.match(path) or _YOUTUBE_V.search(query.replace("&amp;", "&"))
+    return match.group(1) if match else None
+
+
+def _weibo_mid(path: str) -> str | None:
+    match = _WEIBO.match(path)
+    if match is None:
+        return None
+    post = match.group(1)
+    if len(post) <= 9:  # a mid has 16 digits, an mblogid 9 characters
+        return mblogid_to_mid(post)
+    return post if post.isdigit() and not post.startswith("0") and len(post) <= 20 else None
 
 
 def choose(raw: str, urls: list[str]) -> Link:

@@ -31,7 +31,15 @@ LINK_COLUMNS: tuple[str, ...] = (
     "video_key",
     "error",
 )
-SHORT_LINK_HOSTS = ("v.douyin.com", "b23.tv", "xhslink.com", "v.kuaishou.com")
+SHORT_LINK_HOSTS = (
+    "v.douyin.com",
+    "b23.tv",
+    "xhslink.com",
+    "v.kuaishou.com",
+    "vm.tiktok.com",
+    "vt.tiktok.com",
+    "t.cn",
+)
 # One path segment of letters and digits, nothing after it: no id rule of `classify` can match
 # such a path on these hosts, and cleaning leaves the URL as it is.
 SHORT_LINK_PATTERN = rf"^https?://({'|'.join(map(re.escape, SHORT_LINK_HOSTS))})/[A-Za-z0-9]+/?$"
@@ -50,7 +58,12 @@ def split_lines(text: str) -> list[str]:
 
 
 def parse_text(text: str) -> pl.DataFrame:
-    lines = pl.DataFrame({"raw": split_lines(text)}, schema={"raw": pl.Utf8})
+    return parse_lines(split_lines(text))
+
+
+def parse_lines(raw_lines: list[str]) -> pl.DataFrame:
+    """Lines already cut (numbered from 1), as `rekey` re-reads the stored `links.raw_text`."""
+    lines = pl.DataFrame({"raw": raw_lines}, schema={"raw": pl.Utf8})
     lines = lines.with_row_index("line_no", offset=1).with_columns(pl.col("line_no").cast(pl.Int64))
     stripped = pl.col("raw").str.strip_chars(WHITESPACE)
     lines = lines.filter((stripped != "") & ~stripped.str.starts_with("#"))

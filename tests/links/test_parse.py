@@ -235,9 +235,9 @@ CASES = [
         "https://weibo.com/1234567890/NaBcDeFgH",
         "https://weibo.com/1234567890/NaBcDeFgH",
         "weibo",
-        "NaBcDeFgH",
-        "https://weibo.com/1234567890/NaBcDeFgH",
-        "weibo:NaBcDeFgH",
+        "4925262913495231",
+        "https://m.weibo.cn/status/4925262913495231",
+        "weibo:4925262913495231",
     ),
     (
         "HTTPS://V.DOUYIN.COM/UpperCase/",

@@ -10,6 +10,7 @@ from pipeline.links import LINK_COLUMNS, parse_line, parse_text
 from pipeline.links.bilibili import MAX_AID, av_to_bv, bv_to_av
 from pipeline.links.parse import classify
 from pipeline.links.vectorized import SHORT_LINK_HOSTS, classify_distinct
+from pipeline.links.weibo import mblogid_to_mid, mid_to_mblogid
 
 SUPPORTED_URLS = st.sampled_from(
     [
@@ -22,6 +23,19 @@ SUPPORTED_URLS = st.sampled_from(
         "https://v.kuaishou.com/Abc123",
         "https://weibo.com/1234567890/NaBcDeFgH",
         "https://www.tiktok.com/@u/video/7234567890123456789",
+        "https://www.tiktokv.com/share/video/7240568259186019630/",
+        "https://m.tiktok.com/v/6749869095467945218.html",
+        "https://www.bilibili.com/festival/bh3-7th?bvid=BV1tr4y1f7p2",
+        "http://player.bilibili.com/player.html?aid=92494333&cid=157926707",
+        "https://m.weibo.cn/2265830070/5020595169001740",
+        "https://weibo.cn/2265830070/O8DM0BLLm?test=123",
+        "http://t.cn/A6ItE5hM",
+        "https://www.youtube.com/embed/videoseries?list=PLwP_SiAcdui0KVebT0mU9Apz359a4ubsC",
+        "https://www.youtube.com/watch?feature=player_embedded&amp;v=V36LpHqtcDY",
+        "https://www.douyin.com/user/MS4wLjABAAAA?vid=7525082444551310602",
+        "https://m.gifshow.com/fw/photo/3xburnkmj3auazc",
+        "https://www.rednote.com/explore/69e5c2340000000023012eb1",
+        "https://vm.tiktok.com/ZTR45GpSF/",
     ]
 )
 CHINESE = st.text(
@@ -114,11 +128,37 @@ def test_av_bv_round_trip(aid):
     assert bv_to_av(bvid) == aid
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=1, max_value=10**19))
+def test_mid_mblogid_round_trip(mid):
+    mblogid = mid_to_mblogid(str(mid))
+    assert mblogid.isalnum() and mblogid.isascii()
+    assert mblogid_to_mid(mblogid) == str(mid)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet="0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", max_size=12)
+)
+def test_mblogid_mid_round_trip(mblogid):
+    """Every mblogid that names a mid is that mid's only mblogid (leading zeros aside)."""
+    mid = mblogid_to_mid(mblogid)
+    if mid is not None:
+        assert mid_to_mblogid(mid) == mblogid.lstrip("0")
+
+
 SHORT_LINK_LIKE = st.builds(
     lambda scheme, host, path: f"{scheme}://{host}/{path}",
     st.sampled_from(["https", "http", "HTTPS", "ftp"]),
     st.sampled_from(
-        [*SHORT_LINK_HOSTS, "V.douyin.com", "www.douyin.com", "b23.tv:443", "a.xhslink.com"]
+        [
+            *SHORT_LINK_HOSTS,
+            "V.douyin.com",
+            "www.douyin.com",
+            "b23.tv:443",
+            "a.xhslink.com",
+            "m.tiktok.com",
+        ]
     ),
     st.text(alphabet="aZ09/?=&.-_%", max_size=24).map(
         lambda p: p.replace("a", "video/7431234567", 1)

@@ -28,6 +28,14 @@ def recorded(name: str) -> str:
     return (RECORDED / name).read_text(encoding="utf-8")
 
 
+def listening_socket() -> tuple[socket.socket, str]:
+    """A socket listening on a free loopback port, and its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 class ReplayServer:
     """Answers every request with the status and body that `answer(request path)` gives, byte
     for byte, and with `headers` (e.g. `x-tt-logid`) when given."""
@@ -48,10 +56,7 @@ class ReplayServer:
         self._serve(Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])]))
 
     def _serve(self, app: Starlette) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._sock, self.url = listening_socket()
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
@@ -134,10 +139,7 @@ class RawServer:
         self.connections = 0
         self.stopped = threading.Event()
         self._respond = respond
-        self._listener = socket.socket()
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._listener, self.url = listening_socket()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     def _accept(self) -> None:
@@ -191,10 +193,7 @@ class DroppingProxy:
         self.target = (host, int(port))
         self.remaining_drops = drop
         self.dropped = 0
-        self._listener = socket.socket()
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._listener, self.url = listening_socket()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     def _accept(self) -> None:

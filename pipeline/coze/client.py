@@ -22,6 +22,7 @@ from pipeline.coze.decode import (
     endpoint_line,
     error_for,
     logid_of,
+    parse_envelope,
 )
 from pipeline.coze.errors import (
     AccountError,
@@ -230,14 +231,15 @@ class CozeClient:
         body: dict[str, Any] | None,
         headers: dict[str, str],
         timeout: httpx.Timeout,
-    ) -> tuple[RawExchange, float | None, bool]:
+    ) -> tuple[RawExchange, dict[str, Any] | None, float | None, bool]:
         """One request and its answer, read to the end or to MAX_ANSWER_BYTES: the answer, its
-        Retry-After, and whether it is whole."""
+        body parsed as a JSON object (or None), its Retry-After, and whether it is whole."""
         async with self._http.stream(
             method, path, json=body, headers=headers, timeout=timeout
         ) as response:
             content, whole = await _read_capped(response, MAX_ANSWER_BYTES)
         text = _text(content, response)
+        envelope = parse_envelope(text)
         raw = RawExchange(
             method=method,
             path=path,
@@ -245,18 +247,23 @@ class CozeClient:
             request_input=request_input,
             http_status=response.status_code,
             body=text,
-            logid=logid_of(text, response.headers.get("x-tt-logid")),
+            logid=logid_of(envelope, response.headers.get("x-tt-logid")),
             received_at=datetime.now(UTC),
         )
-        return raw, _retry_after(response), whole
+        return raw, envelope, _retry_after(response), whole
 
     def _classify(
-        self, raw: RawExchange, retry_after: float | None, token_role: str, whole: bool
+        self,
+        raw: RawExchange,
+        envelope: dict[str, Any] | None,
+        retry_after: float | None,
+        token_role: str,
+        whole: bool,
     ) -> CozeError | None:
         """The error an answer stands for; a success cut off at MAX_ANSWER_BYTES is too large
         (an error status is classified by its start, like any other)."""
         if whole or not 200 <= (raw.http_status or 0) < 300:
-            return error_for(raw, retry_after, token_role, self.settings.shown_base_url)
+            return error_for(raw, envelope, retry_after, token_role, self.settings.shown_base_url)
         return AnswerTooLargeError(
             f"malformed Coze answer (over {MAX_ANSWER_BYTES:,} bytes once decompressed, cut off "
             f"unread); body starts: {(raw.body or '')[:200]!r}",
@@ -296,7 +303,7 @@ class CozeClient:
                 async with self.limiter.slot():
                     self.budget.take()
                     async with asyncio.timeout(deadline):
-                        raw, retry_after, whole = await self._exchange(
+                        raw, envelope, retry_after, whole = await self._exchange(
                             method, path, workflow_id, request_input, body, headers, timeout
                         )
             except TimeoutError:
@@ -306,7 +313,7 @@ class CozeClient:
                 sent = not isinstance(exc, NOT_SENT)
                 error = self._no_answer(method, path, _why(exc), sent=sent, last=last)
             else:
-                error = self._classify(raw, retry_after, token_role, whole)
+                error = self._classify(raw, envelope, retry_after, token_role, whole)
             if error is None:
                 self.limiter.on_success()
                 return raw

@@ -43,7 +43,9 @@ def _malformed(raw: RawExchange, why: str) -> MalformedPayloadError:
     )
 
 
-def _json_envelope(body: str | None) -> dict[str, Any] | None:
+def parse_envelope(body: str | None) -> dict[str, Any] | None:
+    """The body as a JSON object, or None: parsed once per answer and handed to `logid_of` and
+    `error_for`, since a transcript answer is tens of kilobytes."""
     if not body:
         return None
     try:
@@ -53,14 +55,12 @@ def _json_envelope(body: str | None) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-def logid_of(body: str | None, header: str | None) -> str | None:
+def logid_of(envelope: dict[str, Any] | None, header: str | None) -> str | None:
     """The body's `detail.logid` first, then the `x-tt-logid` header, as coze-js reads them:
     Coze sends either or both, and support needs whichever came."""
-    if body and '"detail"' in body:
-        envelope = _json_envelope(body)
-        detail = envelope.get("detail") if envelope else None
-        if isinstance(detail, dict) and isinstance(detail.get("logid"), str) and detail["logid"]:
-            return detail["logid"]
+    detail = envelope.get("detail") if envelope else None
+    if isinstance(detail, dict) and isinstance(detail.get("logid"), str) and detail["logid"]:
+        return detail["logid"]
     return header or None
 
 
@@ -112,17 +112,17 @@ def _halt_line(
 
 def error_for(
     raw: RawExchange,
+    envelope: dict[str, Any] | None,
     retry_after: float | None = None,
     token_role: str | None = None,
     base_url: str | None = None,
 ) -> CozeError | None:
     """The error an answer stands for, or None when it is a success envelope.
 
-    `token_role` names the token that got the answer and `base_url` where it came from, for
+    `envelope` is `parse_envelope(raw.body)`. `token_role` names the token that got the answer and `base_url` where it came from, for
     the line a halt prints. A page or plain text is not Coze's answer, whatever its status
     (a proxy's login page comes with HTTP 200): it halts as `endpoint`, except on the statuses
     that mean "try later" (5xx, 408, 429) and on 401/403, which say the token was refused."""
-    envelope = _json_envelope(raw.body)
     code = envelope.get("code") if envelope else None
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
     msg = str(envelope.get("msg") or "") if envelope else ""
@@ -169,10 +169,10 @@ def error_for(
 def _envelope(raw: RawExchange) -> dict[str, Any]:
     if raw.body is not None and len(raw.body) > MAX_BODY_CHARS:
         raise _malformed(raw, f"{len(raw.body)} characters, over {MAX_BODY_CHARS}")
-    error = error_for(raw)
+    envelope = parse_envelope(raw.body)
+    error = error_for(raw, envelope)
     if error is not None:
         raise error
-    envelope = _json_envelope(raw.body)
     if envelope is None:
         raise _malformed(raw, "not a JSON object")
     return envelope

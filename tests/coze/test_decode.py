@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.coze.decode import decode_metadata, decode_run, decode_submission, error_for
+from pipeline.coze.decode import (
+    decode_metadata,
+    decode_run,
+    decode_submission,
+    error_for,
+    parse_envelope,
+)
 from pipeline.coze.errors import (
     AccountError,
     BadRequestError,
@@ -149,6 +155,7 @@ def test_missing_data_list_and_huge_answers_are_malformed():
     ],
 )
 def test_errors_are_classified_by_what_to_do(status, body, error):
-    found = error_for(exchange(body, status))
+    answer = exchange(body, status)
+    found = error_for(answer, parse_envelope(answer.body))
     assert type(found) is error
     assert found.retryable == (error in (RateLimitedError, ServerError))

@@ -23,7 +23,6 @@ from typing import Any, Literal
 
 import duckdb
 
-from pipeline.envvars import env_int
 from pipeline.settings import PipelineSettings
 
 # Polls a job costs when the warehouse has too few finished jobs to say: the poller's first
@@ -288,8 +287,6 @@ def main_plan(
 
     environ = {**os.environ, **({"PIPELINE_DB": db} if db else {})}
     settings = PipelineSettings.from_env(environ)
-    # 0 can only be the default (minimum=1), so it stands for "no limit set".
-    max_calls = env_int(environ, "PIPELINE_MAX_CALLS", 0, minimum=1) or None
     links_file = Path(links)
     if not links_file.is_file():
         print(f"no link file at {links_file}", file=sys.stderr)
@@ -305,7 +302,9 @@ def main_plan(
         except WarehouseLockedError as error:
             print(error, file=sys.stderr)
             return 1
-    plan = make_plan(counts, view, resubmit_uncertain=resubmit_uncertain, max_calls=max_calls)
+    plan = make_plan(
+        counts, view, resubmit_uncertain=resubmit_uncertain, max_calls=settings.max_calls
+    )
     if output == "json":
         print(
             json.dumps(

@@ -1,6 +1,6 @@
 """Coze's error codes and their scope: the one table the client classifies answers by.
 
-It mirrors shared/coze/API.md (Coze's published error-code table, cross-checked with the
+It mirrors docs/coze.md (Coze's published error-code table, cross-checked with the
 official SDKs). The scope says who an error is about, and so what the pipeline does:
 
 - `item`: this video's request is at fault; permanent for it, retrying only spends money;

@@ -1,6 +1,6 @@
 """How the emulator answers: JSON bodies as Coze writes them, coded errors, and no answer at all.
 
-Coded errors are HTTP 200 with `{"code", "msg", "detail": {"logid"}}` (shared/coze/fixtures,
+Coded errors are HTTP 200 with `{"code", "msg", "detail": {"logid"}}` (tests/coze/fixtures,
 err_docs_*.json; the messages are the fixtures'). The `x-tt-logid` header is on about half of
 them only, so a client has to read `detail.logid` too.
 """

@@ -29,7 +29,7 @@ class Timing:
 
 
 PROFILES: dict[str, Timing] = {
-    # shared/coze/API.md, "Limits": sync workflows that fetch a page take seconds; the recorded
+    # docs/coze.md: sync workflows that fetch a page take seconds; the recorded
     # transcript job took 31 s. Submits and polls run nothing, so they answer in well under 1 s.
     "realistic": Timing(metadata=(1.5, 4.5), submit=(0.2, 0.5), poll=(0.05, 0.2), job=(15, 45)),
     # The tests' emulator: no added latency, jobs done in 0.3 s.

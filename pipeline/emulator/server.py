@@ -1,8 +1,8 @@
 """A Coze-compatible workflow server on loopback, for the demo, the tests and the benchmarks.
 
-It answers the two workflows in exactly the recorded shapes (see shared/coze/responses), with
+It answers the two workflows in exactly the recorded shapes (see tests/coze/recorded), with
 content derived from the input, at the service's pace (`--profile realistic`, the default) or
-at once (`--profile fast`), and misbehaves on demand as shared/coze/API.md says the service
+at once (`--profile fast`), and misbehaves on demand as docs/coze.md says the service
 does: rate limits, coded account and transient errors, dropped and cut connections, lost
 records. See docs/emulator.md.
 

@@ -1,4 +1,4 @@
-"""The emulated service: its jobs, its books, and the two endpoints, as shared/coze/API.md says.
+"""The emulated service: its jobs, its books, and the two endpoints, as docs/coze.md says.
 
 A request goes through the gate in this order: token (4100), daily quota (4008), rate limit
 (HTTP 429), balance (4011), injected HTTP 500, transient codes (4009/4102/5000); then the run

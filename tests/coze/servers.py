@@ -24,7 +24,7 @@ RECORDED = Path(__file__).parent / "recorded"
 
 
 def recorded(name: str) -> str:
-    """The real answers of the seed calls (copied from shared/coze/responses)."""
+    """The real answers of the seed calls (copied from tests/coze/recorded)."""
     return (RECORDED / name).read_text(encoding="utf-8")
 
 

@@ -1,6 +1,6 @@
-"""Every answer body of the official SDKs' tests and Coze's docs (tests/coze/fixtures, copied
-from shared/coze/fixtures), served over real HTTP with its exact status and headers, is
-classified by the scope API.md gives it, and keeps its logid from the body or the header."""
+"""Every answer body of the official SDKs' tests and Coze's docs (tests/coze/fixtures, sources
+in its INDEX.md), served over real HTTP with its exact status and headers, is
+classified by the scope Coze's docs give it, and keeps its logid from the body or the header."""
 
 from __future__ import annotations
 

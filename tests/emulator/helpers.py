@@ -14,7 +14,8 @@ import httpx
 from pipeline.coze.config import METADATA_WORKFLOW_ID, TRANSCRIPT_WORKFLOW_ID
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 
-FIXTURES = Path(__file__).parents[1] / "coze" / "fixtures"  # copied from shared/coze/fixtures
+# Answer bodies from Coze's SDK tests and docs; their sources are in its INDEX.md.
+FIXTURES = Path(__file__).parents[1] / "coze" / "fixtures"
 LOGID = re.compile(r"\d{14}[0-9A-F]{20}")
 
 

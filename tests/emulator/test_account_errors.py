@@ -1,4 +1,4 @@
-"""Account-scope refusals (API.md, "Errors"): HTTP 200 with a code, for runs and polls alike,
+"""Account-scope refusals (docs/coze.md, errors by scope): HTTP 200 with a code, for runs and polls alike,
 and nothing billed or created while the account is refused."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Run records and coded answers in the shapes the service sends (API.md; shared/coze/fixtures)."""
+"""Run records and coded answers in the shapes the service sends (docs/coze.md; tests/coze/fixtures)."""
 
 from __future__ import annotations
 

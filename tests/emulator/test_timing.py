@@ -1,4 +1,4 @@
-"""The realistic profile answers at the service's pace (API.md, "Limits"), from seeded draws;
+"""The realistic profile answers at the service's pace (docs/coze.md, what we know of the service), from seeded draws;
 fixed latency and job_seconds override it, as the benchmarks and older tests rely on."""
 
 from __future__ import annotations

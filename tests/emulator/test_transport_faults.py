@@ -1,5 +1,5 @@
 """Transient answers and broken connections: what a client must retry, and what it must not
-blindly retry because the paid run may have started (API.md, "Paid calls are not idempotent")."""
+blindly retry because the paid run may have started (docs/coze.md, paid calls)."""
 
 from __future__ import annotations
 

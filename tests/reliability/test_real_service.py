@@ -1,4 +1,4 @@
-"""The service as API.md describes it, through `python -m pipeline run` over real HTTP: account-
+"""The service as docs/coze.md describes it, through `python -m pipeline run` over real HTTP: account-
 wide errors end the run with nothing failed, a paid job ends only by its record, a POST that
 may have reached Coze is never re-sent blindly, and a call budget stops a run cleanly."""
 

@@ -8,13 +8,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from pipeline.coze.config import CozeSettings
-from pipeline.defs.assets import (
-    links,
-    metadata_responses,
-    normalized_tables,
-    transcript_jobs,
-    transcript_responses,
-)
+from pipeline.defs.assets import coze_calls, links, normalized_tables
 from pipeline.defs.automation import JOB_NAME, link_files_sensor, unfinished_work_schedule
 from pipeline.defs.checks import ALL_CHECKS
 from pipeline.defs.resources import CozeResource, LinkFilesResource, WarehouseResource
@@ -51,9 +45,7 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
     return dg.Definitions(
         assets=[
             links,
-            metadata_responses,
-            transcript_jobs,
-            transcript_responses,
+            coze_calls,
             normalized_tables,
             text_analysis,
         ],

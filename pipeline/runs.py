@@ -25,7 +25,7 @@ import dagster as dg
 
 from pipeline.coze.config import CozeSettings
 from pipeline.definitions import build_definitions
-from pipeline.defs.assets import API_POOL
+from pipeline.defs.assets import API_POOL, coze_calls
 from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batch_key, batches
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
@@ -35,7 +35,6 @@ from pipeline.warehouse.db import connect
 
 PID_TAG = "pipeline/pid"
 HOST_TAG = "pipeline/host"
-API_STEPS = ("metadata_responses", "transcript_jobs", "transcript_responses")
 POOL_CHECK_SECONDS = 3.0
 POOL_LOG_SECONDS = 15.0
 
@@ -182,11 +181,11 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> RunFailure | None:
 
 
 def api_run_config(*, resubmit_uncertain: bool, max_calls: int | None) -> dict[str, Any]:
-    """The same per-run choices the Launchpad offers, for every API step."""
+    """The same per-run choices the Launchpad offers for the Coze step."""
     config: dict[str, Any] = {"resubmit_uncertain": resubmit_uncertain}
     if max_calls is not None:
         config["max_calls"] = max_calls
-    return {"ops": {step: {"config": config} for step in API_STEPS}}
+    return {"ops": {coze_calls.node_def.name: {"config": config}}}
 
 
 def run_batch(

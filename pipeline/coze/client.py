@@ -122,8 +122,8 @@ class CozeClient:
                 pool=None,
             ),
             limits=httpx.Limits(
-                max_connections=settings.max_in_flight,
-                max_keepalive_connections=settings.max_in_flight,
+                max_connections=self.limiter.ceiling,
+                max_keepalive_connections=self.limiter.ceiling,
             ),
             headers={"Content-Type": "application/json", "Accept-Encoding": "gzip, deflate"},
         )
@@ -145,22 +145,29 @@ class CozeClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def run_metadata(self, input: str) -> MetadataResult:
+    async def run_metadata(self, input: str, *, key: float | None = None) -> MetadataResult:
+        """`key` orders this request among those waiting for the rate (`RateLimiter.slot`)."""
         workflow_id = self.settings.metadata_workflow_id
         body = {"workflow_id": workflow_id, "parameters": {"input": input}, "is_async": False}
         raw = await self._request(
-            "POST", RUN_PATH, workflow_id, input, body, read_timeout=self.settings.sync_read_timeout
+            "POST",
+            RUN_PATH,
+            workflow_id,
+            input,
+            body,
+            read_timeout=self.settings.sync_read_timeout,
+            key=key,
         )
         return decode_metadata(raw)
 
-    async def submit_transcript(self, input: str) -> Submission:
+    async def submit_transcript(self, input: str, *, key: float | None = None) -> Submission:
         """A success status whose answer cannot be read (not JSON, nested too deep, too large,
         no execute_id) may still be an accepted, paid job: `UncertainError`, never re-sent."""
         workflow_id = self.settings.transcript_workflow_id
         body = {"workflow_id": workflow_id, "parameters": {"input": input}, "is_async": True}
         try:
             return decode_submission(
-                await self._request("POST", RUN_PATH, workflow_id, input, body)
+                await self._request("POST", RUN_PATH, workflow_id, input, body, key=key)
             )
         except MalformedPayloadError as error:
             raise UncertainError(
@@ -171,12 +178,15 @@ class CozeClient:
                 raw=error.raw,
             ) from None
 
-    async def get_run(self, workflow_id: str, execute_id: str) -> RunRecord:
+    async def get_run(
+        self, workflow_id: str, execute_id: str, *, key: float | None = None
+    ) -> RunRecord:
         """Only a finished record is that large, and it will never shrink: an answer over
         MAX_ANSWER_BYTES ends the job, as decode_run does for one over MAX_BODY_CHARS."""
         path = f"/v1/workflows/{workflow_id}/run_histories/{execute_id}"
         try:
-            return decode_run(await self._request("GET", path, workflow_id, execute_id, None))
+            raw = await self._request("GET", path, workflow_id, execute_id, None, key=key)
+            return decode_run(raw)
         except AnswerTooLargeError as error:
             raise JobEndedError(
                 f"the finished job's output cannot be read: {error}",
@@ -281,6 +291,7 @@ class CozeClient:
         body: dict[str, Any] | None,
         *,
         read_timeout: float | None = None,
+        key: float | None = None,
     ) -> RawExchange:
         """Send, retrying only what certainly started no run; return the successful answer or
         raise its classified error."""
@@ -300,7 +311,7 @@ class CozeClient:
             last = attempt >= self.settings.max_attempts
             retry_after: float | None = None
             try:
-                async with self.limiter.slot():
+                async with self.limiter.slot(key):
                     self.budget.take()
                     async with asyncio.timeout(deadline):
                         raw, envelope, retry_after, whole = await self._exchange(

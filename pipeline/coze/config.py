@@ -33,10 +33,11 @@ class CozeSettings:
     poll_token: str | None = field(default=None, repr=False)
     metadata_workflow_id: str = METADATA_WORKFLOW_ID
     transcript_workflow_id: str = TRANSCRIPT_WORKFLOW_ID
-    # Coze publishes no per-token QPS; 5 requests/s with 8 in flight stays well inside what
-    # personal tokens are seen to sustain. Raise per deployment with COZE_RPS.
+    # 5 requests/s stays well inside every plan's QPS (docs/coze.md); set COZE_RPS to the plan's.
     rps: float = 5.0
-    max_in_flight: int = 8
+    # Requests in flight follow the rate and the observed latency (`RateLimiter`); this only
+    # bounds them further.
+    max_in_flight: int | None = None
     max_attempts: int = 5
     connect_timeout: float = 10.0
     # Submits and polls answer in under a second; a wait this long means a sick connection.
@@ -53,11 +54,12 @@ class CozeSettings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {name: env[var] for name, var in TEXT_ENV.items() if env.get(var)}
         values["rps"] = env_float(env, "COZE_RPS", cls.rps, minimum=0, inclusive=False)
-        values["max_in_flight"] = env_int(env, "COZE_MAX_IN_FLIGHT", cls.max_in_flight, minimum=1)
+        if env.get("COZE_MAX_IN_FLIGHT"):
+            values["max_in_flight"] = env_int(env, "COZE_MAX_IN_FLIGHT", 1, minimum=1)
         values["max_attempts"] = env_int(env, "COZE_MAX_ATTEMPTS", cls.max_attempts, minimum=1)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
-        if settings.rps <= 0 or settings.max_in_flight < 1 or settings.max_attempts < 1:
+        if settings.rps <= 0 or (settings.max_in_flight or 1) < 1 or settings.max_attempts < 1:
             raise ConfigError("rps must be > 0, max_in_flight and max_attempts >= 1")
         if settings.deadline_factor < 1:
             raise ConfigError("deadline_factor must be >= 1: a deadline cuts before a read does")

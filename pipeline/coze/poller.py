@@ -1,139 +1,151 @@
-"""One poller for all in-flight transcript jobs, each on its own growing interval.
+"""One poller for every running transcript job, fed while submits are still going on.
 
-A job is checked soon after submit, then less and less often up to a cap, so a thousand
-pending jobs cost a few polls each instead of one per second each; every poll still goes
-through the client's shared rate limiter.
+Each job is polled when `JobDurations` says it is likely done; the polls wait for the rate
+behind submits and metadata calls for up to `lag` seconds past due, so polls fill the rate the
+other calls leave, and the jobs that finish while the rest of a batch is being submitted cost
+one poll each. Past that lag a poll goes first: no job waits long enough to be forgotten by
+Coze (docs/coze.md, retention).
 
 A paid job ends only by its record (`Success`, `Fail`) or by a job-ending error (its record is
-gone): any other error is polled again later. A halt (account, workflow or endpoint) or a spent call
-budget stops all polling once the polls in flight land; the jobs stay running for a later run.
+gone): any other error is polled again later. A halt (account, workflow or endpoint) or a spent
+call budget closes the client's limiter, which stops all calls of the step once those in flight
+land; the jobs stay running for a later run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
-import inspect
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline.coze.budget import BudgetSpent
 from pipeline.coze.client import CozeClient
+from pipeline.coze.durations import JobDurations, run_seconds
 from pipeline.coze.errors import CozeError, ServiceHaltError
 from pipeline.coze.models import RunRecord
+from pipeline.coze.ratelimit import LimiterClosed
 
-OnRecord = Callable[[RunRecord], Awaitable[None] | None]
-OnError = Callable[[str, CozeError], Awaitable[None] | None]
-
-
-@dataclass
-class PollSummary:
-    polls: int = 0
-    finished: int = 0
-    budget_spent: bool = False
+OnRecord = Callable[[RunRecord], None]
+OnError = Callable[[str, CozeError], None]
+POLL_LAG = 600.0
+MAX_POLLS_WAITING = 512
 
 
-def next_interval(interval: float, factor: float, cap: float) -> float:
-    return min(cap, interval * factor)
-
-
-async def _call(callback: Callable[..., Awaitable[None] | None], *args: object) -> None:
-    result = callback(*args)
-    if inspect.isawaitable(result):
-        await result
+@dataclass(frozen=True, slots=True)
+class _Job:
+    execute_id: str
+    workflow_id: str
+    submitted: float
+    """time.monotonic() of the submit (earlier than the poller's start for older jobs)."""
 
 
 class JobPoller:
     def __init__(
         self,
         client: CozeClient,
+        durations: JobDurations,
         *,
-        first_delay: float = 1.0,
-        max_interval: float = 30.0,
-        factor: float = 1.6,
-    ) -> None:
-        self.client = client
-        self.first_delay = first_delay
-        self.max_interval = max_interval
-        self.factor = factor
-
-    async def poll(
-        self,
-        jobs: Mapping[str, str],
-        *,
-        deadline: float | None,
         on_record: OnRecord,
         on_error: OnError,
-        submitted_ago: Mapping[str, float] | None = None,
-    ) -> PollSummary:
-        """Poll `jobs` (execute_id → workflow_id) until every one is terminal or `deadline`
-        seconds pass; one budget and one schedule for all of them, whatever their workflow.
+        lag: float = POLL_LAG,
+    ) -> None:
+        self.client = client
+        self.durations = durations
+        self.on_record = on_record
+        self.on_error = on_error
+        self.lag = lag
+        self.polls = 0
+        self.budget_spent = False
+        self.halt: ServiceHaltError | None = None
+        self._due: list[tuple[float, int, _Job]] = []
+        self._count = 0
+        self._closed_at: float | None = None
+        self._changed = asyncio.Event()
 
-        `submitted_ago` lets jobs submitted long ago be checked at once rather than after
-        `first_delay`.
-        """
-        started = time.monotonic()
-        end = started + deadline if deadline is not None else float("inf")
-        ages = submitted_ago or {}
-        due: list[tuple[float, str, float]] = []
-        for execute_id in jobs:
-            wait = max(0.0, self.first_delay - ages.get(execute_id, 0.0))
-            heapq.heappush(due, (started + wait, execute_id, self.first_delay))
-        summary = PollSummary()
-        workers = max(1, self.client.settings.max_in_flight * 2)
+    def add(self, execute_id: str, workflow_id: str, age: float = 0.0) -> None:
+        """A job to poll, submitted `age` seconds ago."""
+        job = _Job(execute_id, workflow_id, time.monotonic() - age)
+        wait = max(0.0, self.durations.first_poll_after() - age)
+        self._push(time.monotonic() + wait, job)
+
+    def close(self) -> None:
+        """No job will be added any more: `run` returns once the known ones are done."""
+        self._closed_at = time.monotonic()
+        self._changed.set()
+
+    def _push(self, due: float, job: _Job) -> None:
+        self._count += 1
+        heapq.heappush(self._due, (due, self._count, job))
+        self._changed.set()
+
+    async def _check(self, due: float, job: _Job) -> None:
+        try:
+            record = await self.client.get_run(job.workflow_id, job.execute_id, key=due + self.lag)
+        except LimiterClosed:
+            return
+        except BudgetSpent:
+            self.budget_spent = True
+            self.client.limiter.close()
+            return
+        except ServiceHaltError as error:
+            self.polls += 1
+            self.halt = self.halt or error
+            self.client.limiter.close()
+            return
+        except CozeError as error:
+            self.polls += 1
+            self.on_error(job.execute_id, error)
+            if error.scope != "job":
+                self._again(job)
+            return
+        self.polls += 1
+        self.on_record(record)
+        if record.finished:
+            seconds = run_seconds(record.create_time, record.update_time)
+            if seconds is not None:
+                self.durations.add(seconds)
+        else:
+            self._again(job)
+
+    def _again(self, job: _Job) -> None:
+        now = time.monotonic()
+        self._push(now + self.durations.next_poll_after(now - job.submitted), job)
+
+    async def run(self, *, budget_seconds: float | None) -> None:
+        """Poll until every job is done, or `budget_seconds` after `close()`, or a halt (see
+        `halt`): the jobs then still running stay for a later run."""
         running: set[asyncio.Task[None]] = set()
-        halt: list[ServiceHaltError] = []
-
-        async def check(execute_id: str, interval: float) -> None:
-            summary.polls += 1
-            try:
-                record = await self.client.get_run(jobs[execute_id], execute_id)
-            except ServiceHaltError as error:
-                halt.append(error)
-                return
-            except BudgetSpent:
-                summary.budget_spent = True
-                return
-            except CozeError as error:
-                await _call(on_error, execute_id, error)
-                if error.scope != "job":
-                    later = next_interval(interval, self.factor, self.max_interval)
-                    heapq.heappush(due, (time.monotonic() + later, execute_id, later))
-                return
-            await _call(on_record, record)
-            if record.finished:
-                summary.finished += 1
-            else:
-                later = next_interval(interval, self.factor, self.max_interval)
-                heapq.heappush(due, (time.monotonic() + later, execute_id, later))
-
-        def stopped() -> bool:
-            return bool(halt) or summary.budget_spent
-
-        while (due and not stopped()) or running:
+        while True:
+            self._changed.clear()
             now = time.monotonic()
-            while due and due[0][0] <= now and len(running) < workers and now < end:
-                if stopped():
+            over = (
+                budget_seconds is not None
+                and self._closed_at is not None
+                and now >= self._closed_at + budget_seconds
+            )
+            stop = self.client.limiter.closed or over
+            while not stop and self._due and self._due[0][0] <= now:
+                if len(running) >= MAX_POLLS_WAITING:
                     break
-                _, execute_id, interval = heapq.heappop(due)
-                task = asyncio.create_task(check(execute_id, interval))
+                due, _, job = heapq.heappop(self._due)
+                task = asyncio.create_task(self._check(due, job))
                 running.add(task)
                 task.add_done_callback(running.discard)
-            if now >= end and not running:
+            if not running and (stop or (self._closed_at is not None and not self._due)):
                 break
-            wake = (due[0][0] - now) if due and len(running) < workers else None
-            if running:
-                timeout = None if wake is None else max(0.0, wake)
-                if now >= end or stopped():
-                    timeout = None
-                done, _ = await asyncio.wait(
-                    running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
-                for task in done:
-                    task.result()  # a callback's exception ends the poll
-            elif due:
-                await asyncio.sleep(max(0.0, min(due[0][0], end) - now))
-        if halt:
-            raise halt[0]
-        return summary
+            waits: list[asyncio.Future[object]] = [asyncio.ensure_future(self._changed.wait())]
+            timeout = None
+            if self._due and not stop and len(running) < MAX_POLLS_WAITING:
+                timeout = max(0.0, self._due[0][0] - now)
+            if budget_seconds is not None and self._closed_at is not None and not over:
+                left = self._closed_at + budget_seconds - now
+                timeout = left if timeout is None else min(timeout, left)
+            done, _ = await asyncio.wait(
+                [*waits, *running], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiter in waits:
+                waiter.cancel()
+            for task in done - set(waits):
+                task.result()  # a callback's exception ends the polling

@@ -1,4 +1,14 @@
-"""One limiter for every request of a client: a request rate and a cap on requests in flight.
+"""One limiter for every request of a client: a request rate, requests in flight sized from it,
+and an order among the requests that wait.
+
+The rate is the only thing a user sets. How many requests must be in flight to keep it follows
+from Little's law (in flight = rate × latency): a metadata run that answers in 3 s needs 300
+in flight to keep 100 requests/s, a poll that answers in 0.1 s needs 10. So the cap on requests
+in flight follows the observed latency, with headroom, bounded by `ceiling` for sockets and
+memory.
+
+Waiting requests start in the order of their `key` (smaller first), a time in seconds: the
+caller encodes priority as a lead or a lag on the time it asked (`pipeline.steps.calls`).
 
 A 429 means the service is over its limit for all of us, so it slows everyone down: the rate
 halves and nobody starts a request until the Retry-After pause ends. Each success then wins
@@ -9,33 +19,117 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
+import math
 import time
 from collections.abc import AsyncIterator
 
 RECOVERY_PER_SUCCESS = 0.02
 MIN_SHARE = 0.05
+# Enough sockets for 100 requests/s of 4.5 s sync runs; COZE_MAX_IN_FLIGHT sets another bound.
+DEFAULT_CEILING = 512
+MIN_IN_FLIGHT = 8
+HEADROOM = 2.0
+# The latency assumed before any answer: a poll's and a sync run's lie on either side.
+INITIAL_LATENCY = 1.0
+LATENCY_SMOOTHING = 0.05
+
+
+class LimiterClosed(Exception):
+    """The step is stopping (a halt, a spent budget, a full disk): no request starts any more,
+    so none is sent that nobody would store; the requests in flight land."""
 
 
 class RateLimiter:
-    def __init__(self, rps: float, max_in_flight: int) -> None:
+    def __init__(self, rps: float, max_in_flight: int | None = None) -> None:
         self.max_rps = rps
         self.rps = rps
-        self._in_flight = asyncio.Semaphore(max_in_flight)
-        self._lock = asyncio.Lock()
+        self.ceiling = max_in_flight or DEFAULT_CEILING
+        self.latency = INITIAL_LATENCY
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.rate_limited = 0
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
         self._next_start = 0.0
         self._paused_until = 0.0
-        self.rate_limited = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self.closed = False
+
+    @property
+    def in_flight_limit(self) -> int:
+        wanted = math.ceil(self.max_rps * self.latency * HEADROOM)
+        return min(self.ceiling, max(MIN_IN_FLIGHT, wanted))
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        async with self._in_flight:
-            async with self._lock:
-                now = time.monotonic()
-                start = max(now, self._next_start, self._paused_until)
-                self._next_start = start + 1.0 / self.rps
-            if start > now:
-                await asyncio.sleep(start - now)
+    async def slot(self, key: float | None = None) -> AsyncIterator[None]:
+        """Wait for the request's turn (rate, room in flight, order by `key`), then hold a slot
+        while the request runs."""
+        if self.closed:
+            raise LimiterClosed
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future[None] = loop.create_future()
+        order = time.monotonic() if key is None else key
+        heapq.heappush(self._waiting, (order, next(self._order), turn))
+        self._dispatch()
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._release(None)
+            raise
+        started = time.monotonic()
+        try:
             yield
+        finally:
+            self._release(time.monotonic() - started)
+
+    def close(self) -> None:
+        self.closed = True
+        waiting, self._waiting = self._waiting, []
+        for _, _, turn in waiting:
+            if not turn.done():
+                turn.set_exception(LimiterClosed())
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _release(self, latency: float | None) -> None:
+        self.in_flight -= 1
+        if latency is not None:
+            self.latency += (latency - self.latency) * LATENCY_SMOOTHING
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Start every waiting request that the rate and the room in flight allow now; wake up
+        again when the rate allows the next."""
+        while self._waiting and self.in_flight < self.in_flight_limit and not self.closed:
+            now = time.monotonic()
+            start = max(self._next_start, self._paused_until)
+            if start > now:
+                self._wake_at(start)
+                return
+            _, _, turn = heapq.heappop(self._waiting)
+            if turn.done():  # its caller was cancelled while it waited
+                continue
+            turn.set_result(None)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self._next_start = max(now, self._next_start) + 1.0 / self.rps
+
+    def _wake_at(self, when: float) -> None:
+        loop = asyncio.get_running_loop()
+        target = loop.time() + max(0.0, when - time.monotonic())
+        if self._timer is not None:
+            if self._timer.when() <= target:
+                return
+            self._timer.cancel()
+        self._timer = loop.call_at(target, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._dispatch()
 
     def on_success(self) -> None:
         self.rps = min(self.max_rps, self.rps + self.max_rps * RECOVERY_PER_SUCCESS)

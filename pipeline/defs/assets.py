@@ -2,25 +2,22 @@
 `pipeline.warehouse` and `pipeline.links`, one module per step."""
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
 from pipeline.coze.budget import CallBudget
-from pipeline.coze.client import CozeClient
+from pipeline.coze.durations import WINDOW as DURATION_WINDOW
+from pipeline.coze.durations import JobDurations
 from pipeline.coze.errors import ServiceHaltError
 from pipeline.defs.partitions import batches, one_run_per_backfill
 from pipeline.defs.resources import CozeResource, LinkFilesResource, WarehouseResource
 from pipeline.links import parse_file
-from pipeline.steps.metadata import fetch_metadata
-from pipeline.steps.poll import poll_jobs
-from pipeline.steps.runner import StepProgress
-from pipeline.steps.submit import submit_transcripts
+from pipeline.steps.calls import CallsProgress, call_coze
 from pipeline.warehouse import queries
 from pipeline.warehouse.halts import clear_halts, record_halt
-from pipeline.warehouse.recorder import Recorder
 from pipeline.warehouse.staging import batch_frame, stage_links, stored_lines
 from pipeline.warehouse.tables import refresh_normalized
 
@@ -94,41 +91,70 @@ class ApiRunConfig(dg.Config):
     )
 
 
-Step = Callable[[Recorder, CozeClient], Awaitable[StepProgress]]
-
-
-def calls_used_in_run(context: dg.AssetExecutionContext) -> int:
-    """API calls the run's earlier steps sent, from their materializations: the call budget
-    spans the run, and with the multiprocess executor each step is its own process."""
-    records = context.instance.get_records_for_run(
-        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-    ).records
-    per_asset: dict[str, int] = {}
-    for record in records:
-        materialization = record.asset_materialization
-        calls = materialization.metadata.get("api_calls") if materialization else None
-        if materialization is not None and calls is not None:
-            key = materialization.asset_key.to_user_string()
-            per_asset[key] = max(per_asset.get(key, 0), int(calls.value))  # one per partition
-    return sum(per_asset.values())
-
-
-def _run_api_step(
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "metadata_responses",
+            deps=[links],
+            group_name=INGEST,
+            kinds={"coze"},
+            description="Every metadata workflow answer for the batch's videos, in the raw layer.",
+        ),
+        dg.AssetSpec(
+            "transcript_jobs",
+            deps=["metadata_responses"],
+            group_name=INGEST,
+            kinds={"coze"},
+            description="One transcript job submitted for each resolved video with no live or "
+            "successful job.",
+        ),
+        dg.AssetSpec(
+            "transcript_responses",
+            deps=["transcript_jobs"],
+            group_name=INGEST,
+            kinds={"coze"},
+            description="The batch's jobs polled until they end or the poll budget does.",
+        ),
+    ],
+    partitions_def=batches,
+    backfill_policy=one_run_per_backfill,
+    pool=API_POOL,
+)
+def coze_calls(
     context: dg.AssetExecutionContext,
+    config: ApiRunConfig,
     warehouse: WarehouseResource,
     coze: CozeResource,
-    config: ApiRunConfig,
-    step: Step,
-) -> tuple[StepProgress, dict[str, int | bool]]:
-    """Recover an interrupted run's answers first, so the step's work list sees them; turn a
-    Coze halt into a step failure whose message is the one line a person needs."""
+) -> Iterator[dg.MaterializeResult]:
+    """One step for the three, so submits start while metadata is still being resolved and
+    every request shares one rate (`pipeline.steps.calls`). Answers recorded by an
+    interrupted run are recovered first, so the work list sees them; a Coze halt becomes a step
+    failure whose message is the one line a person needs."""
     recorder = warehouse.recorder(context.log)
     recorder.recover()
-    budget = CallBudget(config.max_calls or coze.max_calls, calls_used_in_run(context))
+    with warehouse.connect(logger=context.log) as conn:
+        work = queries.coze_todo(
+            conn, context.partition_keys, resubmit_uncertain=config.resubmit_uncertain
+        )
+        running = queries.running_jobs(conn, context.partition_keys)
+        durations = JobDurations(queries.recent_run_seconds(conn, DURATION_WINDOW))
+    context.log.info(
+        f"coze: {sum(w.needs_metadata for w in work)} videos to resolve, "
+        f"{sum(w.may_submit for w in work)} may be submitted, {len(running)} jobs running"
+    )
+    budget = CallBudget(config.max_calls or coze.max_calls)
 
-    async def call() -> StepProgress:
+    async def call() -> CallsProgress:
         async with coze.client(budget) as client:
-            return await step(recorder, client)
+            return await call_coze(
+                client,
+                recorder,
+                work,
+                running,
+                durations,
+                poll_budget_seconds=coze.poll_budget_seconds,
+                log=context.log,
+            )
 
     try:
         progress = asyncio.run(call())
@@ -144,120 +170,39 @@ def _run_api_step(
     if budget.sent:
         with warehouse.connect(logger=context.log) as conn:
             clear_halts(conn)
-    metadata: dict[str, int | bool] = {
-        "api_calls": budget.sent,
-        "call_budget_spent": progress.budget_spent,
-    }
-    return progress, metadata
-
-
-@dg.asset(
-    partitions_def=batches,
-    backfill_policy=one_run_per_backfill,
-    group_name=INGEST,
-    deps=[links],
-    pool=API_POOL,
-    kinds={"coze"},
-)
-def metadata_responses(
-    context: dg.AssetExecutionContext,
-    config: ApiRunConfig,
-    warehouse: WarehouseResource,
-    coze: CozeResource,
-) -> dg.MaterializeResult:
-    """Call the metadata workflow for every video of the batch not yet resolved."""
-
-    async def step(recorder: Recorder, client: CozeClient) -> StepProgress:
-        with warehouse.connect(logger=context.log) as conn:
-            todo = queries.metadata_todo(conn, context.partition_keys)
-        context.log.info(f"metadata: {len(todo)} videos to resolve")
-        return await fetch_metadata(
-            client, recorder, todo, workers=client.settings.max_in_flight, log=context.log
-        )
-
-    progress, metadata = _run_api_step(context, warehouse, coze, config, step)
-    return dg.MaterializeResult(
-        metadata={**metadata, "called": progress.done, "failed": progress.failed}
-    )
-
-
-@dg.asset(
-    partitions_def=batches,
-    backfill_policy=one_run_per_backfill,
-    group_name=INGEST,
-    deps=[metadata_responses],
-    pool=API_POOL,
-    kinds={"coze"},
-)
-def transcript_jobs(
-    context: dg.AssetExecutionContext,
-    config: ApiRunConfig,
-    warehouse: WarehouseResource,
-    coze: CozeResource,
-) -> dg.MaterializeResult:
-    """Submit a transcript job for each resolved video with no live or successful job."""
-
-    async def step(recorder: Recorder, client: CozeClient) -> StepProgress:
-        with warehouse.connect(logger=context.log) as conn:
-            todo = queries.submit_todo(
-                conn, context.partition_keys, resubmit_uncertain=config.resubmit_uncertain
-            )
-        context.log.info(f"transcripts: {len(todo)} jobs to submit")
-        return await submit_transcripts(
-            client, recorder, todo, workers=client.settings.max_in_flight, log=context.log
-        )
-
-    progress, metadata = _run_api_step(context, warehouse, coze, config, step)
-    if progress.uncertain:
+    submits = progress.submits
+    if submits.uncertain:
         context.log.warning(
-            f"{progress.uncertain} submits got no answer after reaching Coze: marked uncertain, "
+            f"{submits.uncertain} submits got no answer after reaching Coze: marked uncertain, "
             "not resubmitted (python -m pipeline run --resubmit-uncertain pays again)"
         )
-    return dg.MaterializeResult(
+    if progress.still_running:
+        context.log.info(f"{progress.still_running} jobs still running; the next run collects them")
+    yield dg.MaterializeResult(
+        asset_key="metadata_responses",
         metadata={
-            **metadata,
-            "submitted": progress.done - progress.failed - progress.uncertain,
-            "failed": progress.failed,
-            "uncertain": progress.uncertain,
-        }
+            "api_calls": budget.sent,
+            "call_budget_spent": progress.budget_spent,
+            "called": progress.metadata.done,
+            "failed": progress.metadata.failed,
+        },
     )
-
-
-@dg.asset(
-    partitions_def=batches,
-    backfill_policy=one_run_per_backfill,
-    group_name=INGEST,
-    deps=[transcript_jobs],
-    pool=API_POOL,
-    kinds={"coze"},
-)
-def transcript_responses(
-    context: dg.AssetExecutionContext,
-    config: ApiRunConfig,
-    warehouse: WarehouseResource,
-    coze: CozeResource,
-) -> dg.MaterializeResult:
-    """Poll the batch's running jobs until they end or the poll budget does."""
-
-    async def step(recorder: Recorder, client: CozeClient) -> StepProgress:
-        with warehouse.connect(logger=context.log) as conn:
-            jobs = queries.running_jobs(conn, context.partition_keys)
-        context.log.info(f"transcripts: {len(jobs)} jobs pending")
-        return await poll_jobs(
-            client, recorder, jobs, budget_seconds=coze.poll_budget_seconds, log=context.log
-        )
-
-    progress, metadata = _run_api_step(context, warehouse, coze, config, step)
-    still_running = progress.total - progress.done
-    if still_running:
-        context.log.info(f"{still_running} jobs still running; the next run collects them")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="transcript_jobs",
         metadata={
-            **metadata,
-            "finished": progress.done,
-            "failed": progress.failed,
-            "still_running": still_running,
-        }
+            "submitted": submits.done - submits.failed - submits.uncertain,
+            "failed": submits.failed,
+            "uncertain": submits.uncertain,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="transcript_responses",
+        metadata={
+            "polls": progress.poll_calls,
+            "finished": progress.polls.done,
+            "failed": progress.polls.failed,
+            "still_running": progress.still_running,
+        },
     )
 
 
@@ -268,7 +213,7 @@ NORMALIZED = ("videos", "video_hashtags", "video_mentions", "authors", "transcri
     specs=[
         dg.AssetSpec(
             name,
-            deps=[metadata_responses, transcript_responses],
+            deps=["metadata_responses", "transcript_responses"],
             group_name=WAREHOUSE,
             kinds={"duckdb"},
         )

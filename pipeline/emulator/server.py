@@ -30,10 +30,10 @@ def create_app(config: EmulatorConfig) -> KeepRawSend:
     emulator = Emulator(config)
     app = Starlette(
         routes=[
-            Route("/v1/workflow/run", emulator.run, methods=["POST"]),
+            Route("/v1/workflow/run", emulator.counted(emulator.run), methods=["POST"]),
             Route(
                 "/v1/workflows/{workflow_id}/run_histories/{execute_id}",
-                emulator.history,
+                emulator.counted(emulator.history),
                 methods=["GET"],
             ),
             Route("/_emulator/stats", emulator.stats, methods=["GET"]),

@@ -18,6 +18,7 @@ import collections
 import json
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -80,8 +81,28 @@ class Emulator:
         self.submits_per_input: collections.Counter[str] = collections.Counter()
         self.arrivals: collections.deque[float] = collections.deque()
         self.max_per_second = 0
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.first_arrival: float | None = None
+        self.last_arrival = 0.0
         self.tokens = config.rps or 0.0
         self.refilled = time.monotonic()
+
+    def counted(
+        self, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """The handler, counting the requests it holds at once: what a client keeps in
+        flight, seen from the server."""
+
+        async def counting(request: Request) -> Response:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            try:
+                return await handler(request)
+            finally:
+                self.in_flight -= 1
+
+        return counting
 
     def _debug_url(self, execute_id: str, workflow_id: str) -> str:
         return (
@@ -110,6 +131,8 @@ class Emulator:
         """Arrival accounting and every refusal that comes before the run or poll itself."""
         config, now = self.config, time.monotonic()
         self.counters["requests"] += 1
+        self.first_arrival = now if self.first_arrival is None else self.first_arrival
+        self.last_arrival = now
         self.arrivals.append(now)
         while self.arrivals and self.arrivals[0] < now - 1.0:
             self.arrivals.popleft()
@@ -337,6 +360,8 @@ class Emulator:
                 **{key: self.counters[key] for key in COUNTERS},
                 "account_errors": {str(code): n for code, n in self.account_errors.items()},
                 "max_requests_per_second": self.max_per_second,
+                "peak_in_flight": self.peak_in_flight,
+                "busy_seconds": self.last_arrival - (self.first_arrival or self.last_arrival),
                 "submits_per_input": dict(self.submits_per_input),
                 "jobs": {
                     eid: {

@@ -16,6 +16,7 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
     "BIGINT": pl.Int64(),
     "INTEGER": pl.Int32(),
     "BOOLEAN": pl.Boolean(),
+    "DOUBLE": pl.Float64(),
     "TIMESTAMP": pl.Datetime("us"),
 }
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from pipeline.coze.decode import decode_run, decode_submission
+from pipeline.coze.durations import run_seconds
 from pipeline.coze.errors import CozeError
 from pipeline.warehouse.raw import RawRow
 
@@ -45,6 +46,7 @@ class Job:
     debug_url: str | None
     token_count: int | None
     poll_count: int
+    run_seconds: float | None = None
 
 
 @dataclass
@@ -180,6 +182,9 @@ class Ledger:
                     is_output_trimmed=record.is_output_trimmed,
                     debug_url=record.debug_url or job.debug_url,
                     token_count=record.token_count,
+                    run_seconds=run_seconds(record.create_time, record.update_time)
+                    if record.finished
+                    else None,
                 )
         self.jobs[job.execute_id] = job
         if job.status == "Running":

@@ -38,32 +38,45 @@ _BATCH_KEYS = """
 """
 
 
-def metadata_todo(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> list[WorkItem]:
-    """Videos never resolved, or whose last failure may be retried."""
-    with lookup(conn, "_batches", "batch", batches):
-        rows = conn.execute(
-            f"WITH k AS ({_BATCH_KEYS}) SELECT k.video_key, k.raw_text, k.url, k.canonical_url FROM k "
-            "LEFT JOIN item_state s ON s.video_key = k.video_key AND s.step = 'metadata' "
-            "WHERE s.status IS NULL OR s.status = 'retry' ORDER BY k.first_seen"
-        ).fetchall()
-    return [WorkItem(*r) for r in rows]
+@dataclass(frozen=True, slots=True)
+class VideoWork:
+    """One video's calls this run: its metadata call if unresolved, then its submit if its
+    transcript may be submitted (after a successful metadata call, for an unresolved one)."""
+
+    item: WorkItem
+    needs_metadata: bool
+    may_submit: bool
 
 
-def submit_todo(
+def coze_todo(
     conn: duckdb.DuckDBPyConnection, batches: Sequence[str], *, resubmit_uncertain: bool = False
-) -> list[WorkItem]:
-    """Resolved videos with no live or successful transcript job (and attempts left); videos
-    whose last submit may have started an unseen paid job only when the user asks."""
+) -> list[VideoWork]:
+    """Videos never resolved or whose last failure may be retried; resolved videos with no live
+    or successful transcript job (and attempts left); videos whose last submit may have
+    started an unseen paid job only when the user asks."""
     uncertain = " OR t.status = 'uncertain'" if resubmit_uncertain else ""
     with lookup(conn, "_batches", "batch", batches):
         rows = conn.execute(
-            f"WITH k AS ({_BATCH_KEYS}) SELECT k.video_key, k.raw_text, k.url, k.canonical_url FROM k "
-            "JOIN item_state m ON m.video_key = k.video_key AND m.step = 'metadata' "
-            "AND m.status = 'ok' "
+            f"WITH k AS ({_BATCH_KEYS}), w AS ("
+            "SELECT k.*, m.status IS NULL OR m.status = 'retry' AS needs_metadata, "
+            f"t.status IS NULL OR t.status = 'retry'{uncertain} AS may_submit FROM k "
+            "LEFT JOIN item_state m ON m.video_key = k.video_key AND m.step = 'metadata' "
             "LEFT JOIN item_state t ON t.video_key = k.video_key AND t.step = 'transcript' "
-            f"WHERE t.status IS NULL OR t.status = 'retry'{uncertain} ORDER BY k.first_seen"
+            "WHERE m.status IS NULL OR m.status IN ('retry', 'ok')) "
+            "SELECT video_key, raw_text, url, canonical_url, needs_metadata, may_submit FROM w "
+            "WHERE needs_metadata OR may_submit ORDER BY first_seen"
         ).fetchall()
-    return [WorkItem(*r) for r in rows]
+    return [VideoWork(WorkItem(*r[:4]), r[4], r[5]) for r in rows]
+
+
+def recent_run_seconds(conn: duckdb.DuckDBPyConnection, limit: int) -> list[float]:
+    """How long Coze ran the latest finished jobs: the poll schedule's prior."""
+    rows = conn.execute(
+        "SELECT run_seconds FROM transcript_jobs WHERE run_seconds IS NOT NULL "
+        "ORDER BY finished_at DESC LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def running_jobs(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> list[RunningJob]:

@@ -175,6 +175,12 @@ TABLES: tuple[Table, ...] = (
             C("debug_url", "VARCHAR", "Coze debug page for the run."),
             C("token_count", "BIGINT", "Tokens the run used."),
             C("poll_count", "INTEGER", "Poll answers received.", False),
+            C(
+                "run_seconds",
+                "DOUBLE",
+                "How long Coze ran the finished job (its update_time minus create_time); the "
+                "poll schedule learns from it.",
+            ),
         ),
         ("execute_id",),
     ),
@@ -443,6 +449,7 @@ def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Idempotent, so every writer can call it on open."""
     create_objects(conn)
     _add_seq(conn)
+    conn.execute("ALTER TABLE transcript_jobs ADD COLUMN IF NOT EXISTS run_seconds DOUBLE")
 
 
 def create_objects(conn: duckdb.DuckDBPyConnection) -> None:

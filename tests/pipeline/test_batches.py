@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.defs.partitions import batch_file, batch_key
 from pipeline.defs.resources import LinkFilesResource
-from pipeline.steps.metadata import MAX_URL_CHARS, metadata_input
+from pipeline.steps.inputs import MAX_URL_CHARS, metadata_input
 from pipeline.warehouse.queries import WorkItem
 from tests.pipeline.helpers import Project
 

@@ -29,17 +29,20 @@ TOKEN = "pat_crash_test_secret_0f9a8b7c6d5e"
 MAX_IN_FLIGHT = 4
 SEED = 20261125
 
-# (line that opens the window, earliest and latest delay after it): metadata, submit (twice),
-# poll, normalization, and one kill at an arbitrary moment after the process starts.
+# (line that opens the window, earliest and latest delay after it): metadata and submits (they
+# overlap: three kills), polls alone, normalization, and one kill at an arbitrary moment after
+# the process starts.
 KILL_POINTS = [
     ("videos to resolve", 0.2, 1.2),
-    ("jobs to submit", 0.1, 0.8),
-    ("jobs to submit", 0.1, 0.8),
+    ("videos to resolve", 1.0, 3.0),
+    ("videos to resolve", 1.0, 3.0),
     ("jobs pending", 0.2, 1.5),
     ("normalizing", 0.0, 0.3),
     (None, 2.0, 12.0),
 ]
-KILLS_THAT_MAY_HIT_SUBMITS = sum(1 for line, *_ in KILL_POINTS if line in ("jobs to submit", None))
+KILLS_THAT_MAY_HIT_SUBMITS = sum(
+    1 for line, *_ in KILL_POINTS if line in ("videos to resolve", None)
+)
 EMULATOR_STATUS = {"success": "Success", "trim": "Success", "fail": "Fail"}
 TABLES = {
     "item_state": "video_key, step",

@@ -21,11 +21,12 @@ import pytest
 
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
+from pipeline.coze.durations import JobDurations
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.runs import EXIT_OK
 from pipeline.settings import PROJECT_ROOT
-from pipeline.steps.submit import submit_transcripts
-from pipeline.warehouse.queries import WorkItem
+from pipeline.steps.calls import call_coze
+from pipeline.warehouse.queries import VideoWork, WorkItem
 from pipeline.warehouse.raw import RawRow
 from pipeline.warehouse.recorder import AnswersNotStoredError, Recorder, spool_dir_for
 from pipeline.warehouse.schema import FTS_SCHEMA
@@ -190,7 +191,16 @@ def test_when_the_warehouse_refuses_too_the_step_stops_and_names_every_paid_job(
     async def submit(url: str) -> None:
         settings = CozeSettings.from_env({}, base_url=url, api_token="pat_test")
         async with CozeClient(settings) as client:
-            await submit_transcripts(client, recorder, items, workers=2, log=recorder.log)
+            work = [VideoWork(item, needs_metadata=False, may_submit=True) for item in items]
+            await call_coze(
+                client,
+                recorder,
+                work,
+                [],
+                JobDurations(),
+                poll_budget_seconds=60,
+                log=recorder.log,
+            )
 
     holder = hold_database(db, 60)
     try:

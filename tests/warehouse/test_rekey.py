@@ -12,7 +12,7 @@ import duckdb
 
 from pipeline.settings import PROJECT_ROOT
 from pipeline.warehouse.db import connect
-from pipeline.warehouse.queries import metadata_todo, submit_todo
+from pipeline.warehouse.queries import coze_todo
 from pipeline.warehouse.rekey import RekeyCounts, rekey
 from pipeline.warehouse.tables import rebuild_all
 
@@ -107,8 +107,9 @@ def test_one_post_in_two_forms_ends_with_one_key_and_no_new_api_work(tmp_path: P
             ("youtube:videoseries", "一条微博"),
         ]
         # only the playlists, now told apart, are left to fetch; the post costs nothing more
-        assert [w.video_key for w in metadata_todo(conn, ["old.txt"])] == PLAYLISTS
-        assert submit_todo(conn, ["old.txt"]) == []
+        todo = coze_todo(conn, ["old.txt"])
+        assert [w.item.video_key for w in todo] == PLAYLISTS
+        assert all(w.needs_metadata for w in todo)
         assert rekey(conn) == RekeyCounts(0, 0, 0)
 
 

@@ -1,14 +1,8 @@
-"""Step: resolve video metadata through the synchronous metadata workflow."""
+"""What each workflow is sent for a video: pure functions of its link."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
-
-from pipeline.coze.client import CozeClient
-from pipeline.steps.runner import StepProgress, call_each
 from pipeline.warehouse.queries import WorkItem
-from pipeline.warehouse.recorder import Recorder
 
 # The seed sends the share text as pasted; the workflow also accepts a bare URL. Past this many
 # characters a "share text" is not one (pasted notes, a garbage line), so only its URL is sent.
@@ -28,22 +22,6 @@ def metadata_input(item: WorkItem) -> str:
     return item.url
 
 
-async def fetch_metadata(
-    client: CozeClient,
-    recorder: Recorder,
-    items: Sequence[WorkItem],
-    *,
-    workers: int,
-    log: logging.Logger | logging.LoggerAdapter,
-) -> StepProgress:
-    return await call_each(
-        items,
-        kind="metadata",
-        label="metadata",
-        workflow_id=client.settings.metadata_workflow_id,
-        input_of=metadata_input,
-        call=client.run_metadata,
-        recorder=recorder,
-        workers=workers,
-        log=log,
-    )
+def transcript_input(item: WorkItem) -> str:
+    """The transcript workflow takes a video page URL (the seed sends one); tracking-free."""
+    return item.canonical_url or item.url

@@ -1,0 +1,56 @@
+"""The poll schedule from recent run times: pure arithmetic, checked against a simulated
+population of 15-45 s jobs (the service's spread, docs/coze.md)."""
+
+from __future__ import annotations
+
+import random
+
+from pipeline.coze.durations import (
+    FIRST_DELAY,
+    KNOWN_ENOUGH,
+    MAX_INTERVAL,
+    JobDurations,
+    run_seconds,
+)
+
+
+def polls_for(duration: float, schedule: JobDurations) -> int:
+    """Polls a job of `duration` seconds costs when each poll lands exactly when due."""
+    age, polls = schedule.first_poll_after(), 1
+    while age < duration:
+        age += schedule.next_poll_after(age)
+        polls += 1
+    return polls
+
+
+def test_known_run_times_cost_at_most_one_and_a_half_polls_a_job() -> None:
+    rng = random.Random(7)
+    schedule = JobDurations(rng.uniform(15, 45) for _ in range(200))
+    jobs = [rng.uniform(15, 45) for _ in range(5000)]
+    mean = sum(polls_for(d, schedule) for d in jobs) / len(jobs)
+    assert mean <= 1.5, mean
+
+
+def test_nothing_known_starts_at_a_second_and_backs_off_to_a_cap() -> None:
+    schedule = JobDurations([30.0] * (KNOWN_ENOUGH - 1))
+    assert schedule.first_poll_after() == FIRST_DELAY
+    waits = [schedule.next_poll_after(age) for age in (1, 10, 40, 1000)]
+    assert waits == sorted(waits) and waits[-1] == MAX_INTERVAL
+    assert polls_for(31.0, schedule) <= 8
+
+
+def test_first_poll_waits_for_most_recent_jobs_then_steps_grow_with_the_overrun() -> None:
+    schedule = JobDurations([float(s) for s in range(10, 51)])  # 10..50 s
+    assert schedule.first_poll_after() == 42.0
+    assert schedule.next_poll_after(20.0) == 22.0  # still before the expected end
+    assert schedule.next_poll_after(43.0) < schedule.next_poll_after(80.0) <= MAX_INTERVAL
+
+
+def test_only_recent_run_times_count_and_bad_ones_are_ignored() -> None:
+    schedule = JobDurations([100.0] * 200)
+    for _ in range(200):
+        schedule.add(20.0)
+    schedule.add(-5.0)
+    assert len(schedule) == 200 and schedule.quantile(0.99) == 20.0
+    assert run_seconds(100, 131) == 31.0
+    assert run_seconds(None, 131) is None and run_seconds(131, 100) is None

@@ -1,0 +1,73 @@
+"""The poller over real HTTP to the emulator: polls follow what recent jobs took."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pipeline.coze.client import CozeClient
+from pipeline.coze.config import CozeSettings
+from pipeline.coze.durations import WINDOW, JobDurations
+from pipeline.coze.models import RunRecord
+from pipeline.coze.poller import JobPoller
+from pipeline.emulator import EmulatorConfig, EmulatorProcess
+
+JOB_SECONDS = 2.0
+
+
+def _poll_all(url: str, jobs: int, durations: JobDurations) -> tuple[int, list[RunRecord]]:
+    """Submit `jobs` jobs, then poll them all with one poller: (polls sent, final records)."""
+    settings = CozeSettings.from_env({}, base_url=url, rps=400)
+
+    async def scenario() -> tuple[int, list[RunRecord]]:
+        async with CozeClient(settings) as client:
+            submissions = await asyncio.gather(
+                *(client.submit_transcript(f"https://b23.tv/job{i}") for i in range(jobs))
+            )
+            finished: list[RunRecord] = []
+            poller = JobPoller(
+                client,
+                durations,
+                on_record=lambda r: finished.append(r) if r.finished else None,
+                on_error=lambda execute_id, error: None,
+            )
+            for submission in submissions:
+                poller.add(submission.execute_id, submission.workflow_id)
+            poller.close()
+            await poller.run(budget_seconds=120)
+            return poller.polls, finished
+
+    return asyncio.run(scenario())
+
+
+def test_known_run_times_cost_about_one_poll_a_job() -> None:
+    jobs = 300
+    with EmulatorProcess(EmulatorConfig(profile="fast", job_seconds=JOB_SECONDS)) as emulator:
+        polls, finished = _poll_all(emulator.url, jobs, JobDurations([JOB_SECONDS] * 20))
+        stats = emulator.stats()
+    assert len(finished) == jobs and {r.status for r in finished} == {"Success"}
+    assert stats["polls"] == polls
+    assert polls <= 1.5 * jobs, polls
+
+
+def test_with_nothing_known_the_schedule_learns_and_backs_off() -> None:
+    """A new warehouse: polls start at a second and grow, never a tight loop; the poller
+    learns the run times from the records (Coze's update_time - create_time)."""
+    jobs, tight_interval = 300, 0.2
+    durations = JobDurations()
+    with EmulatorProcess(EmulatorConfig(profile="fast", job_seconds=JOB_SECONDS)) as emulator:
+        polls, finished = _poll_all(emulator.url, jobs, durations)
+    assert len(finished) == jobs
+    assert polls < jobs * (JOB_SECONDS / tight_interval) / 3, polls
+    assert len(durations) == min(jobs, WINDOW) and durations.quantile(0.5) in (1.0, 2.0, 3.0)
+
+
+def test_a_closed_poller_with_no_jobs_returns_at_once() -> None:
+    async def scenario() -> int:
+        settings = CozeSettings.from_env({}, base_url="http://127.0.0.1:9")
+        async with CozeClient(settings) as client:
+            poller = JobPoller(client, JobDurations(), on_record=print, on_error=print)
+            poller.close()
+            await asyncio.wait_for(poller.run(budget_seconds=None), timeout=5)
+            return poller.polls
+
+    assert asyncio.run(scenario()) == 0

@@ -15,6 +15,7 @@ import httpx
 
 from pipeline.coze.budget import CallBudget
 from pipeline.coze.config import MAX_ANSWER_BYTES, CozeSettings
+from pipeline.coze.connections import Connections
 from pipeline.coze.decode import (
     decode_metadata,
     decode_run,
@@ -113,19 +114,18 @@ class CozeClient:
         self.limiter = limiter or RateLimiter(settings.rps, settings.max_in_flight)
         self.budget = budget or CallBudget(None)
         self._rng = random.Random()
-        self._http = httpx.AsyncClient(
-            base_url=settings.base_url,
-            timeout=httpx.Timeout(
-                connect=settings.connect_timeout,
-                read=settings.read_timeout,
-                write=settings.read_timeout,
-                pool=None,
-            ),
-            limits=httpx.Limits(
-                max_connections=self.limiter.ceiling,
-                max_keepalive_connections=self.limiter.ceiling,
-            ),
-            headers={"Content-Type": "application/json", "Accept-Encoding": "gzip, deflate"},
+        self._connections = Connections(
+            lambda limits: httpx.AsyncClient(
+                base_url=settings.base_url,
+                timeout=httpx.Timeout(
+                    connect=settings.connect_timeout,
+                    read=settings.read_timeout,
+                    write=settings.read_timeout,
+                    pool=None,
+                ),
+                limits=limits,
+                headers={"Content-Type": "application/json", "Accept-Encoding": "gzip, deflate"},
+            )
         )
 
     def __repr__(self) -> str:
@@ -143,7 +143,7 @@ class CozeClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._connections.aclose()
 
     async def run_metadata(self, input: str, *, key: float | None = None) -> MetadataResult:
         """`key` orders this request among those waiting for the rate (`RateLimiter.slot`)."""
@@ -244,9 +244,10 @@ class CozeClient:
     ) -> tuple[RawExchange, dict[str, Any] | None, float | None, bool]:
         """One request and its answer, read to the end or to MAX_ANSWER_BYTES: the answer, its
         body parsed as a JSON object (or None), its Retry-After, and whether it is whole."""
-        async with self._http.stream(
-            method, path, json=body, headers=headers, timeout=timeout
-        ) as response:
+        async with (
+            self._connections.client() as http,
+            http.stream(method, path, json=body, headers=headers, timeout=timeout) as response,
+        ):
             content, whole = await _read_capped(response, MAX_ANSWER_BYTES)
         text = _text(content, response)
         envelope = parse_envelope(text)

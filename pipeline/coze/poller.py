@@ -15,6 +15,7 @@ land; the jobs stay running for a later run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import time
 from collections.abc import Callable
@@ -117,35 +118,37 @@ class JobPoller:
         """Poll until every job is done, or `budget_seconds` after `close()`, or a halt (see
         `halt`): the jobs then still running stay for a later run."""
         running: set[asyncio.Task[None]] = set()
+        failures: list[BaseException] = []
+
+        def finished(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                failures.append(task.exception())  # a callback's exception ends the polling
+            self._changed.set()
+
         while True:
             self._changed.clear()
+            if failures:
+                raise failures[0]
             now = time.monotonic()
-            over = (
-                budget_seconds is not None
-                and self._closed_at is not None
-                and now >= self._closed_at + budget_seconds
+            end = (
+                self._closed_at + budget_seconds
+                if budget_seconds is not None and self._closed_at is not None
+                else None
             )
-            stop = self.client.limiter.closed or over
+            stop = self.client.limiter.closed or (end is not None and now >= end)
             while not stop and self._due and self._due[0][0] <= now:
                 if len(running) >= MAX_POLLS_WAITING:
                     break
                 due, _, job = heapq.heappop(self._due)
                 task = asyncio.create_task(self._check(due, job))
                 running.add(task)
-                task.add_done_callback(running.discard)
+                task.add_done_callback(finished)
             if not running and (stop or (self._closed_at is not None and not self._due)):
                 break
-            waits: list[asyncio.Future[object]] = [asyncio.ensure_future(self._changed.wait())]
-            timeout = None
+            wake = [end] if end is not None and not stop else []
             if self._due and not stop and len(running) < MAX_POLLS_WAITING:
-                timeout = max(0.0, self._due[0][0] - now)
-            if budget_seconds is not None and self._closed_at is not None and not over:
-                left = self._closed_at + budget_seconds - now
-                timeout = left if timeout is None else min(timeout, left)
-            done, _ = await asyncio.wait(
-                [*waits, *running], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-            for waiter in waits:
-                waiter.cancel()
-            for task in done - set(waits):
-                task.result()  # a callback's exception ends the polling
+                wake.append(self._due[0][0])
+            timeout = max(0.0, min(wake) - now) if wake else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout)

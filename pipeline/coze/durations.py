@@ -6,6 +6,10 @@ that is about 1.25 polls a job, against 7 for a schedule that knows nothing. Unt
 times are known (a new warehouse), polls start at a second and back off geometrically, which
 is what teaches the schedule.
 
+Once every other call of a run is done, a job running four times longer than expected (at least
+two minutes) is left for the next run, so normalizing and text analysis of the batch do not wait
+for its slowest job.
+
 Run times are Coze's own (`update_time - create_time` of a finished record), not when we saw
 the job finish, so a late poll does not teach the schedule to wait longer.
 """
@@ -26,6 +30,10 @@ BLIND_GROWTH = 0.6
 # Past the quantile: a step of this share of the typical run time, plus half the overrun.
 STEP_SHARE = 0.15
 OVERRUN_SHARE = 0.5
+# A job still running this many times past the expected run time, and at least this long, is a
+# straggler: the rest of the batch does not wait for it (the next run collects it).
+STRAGGLER_FACTOR = 4.0
+STRAGGLER_MIN_SECONDS = 120.0
 
 
 class JobDurations:
@@ -61,6 +69,13 @@ class JobDurations:
         if age < expected:
             return max(MIN_INTERVAL, expected - age)
         return _bounded(STEP_SHARE * self.quantile(0.5) + OVERRUN_SHARE * (age - expected))
+
+    def straggler_after(self) -> float | None:
+        """Seconds after its submit past which a job is a straggler; None while too little is
+        known to tell."""
+        if len(self) < KNOWN_ENOUGH:
+            return None
+        return max(STRAGGLER_MIN_SECONDS, STRAGGLER_FACTOR * self.quantile(FIRST_POLL_QUANTILE))
 
 
 def _bounded(seconds: float) -> float:

@@ -60,6 +60,7 @@ class JobPoller:
         self.polls = 0
         self.budget_spent = False
         self.halt: ServiceHaltError | None = None
+        self.stragglers = 0
         self._due: list[tuple[float, int, _Job]] = []
         self._count = 0
         self._closed_at: float | None = None
@@ -110,13 +111,18 @@ class JobPoller:
         else:
             self._again(job)
 
+    def _only_stragglers(self, now: float) -> bool:
+        limit = self.durations.straggler_after()
+        return limit is not None and all(now - job.submitted > limit for _, _, job in self._due)
+
     def _again(self, job: _Job) -> None:
         now = time.monotonic()
         self._push(now + self.durations.next_poll_after(now - job.submitted), job)
 
     async def run(self, *, budget_seconds: float | None) -> None:
-        """Poll until every job is done, or `budget_seconds` after `close()`, or a halt (see
-        `halt`): the jobs then still running stay for a later run."""
+        """Poll until every job is done, or only stragglers are left after `close()` (see
+        `JobDurations.straggler_after`), or `budget_seconds` after it, or a halt (see `halt`):
+        the jobs then still running stay for a later run."""
         running: set[asyncio.Task[None]] = set()
         failures: list[BaseException] = []
 
@@ -145,6 +151,9 @@ class JobPoller:
                 running.add(task)
                 task.add_done_callback(finished)
             if not running and (stop or (self._closed_at is not None and not self._due)):
+                break
+            if not running and self._closed_at is not None and self._only_stragglers(now):
+                self.stragglers = len(self._due)
                 break
             wake = [end] if end is not None and not stop else []
             if self._due and not stop and len(running) < MAX_POLLS_WAITING:

@@ -8,7 +8,8 @@ or poll itself. Some inputs misbehave on purpose, so failures can be tested dete
 - `/poison/data-null/`, `/poison/wrong-types/`: `data: null`, or a title that is a number;
 - `/poison/no-output/`, `/poison/huge/`: a successful job with no `output`, or a 10 MB one;
 - `/poison/slow-sync/`: a sync run longer than the sync window, so its connection is cut;
-- `/poison/lost/`: a job whose record is gone right after submit (4314 on every poll).
+- `/poison/lost/`: a job whose record is gone right after submit (4314 on every poll);
+- `/poison/slow-job/`: a job that runs an hour (`SLOW_JOB_SECONDS`), a straggler.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ SPACE_ID = "7476805188205182986"
 FIRST_EXECUTE_ID = 7535298640308535332
 DELETED_MARKERS = ("/deleted/", "invalid")
 HUGE_TRANSCRIPT_CHARS = 10_000_000
+SLOW_JOB_SECONDS = 3600.0
 RUNNING_OUTPUTS = ("", '{"node_status":"{}","Output":""}')  # both seen while a job runs
 COUNTERS = (
     "requests",
@@ -250,11 +252,12 @@ class Emulator:
         fail, trim = self.config.fail_rate, self.config.trim_rate
         outcome = "fail" if draw < fail else "trim" if draw < fail + trim else "success"
         now = time.time()
+        duration = self.config.job_duration(self.timing)
         self.jobs[execute_id] = Job(
             input=text,
             workflow_id=workflow_id,
             created=now,
-            finish_at=now + self.config.job_duration(self.timing),
+            finish_at=now + (SLOW_JOB_SECONDS if "/poison/slow-job/" in text else duration),
             outcome=outcome,
             running_output=self.answers.rng.choice(RUNNING_OUTPUTS),
             lost="/poison/lost/" in text,

@@ -223,6 +223,12 @@ async def call_coze(
             videos_then_close(), calls.poller.run(budget_seconds=poll_budget_seconds)
         )
     progress.poll_calls = calls.poller.polls
+    if calls.poller.stragglers:
+        log.info(
+            f"{calls.poller.stragglers} jobs have run over {durations.straggler_after():.0f}s, "
+            "far longer than recent jobs: the batch does not wait for them, the next run "
+            "collects them"
+        )
     progress.budget_spent = calls.stop.budget_spent or calls.poller.budget_spent
     halt = calls.stop.halt or calls.poller.halt
     if halt is not None:

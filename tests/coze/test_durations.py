@@ -54,3 +54,9 @@ def test_only_recent_run_times_count_and_bad_ones_are_ignored() -> None:
     assert len(schedule) == 200 and schedule.quantile(0.99) == 20.0
     assert run_seconds(100, 131) == 31.0
     assert run_seconds(None, 131) is None and run_seconds(131, 100) is None
+
+
+def test_a_straggler_is_four_times_the_expected_run_time_and_at_least_two_minutes() -> None:
+    assert JobDurations([30.0] * (KNOWN_ENOUGH - 1)).straggler_after() is None
+    assert JobDurations([60.0] * 10).straggler_after() == 240.0
+    assert JobDurations([1.0] * 10).straggler_after() == 120.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
@@ -71,3 +72,34 @@ def test_a_closed_poller_with_no_jobs_returns_at_once() -> None:
             return poller.polls
 
     assert asyncio.run(scenario()) == 0
+
+
+def test_the_batch_does_not_wait_for_a_straggler() -> None:
+    """Nine jobs of 2 s and one of an hour: once the nine are in and the tenth has run far
+    past what recent jobs took, polling ends and leaves it running for the next run."""
+    settings = CozeSettings.from_env({}, base_url="", rps=50)
+    durations = JobDurations([JOB_SECONDS] * 20)
+    limit = durations.straggler_after()
+    assert limit is not None
+
+    async def scenario(url: str) -> tuple[JobPoller, list[RunRecord]]:
+        async with CozeClient(replace(settings, base_url=url)) as client:
+            inputs = [f"https://b23.tv/job{i}" for i in range(9)] + ["https://x/poison/slow-job/1"]
+            submissions = [await client.submit_transcript(text) for text in inputs]
+            finished: list[RunRecord] = []
+            poller = JobPoller(
+                client,
+                durations,
+                on_record=lambda r: finished.append(r) if r.finished else None,
+                on_error=lambda execute_id, error: None,
+            )
+            for n, submission in enumerate(submissions):
+                # the slow one was submitted just past the straggler limit
+                poller.add(submission.execute_id, submission.workflow_id, (limit + 1) * (n == 9))
+            poller.close()
+            await asyncio.wait_for(poller.run(budget_seconds=900), timeout=60)
+            return poller, finished
+
+    with EmulatorProcess(EmulatorConfig(profile="fast", job_seconds=JOB_SECONDS)) as emulator:
+        poller, finished = asyncio.run(scenario(emulator.url))
+    assert len(finished) == 9 and poller.stragglers == 1

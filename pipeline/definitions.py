@@ -41,6 +41,7 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
         JOB_NAME,
         selection=dg.AssetSelection.all(),
         description="Read a batch of link files, call Coze, and refresh the warehouse.",
+        tags=coze_settings.endpoint_tags,
     )
     return dg.Definitions(
         assets=[

@@ -74,3 +74,12 @@ class CozeSettings:
     @property
     def is_real_service(self) -> bool:
         return any(host in self.base_url for host in REAL_SERVICE_HOSTS)
+
+    @property
+    def endpoint_tags(self) -> dict[str, str]:
+        """What a run's page shows of whom it talks to: the host, and whether it is Coze."""
+        host = urlsplit(self.shown_base_url).netloc
+        return {
+            "coze/endpoint": host,
+            "coze/service": "coze" if self.is_real_service else "emulator or stand-in",
+        }

@@ -13,7 +13,12 @@ from pipeline.coze.durations import WINDOW as DURATION_WINDOW
 from pipeline.coze.durations import JobDurations
 from pipeline.coze.errors import ServiceHaltError
 from pipeline.defs.partitions import batches, one_run_per_backfill
-from pipeline.defs.resources import CozeResource, LinkFilesResource, WarehouseResource
+from pipeline.defs.resources import (
+    CozeResource,
+    LinkFilesResource,
+    MissingLinkFileError,
+    WarehouseResource,
+)
 from pipeline.links import parse_file
 from pipeline.steps.calls import CallsProgress, call_coze
 from pipeline.warehouse import queries
@@ -36,16 +41,23 @@ def links(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     link_files: LinkFilesResource,
+    coze: CozeResource,
 ) -> dg.MaterializeResult:
     """Parse each batch's link file into `links`, replacing that batch's rows.
 
     A file with no lines left keeps its batch's rows: an empty file is more often a save cut
     short than a wish to forget the batch, and its rows are what keeps the batch's paid jobs
     polled, in `link_status` and in the schedule's sight."""
+    tags = coze.settings().endpoint_tags
+    context.log.info(f"Coze endpoint of this run: {tags['coze/endpoint']} ({tags['coze/service']})")
     frames = []
     empty = []
     for batch in context.partition_keys:
-        parsed = parse_file(link_files.path(batch))
+        try:
+            path = link_files.path(batch)
+        except MissingLinkFileError as missing:
+            raise dg.Failure(description=str(missing), allow_retries=False) from None
+        parsed = parse_file(path)
         bad = parsed["error"].is_not_null().sum()
         context.log.info(f"{batch}: {parsed.height} lines, {bad} not usable")
         frames.append(batch_frame(batch, parsed))

@@ -49,22 +49,27 @@ def link_files_sensor(
     link_files: LinkFilesResource,
     warehouse: WarehouseResource,
 ) -> dg.SensorResult | dg.SkipReason:
-    """Add each new link file as a batch and run it; run a batch again when its file changes.
+    """Add each new link file as a batch and run it; run a batch again when its file changes;
+    remove the batch of a file that is gone (its rows stay in the warehouse).
 
     While Coze is halted the cursor stays put, so the files are run once the wait is over."""
     if skip := _halted(warehouse):
         return skip
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     current = {path.name: _signature(path) for path in link_files.files()}
-    new_batches = [
-        name for name in current if not context.instance.has_dynamic_partition(batches.name, name)
-    ]
+    known = set(context.instance.get_dynamic_partitions(batches.name))
+    new_batches = [name for name in current if name not in known]
+    gone = sorted(key for key in known if not link_files.exists(key))
     changed = [name for name, sig in current.items() if seen.get(name) != sig]
+    requests = [batches.build_add_request(new_batches)] if new_batches else []
+    if gone:
+        context.log.info(f"removing the batches of deleted link files: {', '.join(gone)}")
+        requests.append(batches.build_delete_request(gone))
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(partition_key=name, run_key=f"{name}:{current[name]}") for name in changed
         ],
-        dynamic_partitions_requests=[batches.build_add_request(new_batches)] if new_batches else [],
+        dynamic_partitions_requests=requests,
         cursor=json.dumps(current, sort_keys=True),
     )
 

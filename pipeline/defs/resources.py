@@ -43,6 +43,10 @@ class WarehouseResource(dg.ConfigurableResource):
         )
 
 
+class MissingLinkFileError(FileNotFoundError):
+    """A batch whose file is gone: one line for the person who sees the failed run."""
+
+
 class LinkFilesResource(dg.ConfigurableResource):
     """The folder of link files the sensor watches; a batch key names a file in it, or any
     other file by its path (`pipeline.defs.partitions.batch_key`)."""
@@ -52,8 +56,16 @@ class LinkFilesResource(dg.ConfigurableResource):
     def path(self, batch: str) -> Path:
         path = batch_file(batch, Path(self.directory))
         if path is None or not path.is_file():
-            raise FileNotFoundError(f"batch {batch!r}: no link file {path or batch}")
+            raise MissingLinkFileError(
+                f"batch {batch!r} has no link file (looked for {path or batch}): it was moved or "
+                "deleted, or the partition was added by hand. Put the file back, or delete the "
+                "partition (the link-files sensor removes those of deleted files)"
+            )
         return path
+
+    def exists(self, batch: str) -> bool:
+        path = batch_file(batch, Path(self.directory))
+        return path is not None and path.is_file()
 
     def files(self) -> list[Path]:
         return sorted(p for p in Path(self.directory).glob("*.txt") if p.is_file())

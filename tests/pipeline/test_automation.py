@@ -11,7 +11,7 @@ import dagster as dg
 
 from pipeline.coze.errors import AccountError
 from pipeline.defs.automation import link_files_sensor, unfinished_work_schedule
-from pipeline.defs.partitions import batches
+from pipeline.defs.partitions import batch_key, batches
 from pipeline.defs.resources import LinkFilesResource, WarehouseResource
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.halts import record_halt, resume_after
@@ -144,3 +144,30 @@ def test_halts_in_a_row_wait_longer_and_a_daily_quota_waits_for_the_coze_day() -
     # 10:30 UTC is 18:30 in Beijing; the quota resets at Beijing midnight, 16:00 UTC.
     assert resume_after(4008, 1, now) == datetime(2026, 11, 25, 16, 0)
     assert resume_after(4008, 1, datetime(2026, 11, 25, 17, 0)) == datetime(2026, 11, 26, 16, 0)
+
+
+def test_sensor_removes_the_batches_of_deleted_files(tmp_path: Path) -> None:
+    folder = tmp_path / "links"
+    folder.mkdir()
+    (folder / "kept.txt").write_text("https://v.douyin.com/a1/\n")
+    (folder / "deleted.txt").write_text("https://v.douyin.com/c3/\n")
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("https://v.douyin.com/b2/\n")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(
+            batches.name, ["kept.txt", "deleted.txt", batch_key(outside, folder)]
+        )
+        result = _evaluate(instance, folder, None)
+        assert result.dynamic_partitions_requests == []  # every file is still there
+        outside.unlink()
+        (folder / "deleted.txt").unlink()
+        result = _evaluate(instance, folder, result.cursor)
+    removed = [
+        r
+        for r in result.dynamic_partitions_requests
+        if isinstance(r, dg.DeleteDynamicPartitionsRequest)
+    ]
+    assert len(removed) == 1 and sorted(removed[0].partition_keys) == sorted(
+        ["deleted.txt", batch_key(outside, folder)]
+    )
+    assert result.run_requests == []

@@ -6,6 +6,7 @@ import re
 
 import dagster as dg
 import duckdb
+import pytest
 
 from pipeline.settings import PROJECT_ROOT
 from pipeline.text.warehouse import load_fts
@@ -38,6 +39,12 @@ def test_a_batch_end_to_end(project: Project, instance: dg.DagsterInstance) -> N
     batch = project.write_batch("b1.txt", ["# a comment", "", *GOOD_LINES, *BAD_LINES])
     result = project.run(instance, batch)
     assert result.success
+    host = project.emulator.url.removeprefix("http://")
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None and run.tags["coze/endpoint"] == host
+    assert run.tags["coze/service"] == "emulator or stand-in"
+    messages = [e.user_message for e in instance.all_logs(result.run_id) if e.step_key == "links"]
+    assert any(f"Coze endpoint of this run: {host} (emulator" in m for m in messages)
 
     assert project.scalar("SELECT count(*) FROM links") == len(GOOD_LINES) + len(BAD_LINES)
     errors = dict(
@@ -197,3 +204,15 @@ def test_the_readme_queries_run_on_a_real_warehouse(
         results = [conn.execute(statement).fetchall() for statement in statements]
     assert len(results[0]) == len(lines), "the per-link status query lists every line"
     assert all(row[3] == "ok" for row in results[0] if row[2] is not None)
+
+
+def test_a_partition_with_no_file_fails_with_one_clear_line(
+    project: Project, instance: dg.DagsterInstance
+) -> None:
+    project.links_dir.mkdir(parents=True, exist_ok=True)
+    with pytest.raises(dg.Failure) as failed:
+        project.run(instance, "made-up-in-the-ui.txt")
+    line = failed.value.description or ""
+    assert "\n" not in line
+    assert "'made-up-in-the-ui.txt' has no link file" in line and "delete the partition" in line
+    assert project.emulator.stats()["requests"] == 0

@@ -8,13 +8,31 @@ from pipeline.defs.resources import WarehouseResource
 MAX_FAILURE_RATE = 0.2
 
 
-@dg.asset_check(asset="videos", description="video_key identifies one row across the warehouse.")
-def videos_have_unique_keys(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset="transcripts", description="Every video whose job succeeded has a transcripts row."
+)
+def successful_jobs_have_transcripts(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """A paid, successful job whose text never reached `transcripts` is money spent for nothing:
+    an answer that would not decode, or a normalization that missed it."""
     with warehouse.connect() as conn:
-        dupes = conn.execute(
-            "SELECT count(*) FROM (SELECT video_key FROM videos GROUP BY 1 HAVING count(*) > 1)"
+        missing = conn.execute(
+            "SELECT count(DISTINCT j.video_key) FROM transcript_jobs j "
+            "LEFT JOIN transcripts t USING (video_key) "
+            "WHERE j.status = 'Success' AND t.video_key IS NULL"
         ).fetchone()[0]
-    return dg.AssetCheckResult(passed=dupes == 0, metadata={"duplicate_keys": dupes})
+    return dg.AssetCheckResult(passed=missing == 0, metadata={"videos_without_transcript": missing})
+
+
+@dg.asset_check(
+    asset="transcripts", description="Each transcript's char_count is the length of its content."
+)
+def transcript_lengths_agree(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Text analysis and reports trust char_count; a mismatch means a decoding or upsert bug."""
+    with warehouse.connect() as conn:
+        wrong = conn.execute(
+            "SELECT count(*) FROM transcripts WHERE char_count <> length(coalesce(content, ''))"
+        ).fetchone()[0]
+    return dg.AssetCheckResult(passed=wrong == 0, metadata={"mismatched": wrong})
 
 
 @dg.asset_check(asset="videos", description="Every link whose metadata is ok has a videos row.")
@@ -58,7 +76,8 @@ def failure_rate_is_low(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 
 ALL_CHECKS = [
-    videos_have_unique_keys,
+    successful_jobs_have_transcripts,
+    transcript_lengths_agree,
     resolved_links_have_videos,
     no_trimmed_transcripts,
     failure_rate_is_low,

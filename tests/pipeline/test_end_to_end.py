@@ -93,7 +93,8 @@ def test_a_batch_end_to_end(project: Project, instance: dg.DagsterInstance) -> N
 
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {
-        "videos_have_unique_keys": True,
+        "successful_jobs_have_transcripts": True,
+        "transcript_lengths_agree": True,
         "resolved_links_have_videos": True,
         "no_trimmed_transcripts": True,
         "failure_rate_is_low": True,

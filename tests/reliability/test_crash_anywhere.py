@@ -159,7 +159,7 @@ def test_seeded_kills_then_resume(tmp_path: Path, dagster_home: Path, environmen
     assert unfinished == 0
 
     checks = latest_check_results(dagster_home)
-    assert checks["videos_have_unique_keys"] and checks["resolved_links_have_videos"]
+    assert checks["successful_jobs_have_transcripts"] and checks["resolved_links_have_videos"]
 
     copy = tmp_path / "rebuilt.duckdb"
     shutil.copy(db, copy)

@@ -11,6 +11,7 @@ from pipeline.envvars import ConfigError
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
 from pipeline.terminal import printable
 from pipeline.warehouse.db import WarehouseUnreadableError, ensure_openable
+from pipeline.warehouse.export import Format
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +66,14 @@ def main(argv: list[str] | None = None) -> int:
         "check", help="read the whole warehouse: damage, schema, row counts, search index"
     )
     check.add_argument("--db", help="DuckDB file (default: $PIPELINE_DB or data/warehouse.duckdb)")
+
+    export = commands.add_parser(
+        "export", help="write the warehouse tables (or one batch's rows) as Parquet or CSV files"
+    )
+    export.add_argument("--to", required=True, help="folder for the files (created if missing)")
+    export.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    export.add_argument("--batch", help="only this batch's rows (its name, as in `links.batch`)")
+    export.add_argument("--db", help="DuckDB file, read only (default: as for run)")
 
     doc = commands.add_parser("schema-doc", help="write docs/schema.md from the schema")
     doc.add_argument("--output", default=str(PROJECT_ROOT / "docs" / "schema.md"))
@@ -129,6 +138,8 @@ def _dispatch(args: argparse.Namespace, rest: list[str]) -> int:
         return _rebuild(args.db)
     if args.command == "check":
         return _check(args.db)
+    if args.command == "export":
+        return _export(Path(args.to), args.format, args.batch, args.db)
     from pipeline.warehouse.schema import schema_markdown
 
     Path(args.output).write_text(schema_markdown() + "\n", encoding="utf-8")
@@ -171,6 +182,25 @@ def _rebuild(db: str | None) -> int:
         f"rebuilt from raw_responses: {counts.videos} videos, {counts.transcripts} transcripts, "
         f"{text.processed} segmented and indexed"
     )
+    return 0
+
+
+def _export(directory: Path, fmt: Format, batch: str | None, db: str | None) -> int:
+    from pipeline.warehouse.db import connect
+    from pipeline.warehouse.export import export_warehouse
+
+    settings = PipelineSettings.from_env(_env(db))
+    if not settings.db_path.is_file():
+        print(f"no warehouse at {settings.db_path}: check --db or PIPELINE_DB", file=sys.stderr)
+        return 1
+    with connect(settings.db_path, read_only=True, wait_seconds=settings.lock_wait_seconds) as conn:
+        try:
+            exported = export_warehouse(conn, directory, fmt=fmt, batch=batch)
+        except LookupError as error:
+            print(error, file=sys.stderr)
+            return 1
+    for item in exported:
+        print(f"{item.rows:>10,}  {item.path}")
     return 0
 
 

@@ -31,6 +31,7 @@ from pipeline.defs.partitions import batch_key, batches
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
 from pipeline.terminal import printable
+from pipeline.warehouse import reports
 from pipeline.warehouse.db import connect
 
 PID_TAG = "pipeline/pid"
@@ -229,39 +230,21 @@ def run_batch(
 
 def summary(db_path: Path, batch: str | None = None) -> str:
     """What a person wants to see after a run, read back from the warehouse."""
+    batches = [batch] if batch else None
     with connect(db_path, read_only=True) as conn:
-        scope = "WHERE video_key IN (SELECT video_key FROM links WHERE batch = ?)" if batch else ""
-        params = [batch] if batch else []
-        lines = conn.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE error IS NOT NULL) FROM links "
-            f"{'WHERE batch = ?' if batch else ''}",
-            params,
-        ).fetchone()
-        status = conn.execute(
-            "SELECT count(*), "
-            "count(*) FILTER (WHERE metadata_status = 'ok'), "
-            "count(*) FILTER (WHERE transcript_status = 'ok'), "
-            "count(*) FILTER (WHERE transcript_status = 'pending'), "
-            "count(*) FILTER (WHERE metadata_status = 'failed' OR transcript_status = 'failed'), "
-            "count(*) FILTER (WHERE transcript_status = 'uncertain') "
-            f"FROM link_status {scope}",
-            params,
-        ).fetchone()
-        titles = conn.execute(
-            "SELECT v.platform, v.title, v.author_nickname, coalesce(t.char_count, 0) "
-            f"FROM videos v LEFT JOIN transcripts t USING (video_key) {scope.replace('video_key', 'v.video_key', 1)} "
-            "ORDER BY v.fetched_at LIMIT 5",
-            params,
-        ).fetchall()
+        lines, unusable = reports.line_counts(conn, batches)
+        status = reports.status_counts(conn, batches)
+        titles = reports.first_videos(conn, batches)
     out = [
         f"Warehouse {db_path}" + (f", batch {printable(batch, 300)}" if batch else ""),
-        f"  lines: {lines[0]} ({lines[1]} not usable links)",
-        f"  videos: {status[0]}  metadata ok: {status[1]}  transcripts ok: {status[2]}  "
-        f"pending: {status[3]}  failed: {status[4]}  uncertain: {status[5]}",
+        f"  lines: {lines} ({unusable} not usable links)",
+        f"  videos: {status.videos}  metadata ok: {status.metadata_ok}  "
+        f"transcripts ok: {status.transcripts_ok}  pending: {status.pending}  "
+        f"failed: {status.failed}  uncertain: {status.uncertain}",
     ]
-    if status[5]:
+    if status.uncertain:
         out.append(
-            f"  {status[5]} submits got no answer and may have started paid jobs nobody saw; "
+            f"  {status.uncertain} submits got no answer and may have started paid jobs nobody saw; "
             "`python -m pipeline run --resubmit-uncertain` submits them again (paid)"
         )
     out += [

@@ -21,10 +21,11 @@ from pipeline.defs.resources import (
 )
 from pipeline.links import parse_file
 from pipeline.steps.calls import CallsProgress, call_coze
-from pipeline.warehouse import queries
+from pipeline.warehouse import queries, reports
 from pipeline.warehouse.halts import clear_halts, record_halt
 from pipeline.warehouse.staging import batch_frame, stage_links, stored_lines
 from pipeline.warehouse.tables import refresh_normalized
+from pipeline.warehouse.transaction import transaction
 
 API_POOL = "coze_api"
 INGEST = "ingest"
@@ -239,26 +240,16 @@ def normalized_tables(
 ) -> Iterator[dg.MaterializeResult]:
     """Derive the normalized tables for the batch's videos from the raw layer alone."""
     with warehouse.connect(logger=context.log) as conn:
-        conn.execute("BEGIN TRANSACTION")
-        keys = queries.batch_video_keys(conn, context.partition_keys)
-        context.log.info(f"normalizing {len(keys)} videos from the raw layer")
-        counts = refresh_normalized(conn, keys)
-        conn.execute("COMMIT")
-        totals = {
-            name: conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in NORMALIZED
-        }
-        status = dict(
-            conn.execute(
-                "SELECT transcript_status, count(*) FROM link_status "
-                "WHERE video_key IN (SELECT video_key FROM links WHERE batch IN "
-                f"({', '.join('?' for _ in context.partition_keys)})) GROUP BY 1",
-                context.partition_keys,
-            ).fetchall()
-        )
+        with transaction(conn):
+            keys = queries.batch_video_keys(conn, context.partition_keys)
+            context.log.info(f"normalizing {len(keys)} videos from the raw layer")
+            counts = refresh_normalized(conn, keys)
+        rows = reports.row_counts(conn, NORMALIZED, context.partition_keys)
+        status = reports.transcript_statuses(conn, context.partition_keys)
     if counts.undecodable:
         context.log.warning(f"{counts.undecodable} stored answers could not be decoded")
     for name in NORMALIZED:
-        metadata: dict[str, dg.RawMetadataValue] = {"dagster/row_count": totals[name]}
+        metadata: dict[str, dg.RawMetadataValue] = {"dagster/row_count": rows[name]}
         if name == "link_status":
             metadata.update({f"transcripts_{k}": v for k, v in status.items()})
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)

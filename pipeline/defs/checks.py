@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pipeline.defs.resources import WarehouseResource
+from pipeline.warehouse.reports import status_counts
 
 # Above this share of failed videos something systemic is wrong (token, quota, workflow).
 MAX_FAILURE_RATE = 0.2
@@ -63,15 +64,15 @@ def no_trimmed_transcripts(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 )
 def failure_rate_is_low(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:
-        failed, total = conn.execute(
-            "SELECT count(*) FILTER (WHERE metadata_status = 'failed' OR transcript_status = 'failed'), "
-            "count(*) FROM link_status"
-        ).fetchone()
-    rate = failed / total if total else 0.0
+        status = status_counts(conn)
     return dg.AssetCheckResult(
-        passed=rate <= MAX_FAILURE_RATE,
+        passed=status.failure_rate <= MAX_FAILURE_RATE,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"failed": failed, "videos": total, "failure_rate": rate},
+        metadata={
+            "failed": status.failed,
+            "videos": status.videos,
+            "failure_rate": status.failure_rate,
+        },
     )
 
 

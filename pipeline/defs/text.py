@@ -4,6 +4,7 @@ import dagster as dg
 
 from pipeline.defs.resources import WarehouseResource
 from pipeline.text.warehouse import update_text_tables
+from pipeline.warehouse.reports import status_counts
 
 ANALYSIS = "analysis"
 
@@ -15,9 +16,7 @@ def text_analysis(
     """Corpus-wide, so not partitioned; incremental: only changed transcripts are re-segmented."""
     stats = update_text_tables(lambda: warehouse.connect(logger=context.log), context.log)
     with warehouse.connect(read_only=True, logger=context.log) as conn:
-        failed, total = conn.execute(
-            "SELECT count(*) FILTER (WHERE transcript_status = 'failed'), count(*) FROM link_status"
-        ).fetchone()
+        failure_rate = status_counts(conn).failure_rate
     context.log.info(f"text analysis: {stats.processed} transcripts (re)segmented")
     return dg.MaterializeResult(
         metadata={
@@ -27,7 +26,7 @@ def text_analysis(
             "tokens": stats.tokens,
             "resegmented": stats.processed,
             "mean_chars_per_transcript": float(stats.mean_chars_per_transcript),
-            "failure_rate": failed / total if total else 0.0,
+            "failure_rate": failure_rate,
             "top_terms": dg.MetadataValue.md(stats.markdown()),
         }
     )

@@ -40,17 +40,24 @@ def tuple_frame(table_name: str, rows: Iterable[tuple[Any, ...]]) -> pl.DataFram
 
 
 @contextmanager
+def registered(conn: duckdb.DuckDBPyConnection, name: str, data: pl.DataFrame) -> Iterator[None]:
+    """`data` as the view `name` for the statements inside; unregistered however they end."""
+    conn.register(name, data.to_arrow())
+    try:
+        yield
+    finally:
+        conn.unregister(name)
+
+
+@contextmanager
 def lookup(
     conn: duckdb.DuckDBPyConnection, name: str, column: str, values: Iterable[str]
 ) -> Iterator[None]:
     """`values` as the one-column view `name` for the statements inside, so SQL can join a
     Python list without building an IN (...) string; unregistered however the block ends."""
     data = pl.DataFrame({column: list(values)}, schema={column: pl.Utf8})
-    conn.register(name, data.to_arrow())
-    try:
+    with registered(conn, name, data):
         yield
-    finally:
-        conn.unregister(name)
 
 
 def upsert(conn: duckdb.DuckDBPyConnection, table_name: str, data: pl.DataFrame) -> int:
@@ -59,12 +66,9 @@ def upsert(conn: duckdb.DuckDBPyConnection, table_name: str, data: pl.DataFrame)
         return 0
     table = TABLE_BY_NAME[table_name]
     data = data.unique(subset=list(table.primary_key), keep="last", maintain_order=True)
-    conn.register("_upsert_frame", data.to_arrow())
-    try:
-        columns = ", ".join(c.name for c in table.columns)
+    columns = ", ".join(c.name for c in table.columns)
+    with registered(conn, "_upsert_frame", data):
         conn.execute(
             f"INSERT OR REPLACE INTO {table_name} ({columns}) SELECT {columns} FROM _upsert_frame"
         )
-    finally:
-        conn.unregister("_upsert_frame")
     return data.height

@@ -25,10 +25,11 @@ from pipeline.warehouse.db import (
     connect,
     first_line,
 )
-from pipeline.warehouse.frames import TABLE_BY_NAME, frame, lookup, upsert
+from pipeline.warehouse.frames import TABLE_BY_NAME, frame, lookup, registered, upsert
 from pipeline.warehouse.ledger import ItemState, Job, Ledger
 from pipeline.warehouse.raw import RawRow
 from pipeline.warehouse.spool import SpoolFile, orphaned_spools, read_spool
+from pipeline.warehouse.transaction import transaction
 
 # Seconds `record` waits for a locked warehouse when the spool failed: the event loop waits too.
 DIRECT_COMMIT_WAIT = 5.0
@@ -170,8 +171,7 @@ class Recorder:
 def commit_rows(conn: duckdb.DuckDBPyConnection, rows: list[RawRow], max_attempts: int) -> int:
     """One transaction: the new raw rows, numbered in the order given, and the state they imply.
     Returns rows newly stored."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         with lookup(conn, "_incoming", "response_id", (r.response_id for r in rows)):
             known = {
                 r[0]
@@ -188,18 +188,12 @@ def commit_rows(conn: duckdb.DuckDBPyConnection, rows: list[RawRow], max_attempt
             fresh = [replace(r, seq=first + n) for n, r in enumerate(fresh)]
             ledger = load_ledger(conn, fresh, max_attempts)
             ledger.apply(fresh)
-            conn.register(
-                "_fresh", frame("raw_responses", (_naive(asdict(r)) for r in fresh)).to_arrow()
-            )
-            conn.execute(
-                f"INSERT INTO raw_responses ({_RAW_COLUMNS}) SELECT {_RAW_COLUMNS} FROM _fresh"
-            )
-            conn.unregister("_fresh")
+            new_rows = frame("raw_responses", (_naive(asdict(r)) for r in fresh))
+            with registered(conn, "_fresh", new_rows):
+                conn.execute(
+                    f"INSERT INTO raw_responses ({_RAW_COLUMNS}) SELECT {_RAW_COLUMNS} FROM _fresh"
+                )
             save_ledger(conn, ledger)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return len(fresh)
 
 

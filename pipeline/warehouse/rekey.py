@@ -15,6 +15,8 @@ import duckdb
 import polars as pl
 
 from pipeline.links.vectorized import parse_lines
+from pipeline.warehouse.frames import registered
+from pipeline.warehouse.transaction import transaction
 
 PARSED_COLUMNS = ("url", "platform", "video_id", "canonical_url", "video_key", "error")
 
@@ -59,18 +61,12 @@ def rekey(conn: duckdb.DuckDBPyConnection) -> RekeyCounts:
     )
     if changed.is_empty():
         return RekeyCounts(0, 0, split)
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        conn.register("_relinked", changed.to_arrow())
-        conn.register("_rekey", moves.to_arrow())
+    with (
+        transaction(conn),
+        registered(conn, "_relinked", changed),
+        registered(conn, "_rekey", moves),
+    ):
         _apply(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    finally:
-        conn.unregister("_relinked")
-        conn.unregister("_rekey")
     return RekeyCounts(changed.height, moves.height, split)
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from pipeline.warehouse.transaction import transaction
+
 
 @dataclass(frozen=True)
 class Column:
@@ -471,18 +473,13 @@ def _add_seq(conn: duckdb.DuckDBPyConnection) -> None:
     ).fetchone()
     if present and present[0]:
         return
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute("ALTER TABLE raw_responses ADD COLUMN IF NOT EXISTS seq BIGINT")
         conn.execute(
             "UPDATE raw_responses SET seq = n.seq FROM (SELECT response_id, row_number() OVER "
             "(ORDER BY received_at, response_id) AS seq FROM raw_responses) n "
             "WHERE raw_responses.response_id = n.response_id"
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def schema_markdown() -> str:

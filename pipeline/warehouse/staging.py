@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import duckdb
 import polars as pl
 
-LINK_TABLE_COLUMNS = (
-    "batch, line_no, raw_text, url, platform, video_id, canonical_url, video_key, error, loaded_at"
-)
+from pipeline.warehouse.frames import TABLE_BY_NAME, registered
+from pipeline.warehouse.transaction import transaction
+
+LINK_TABLE_COLUMNS = ", ".join(c.name for c in TABLE_BY_NAME["links"].columns)
 
 
 def batch_frame(batch: str, parsed: pl.DataFrame) -> pl.DataFrame:
@@ -23,18 +24,11 @@ def batch_frame(batch: str, parsed: pl.DataFrame) -> pl.DataFrame:
 
 def stage_links(conn: duckdb.DuckDBPyConnection, data: pl.DataFrame) -> None:
     """Re-reading a batch replaces it whole, in one transaction: no half-updated batch is seen."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        conn.register("_batch_links", data.to_arrow())
+    with transaction(conn), registered(conn, "_batch_links", data):
         conn.execute("DELETE FROM links WHERE batch IN (SELECT DISTINCT batch FROM _batch_links)")
         conn.execute(
             f"INSERT INTO links ({LINK_TABLE_COLUMNS}) SELECT {LINK_TABLE_COLUMNS} FROM _batch_links"
         )
-        conn.unregister("_batch_links")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def stored_lines(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> dict[str, int]:

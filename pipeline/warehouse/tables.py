@@ -11,12 +11,13 @@ import polars as pl
 
 from pipeline.coze.decode import decode_metadata, decode_run
 from pipeline.coze.errors import CozeError
-from pipeline.warehouse.frames import frame, lookup, upsert
+from pipeline.warehouse.frames import frame, lookup, registered, upsert
 from pipeline.warehouse.ledger import Ledger
 from pipeline.warehouse.normalize import signed_url_expiry, split_title
 from pipeline.warehouse.raw import RawRow
 from pipeline.warehouse.recorder import load_ledger, save_ledger
 from pipeline.warehouse.schema import FTS_SCHEMA, SOURCE_TABLES, TABLES, create_objects
+from pipeline.warehouse.transaction import transaction
 
 _RAW_COLUMNS = ", ".join(RawRow.__slots__)
 
@@ -144,8 +145,7 @@ def _merge_authors(conn: duckdb.DuckDBPyConnection, authors: pl.DataFrame) -> No
         .group_by(["platform", "nickname"])
         .agg(pl.col("avatar_url").last(), pl.col("first_seen_at").min())
     )
-    conn.register("_authors", latest.to_arrow())
-    try:
+    with registered(conn, "_authors", latest):
         conn.execute(
             "INSERT INTO authors SELECT a.platform, a.nickname, a.avatar_url, "
             "least(a.first_seen_at, coalesce(o.first_seen_at, a.first_seen_at)) "
@@ -153,8 +153,6 @@ def _merge_authors(conn: duckdb.DuckDBPyConnection, authors: pl.DataFrame) -> No
             "ON CONFLICT (platform, nickname) DO UPDATE SET avatar_url = excluded.avatar_url, "
             "first_seen_at = excluded.first_seen_at"
         )
-    finally:
-        conn.unregister("_authors")
 
 
 def rebuild_all(
@@ -166,8 +164,7 @@ def rebuild_all(
     damaged block would stop the rebuild that is meant to repair it. The text tables and the
     search index are left empty, for `update_text_tables` to fill again from scratch. Answers
     are replayed in recording order (`seq`)."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(f"DROP SCHEMA IF EXISTS {FTS_SCHEMA} CASCADE")
         conn.execute("DROP MACRO TABLE IF EXISTS search_videos")
         for table in TABLES:
@@ -192,8 +189,4 @@ def rebuild_all(
             ledger.apply(rows)
             save_ledger(conn, ledger)
         counts = refresh_normalized(conn, None)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return counts

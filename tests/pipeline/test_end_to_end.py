@@ -217,3 +217,19 @@ def test_a_partition_with_no_file_fails_with_one_clear_line(
     assert "\n" not in line
     assert "'made-up-in-the-ui.txt' has no link file" in line and "delete the partition" in line
     assert project.emulator.stats()["requests"] == 0
+
+
+def test_row_counts_are_the_batchs_own(project: Project, instance: dg.DagsterInstance) -> None:
+    """A partition's `dagster/row_count` counts that batch's rows, not the table's total."""
+    first = project.write_batch("first.txt", GOOD_LINES[:3])
+    second = project.write_batch("second.txt", GOOD_LINES[3:])
+    assert project.run(instance, first).success
+    result = project.run(instance, second)
+    counts = {
+        m.asset_key.to_user_string(): m.metadata["dagster/row_count"].value
+        for event in result.get_asset_materialization_events()
+        for m in [event.event_specific_data.materialization]
+        if "dagster/row_count" in m.metadata
+    }
+    assert project.scalar("SELECT count(*) FROM videos") == len(GOOD_LINES)
+    assert counts["videos"] == counts["transcripts"] == counts["link_status"] == 2

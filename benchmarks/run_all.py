@@ -13,6 +13,7 @@ BENCHMARKS = (
     "benchmarks.local_scale",
     "benchmarks.incremental",
     "benchmarks.throughput",
+    "benchmarks.text_speed",
 )
 
 

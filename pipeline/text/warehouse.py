@@ -14,31 +14,41 @@ docs/BENCHMARKS.md).
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import re
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import duckdb
 import duckdb_extension_fts
 import polars as pl
 
-from pipeline.text.normalize import normalize_text
-from pipeline.text.segment import query_terms, segment, segmenter
+from pipeline.text.normalize import normalize_lines, normalize_text
+from pipeline.text.segment import Segmenter, query_terms, segmenter
 from pipeline.text.sentences import split_sentences
-from pipeline.warehouse.frames import lookup, tuple_frame, upsert
+from pipeline.warehouse.frames import lookup, tuple_frame
 from pipeline.warehouse.schema import FTS_SCHEMA
 
 KEYWORDS_PER_VIDEO = 10
 FULL_REFRESH_SHARE = 0.1
 PROGRESS_SECONDS = 10.0
+# Transcripts segmented at a time; from PARALLEL_MIN on, a second process takes chunks too.
+CHUNK = 1_000
+PARALLEL_MIN = 20_000
 
 Opener = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 Logger = logging.Logger | logging.LoggerAdapter
 # A video waiting for (re)segmentation: key, title, author, content, its digest now.
 Pending = tuple[str, str | None, str | None, str | None, str]
+# Rows for the text tables, by table name.
+Frames = dict[str, pl.DataFrame]
 
 # Keywords count only tokens of two characters or more: single characters are mostly particles.
 _KEYWORD_TOKENS = "SELECT video_key, token FROM transcript_tokens WHERE length(token) > 1"
@@ -142,44 +152,156 @@ def _pending(
     ).fetchall()
 
 
-def _segment_all(pending: list[Pending], log: Logger) -> dict[str, pl.DataFrame]:
-    sentences, tokens, documents, state = [], [], [], []
+def segment_transcripts(pending: list[Pending], log: Logger) -> Frames:
+    """The rows of the text tables for `pending`, a chunk at a time. From `PARALLEL_MIN`
+    transcripts on (below, its start-up of half a second does not pay), a helper process takes
+    chunks from the front while this process works from the back."""
+    loaded = segmenter()
+    chunks = [pending[start : start + CHUNK] for start in range(0, len(pending), CHUNK)]
+    parts: list[Frames] = [{} for _ in chunks]
+    parallel = len(pending) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1
     next_report = time.monotonic() + PROGRESS_SECONDS
-    for done, (key, title, author, content, digest) in enumerate(pending, start=1):
-        if time.monotonic() >= next_report:
-            log.info(f"text analysis: {done - 1}/{len(pending)} transcripts segmented")
-            next_report = time.monotonic() + PROGRESS_SECONDS
-        words: list[str] = [token for token, _ in segment(normalize_text(title or ""))]
-        for sentence in split_sentences(content or ""):
-            normalized = normalize_text(sentence.text)
-            sentences.append(
-                (
-                    key,
-                    sentence.sentence_no,
-                    sentence.text,
-                    normalized,
-                    sentence.char_start,
-                    sentence.char_end,
-                )
-            )
-            for token_no, (token, pos) in enumerate(segment(normalized), start=1):
-                tokens.append((key, sentence.sentence_no, token_no, token, pos))
-                words.append(token)
-        documents.append((key, title, author, " ".join(words)))
-        state.append((key, digest))
-    rows = {
-        "transcript_sentences": sentences,
-        "transcript_tokens": tokens,
-        "search_documents": documents,
-        "text_state": state,
+    with _Helper(loaded, log) if parallel else nullcontext() as helper:
+        front, back = 0, len(chunks)
+        while front < back:
+            if helper and helper.free() and helper.give(front, chunks[front]):
+                front += 1
+                continue
+            back -= 1
+            parts[back] = _segment_chunk(chunks[back], loaded)
+            for index, part in helper.returned() if helper else ():
+                parts[index] = part or _segment_chunk(chunks[index], loaded)
+            if time.monotonic() >= next_report:
+                done = sum(len(chunk) for chunk, part in zip(chunks, parts, strict=True) if part)
+                log.info(f"text analysis: {done}/{len(pending)} transcripts segmented")
+                next_report = time.monotonic() + PROGRESS_SECONDS
+        for index, part in helper.returned(wait=True) if helper else ():
+            parts[index] = part or _segment_chunk(chunks[index], loaded)
+    if not parts:
+        return _segment_chunk([], loaded)
+    return {table: pl.concat([part[table] for part in parts]) for table in parts[0]}
+
+
+class _Helper(AbstractContextManager["_Helper"]):
+    """A process segmenting chunks beside this one, with this process's dictionaries so that
+    the fingerprint describes every row. Spawned, not forked: the pipeline runs inside Dagster,
+    whose threads a fork would copy mid-flight. It takes nothing until it is up, and nothing
+    more once it failed (it died, or could not start: a spawned process runs the main script
+    again, which stops one without an `if __name__ == "__main__"` guard); the chunks it held
+    then come back empty, for this process to segment."""
+
+    def __init__(self, loaded: Segmenter, log: Logger) -> None:
+        self.log = log
+        self.pool = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_helping,
+            initargs=(loaded.user_dict, loaded.stopword_bytes),
+        )
+        self.up: Future[int] | None = self.pool.submit(int)  # done once the helper is up
+        self.held: dict[Future[Frames], int] = {}
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+    def free(self) -> bool:
+        """Up, working, and holding fewer than two chunks (one to work on, one waiting)."""
+        if self.up is not None and self.up.done() and self.up.exception():
+            self._failed(self.up.exception())
+        return self.up is not None and self.up.done() and len(self.held) < 2
+
+    def give(self, index: int, chunk: list[Pending]) -> bool:
+        try:
+            self.held[self.pool.submit(_segment_helping, chunk)] = index
+        except BrokenProcessPool as error:
+            self._failed(error)
+            return False
+        return True
+
+    def returned(self, wait: bool = False) -> list[tuple[int, Frames]]:
+        """(chunk index, its rows) of the chunks finished, all of them when `wait`; a chunk
+        the helper failed comes back with no rows."""
+        finished = [future for future in self.held if wait or future.done()]
+        returned = []
+        for future in finished:
+            index = self.held.pop(future)
+            if future.exception():
+                self._failed(future.exception())
+                returned.append((index, {}))
+            else:
+                returned.append((index, future.result()))
+        return returned
+
+    def _failed(self, error: BaseException | None) -> None:
+        if self.up is not None:
+            self.log.warning(f"text analysis: helper process failed ({error!r}); segmenting here")
+        self.up = None
+
+
+_helping_segmenter: Segmenter | None = None
+
+
+def _start_helping(user_dict: bytes, stopword_bytes: bytes) -> None:
+    global _helping_segmenter
+    _helping_segmenter = Segmenter(user_dict, stopword_bytes)
+    _helping_segmenter.segment("")  # loads the tokenizer before the helper reports ready
+
+
+def _segment_helping(chunk: list[Pending]) -> Frames:
+    assert _helping_segmenter is not None
+    return _segment_chunk(chunk, _helping_segmenter)
+
+
+def _segment_chunk(pending: list[Pending], loaded: Segmenter) -> Frames:
+    """Rows built column by column: polars takes columns about ten times faster than row
+    tuples, and a sentence's tokens go in at once."""
+    segment = loaded.segment
+    s_key, s_no, s_text, s_normalized, s_start, s_end = ([] for _ in range(6))
+    t_key, t_sentence, t_no, t_token, t_pos = ([] for _ in range(5))
+    bodies = []
+    for key, title, _, content, _ in pending:
+        words = [token for token, _ in segment(normalize_text(title or ""))]
+        sentences = split_sentences(content or "")
+        for sentence, normalized in zip(
+            sentences, normalize_lines([s.text for s in sentences]), strict=True
+        ):
+            s_key.append(key)
+            s_no.append(sentence.sentence_no)
+            s_text.append(sentence.text)
+            s_normalized.append(normalized)
+            s_start.append(sentence.char_start)
+            s_end.append(sentence.char_end)
+            pairs = segment(normalized)
+            if pairs:
+                tokens, tags = zip(*pairs, strict=True)
+                t_key.extend(repeat(key, len(tokens)))
+                t_sentence.extend(repeat(sentence.sentence_no, len(tokens)))
+                t_no.extend(range(1, len(tokens) + 1))
+                t_token.extend(tokens)
+                t_pos.extend(tags)
+                words.extend(tokens)
+        bodies.append(" ".join(words))
+    keys, titles, authors, _, digests = zip(*pending, strict=True) if pending else ((),) * 5
+    return {
+        "transcript_sentences": _frame(
+            "transcript_sentences", s_key, s_no, s_text, s_normalized, s_start, s_end
+        ),
+        "transcript_tokens": _frame("transcript_tokens", t_key, t_sentence, t_no, t_token, t_pos),
+        "search_documents": _frame("search_documents", keys, titles, authors, bodies),
+        "text_state": _frame("text_state", keys, digests),
     }
-    return {table: tuple_frame(table, table_rows) for table, table_rows in rows.items()}
+
+
+def _frame(table: str, *columns: Sequence[object]) -> pl.DataFrame:
+    schema = tuple_frame(table, ()).schema
+    return pl.DataFrame(dict(zip(schema, columns, strict=True)), schema=schema)
 
 
 def update_text_tables(open_warehouse: Opener, log: Logger | None = None) -> TextStats:
-    """Segmenting is the slow part (jieba, ~10 ms a transcript), so it runs with the warehouse
-    closed: other runs' writes and people's queries are not locked out meanwhile. Its results
-    go in with the keywords and the rebuilt index in one short transaction."""
+    """Segmenting runs with the warehouse closed (10,000 transcripts take 1.5 s, a whole
+    corpus re-segmented after a dictionary edit much longer), so other runs' writes and
+    people's queries are not locked out meanwhile. Its results go in with the keywords and the
+    rebuilt index in one short transaction."""
     log = log or logging.getLogger("pipeline.text")
     fingerprint = segmenter().fingerprint
     with open_warehouse() as conn:
@@ -187,7 +309,7 @@ def update_text_tables(open_warehouse: Opener, log: Logger | None = None) -> Tex
     stored = 0
     if pending:
         log.info(f"text analysis: segmenting {len(pending)} new or changed transcripts")
-        frames = _segment_all(pending, log)
+        frames = segment_transcripts(pending, log)
         with open_warehouse() as conn:
             load_fts(conn)
             stored = _store(conn, frames, fingerprint)
@@ -195,9 +317,7 @@ def update_text_tables(open_warehouse: Opener, log: Logger | None = None) -> Tex
         return _stats(conn, processed=stored, index_rebuilt=stored > 0)
 
 
-def _store(
-    conn: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], fingerprint: str
-) -> int:
+def _store(conn: duckdb.DuckDBPyConnection, frames: Frames, fingerprint: str) -> int:
     """Write what was segmented, except videos whose digest moved on meanwhile: changed again
     (the next run takes them) or already stored by a concurrent run."""
     conn.execute("BEGIN TRANSACTION")
@@ -215,7 +335,9 @@ def _store(
             _forget_documents(conn)
         for table, frame in frames.items():
             conn.execute(f"DELETE FROM {table} WHERE {_CHANGED_SCOPE}")
-            upsert(conn, table, frame.filter(pl.col("video_key").is_in(keep)))
+            if len(keep) < len(segmented):
+                frame = frame.filter(pl.col("video_key").is_in(keep))
+            _insert(conn, table, frame)
         if full:
             _refresh_all_keywords(conn)
         else:
@@ -224,6 +346,16 @@ def _store(
     conn.execute(SEARCH_MACRO)
     conn.execute("COMMIT")
     return len(keep)
+
+
+def _insert(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """A plain INSERT: the videos' old rows were just deleted and a frame holds each video once,
+    so no key can clash, and INSERT OR REPLACE would cost a third more on the token table."""
+    conn.register("_text_rows", frame.to_arrow())
+    try:
+        conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _text_rows")
+    finally:
+        conn.unregister("_text_rows")
 
 
 def _needs_full_refresh(conn: duckdb.DuckDBPyConnection, changing: int) -> bool:

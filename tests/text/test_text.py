@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import subprocess
 import sys
+import time
+import unicodedata
 from pathlib import Path
 
 import duckdb
 import pytest
+import rjieba
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.text import segment as segment_module
-from pipeline.text.normalize import normalize_text
-from pipeline.text.segment import query_terms, segment
+from pipeline.text import warehouse as text_warehouse
+from pipeline.text.normalize import nfkc, normalize_lines, normalize_text
+from pipeline.text.segment import STOPWORDS, USER_DICT, Segmenter, query_terms, segment
 from pipeline.text.sentences import split_sentences
-from pipeline.text.warehouse import load_fts, search, update_text_tables
+from pipeline.text.warehouse import load_fts, search, segment_transcripts, update_text_tables
 from pipeline.warehouse.db import connect
 from tests.coze.servers import recorded
 
@@ -52,6 +59,93 @@ def test_segmentation_uses_the_user_dictionary_and_drops_stop_words():
     assert "的" not in tokens and "我" not in tokens
     assert all(t.strip() and t not in "，。！？" for t in tokens)
     assert query_terms("以太币 盈利") == ["以太币", "盈利"] == query_terms("以太币盈利")
+
+
+def test_user_dictionary_words_stay_whole_where_the_plain_dictionary_splits_them():
+    plain = rjieba.Jieba()
+    assert plain.cut("以太币") == ["以太", "币"] and plain.cut("克洛克达尔") == ["克洛克", "达尔"]
+    tokens = segment("克洛克达尔说以太币会涨到400万美金")
+    assert ("以太币", "n") in tokens and ("克洛克达尔", "nr") in tokens
+    # The user's part of speech wins over the one a known word has in rjieba's dictionary.
+    assert rjieba.Jieba().tag("航海王") == [("航海王", "n")]
+    assert segment("航海王") == [("航海王", "nz")]
+    # `万美金 0`: frequency 0 keeps the characters from ever being one word.
+    assert "万美金" not in [t for t, _ in tokens] and ("美金", "n") in tokens
+    # A line without part of speech: tagged `x`, as jieba.posseg tags such words.
+    assert Segmenter("韩国时间\n".encode(), b"").segment("韩国时间六点") == [
+        ("韩国时间", "x"),
+        ("六点", "m"),
+    ]
+
+
+def test_stop_words_are_the_stop_word_file():
+    assert segment("我的以太币") == [("以太币", "n")]
+    own = Segmenter(USER_DICT.read_bytes(), "以太币\n".encode())
+    assert [t for t, _ in own.segment("我的以太币")] == ["我", "的"]
+
+
+def test_a_word_is_tagged_as_where_it_stands_though_alone_it_is_cut_otherwise():
+    """Each new word is tagged once and remembered; 下好 alone is two words, so it is learnt by
+    tagging the whole sentence."""
+    loaded = Segmenter(USER_DICT.read_bytes(), STOPWORDS.read_bytes())
+    text = "我感觉很大的可能性下好会直接突破"
+    assert loaded.tokenizer.cut("下好") == ["下", "好"]
+    first = loaded.segment(text)
+    assert first == [("下好", dict(loaded.tokenizer.tag(text))["下好"]), ("突破", "vn")]
+    assert loaded.segment(text) == first
+
+
+def test_the_words_remembered_are_bounded_and_forgetting_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    texts = [normalize_text(s.text) for s in split_sentences(CONTENT + DECOY)] * 2
+    unbounded = Segmenter(USER_DICT.read_bytes(), STOPWORDS.read_bytes())
+    expected = [unbounded.segment(t) for t in texts]
+    monkeypatch.setattr(segment_module, "_SEEN_WORDS", 20)
+    bounded = Segmenter(USER_DICT.read_bytes(), STOPWORDS.read_bytes())
+    assert [bounded.segment(t) for t in texts] == expected
+    assert len(bounded._seen) < len(unbounded._seen)
+
+
+def test_segmenting_the_seed_matches_the_tagger_word_for_word():
+    """What segment() keeps is the tagger's output, filtered: learning words changes nothing."""
+    loaded = Segmenter(USER_DICT.read_bytes(), STOPWORDS.read_bytes())
+    for sentence in split_sentences(CONTENT + DECOY):
+        text = normalize_text(sentence.text)
+        expected = [
+            (word.lower(), loaded.user_tags.get(word) or tag or "x")
+            for word, tag in loaded.tokenizer.tag(text)
+            if any(ch.isalnum() for ch in word) and word.lower() not in loaded.stopwords
+        ]
+        assert loaded.segment(text) == expected == segment(text)
+
+
+def test_the_fingerprint_names_the_segmenter_and_its_release(monkeypatch: pytest.MonkeyPatch):
+    loaded = Segmenter(b"", b"")
+    assert isinstance(loaded.tokenizer, rjieba.Jieba)
+    assert "rjieba" in segment_module.SEGMENTING_PACKAGES
+    current = loaded.fingerprint
+    real = importlib.metadata.version
+    versions = {"rjieba": "0.1.0", "jieba": "0.42.1"}
+    monkeypatch.setattr(importlib.metadata, "version", lambda p: versions.get(p) or real(p))
+    older = Segmenter(b"", b"").fingerprint
+    monkeypatch.setattr(segment_module, "SEGMENTING_PACKAGES", ("jieba", "opencc"))
+    other = Segmenter(b"", b"").fingerprint
+    assert len({current, older, other}) == 3
+
+
+@given(st.text())
+def test_nfkc_is_unicode_nfkc(text: str):
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from("以太幣币，。！！ＡＢ１ \t\n\u3000é\u0301a~~")) | st.text()
+    )
+)
+def test_normalizing_lines_at_once_is_normalizing_each(texts: list[str]):
+    assert normalize_lines(texts) == [normalize_text(text) for text in texts]
 
 
 def test_normalization_folds_full_width_forms_and_traditional_characters():
@@ -261,6 +355,79 @@ def test_editing_the_user_dictionary_resegments_every_transcript(
     assert update_text_tables(opener(db)).processed == 2
     assert "韩国时间" in _tokens(db, "bilibili:BV1XRgNzjEF7")
     assert update_text_tables(opener(db)).processed == 0
+
+
+def test_another_segmenter_release_resegments_every_transcript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_segmenter: None
+):
+    db = tmp_path / "w.duckdb"
+    _warehouse(db)
+    assert update_text_tables(opener(db)).processed == 2
+    real = importlib.metadata.version
+    monkeypatch.setattr(
+        importlib.metadata, "version", lambda p: "0.2.99" if p == "rjieba" else real(p)
+    )
+    segment_module.segmenter.cache_clear()  # a new run is a new process
+    assert update_text_tables(opener(db)).processed == 2
+    assert update_text_tables(opener(db)).processed == 0
+
+
+def test_a_helper_process_segments_part_of_a_large_batch_with_the_same_dictionaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_segmenter: None
+):
+    user_dict = tmp_path / "user_dict.txt"
+    user_dict.write_text(
+        segment_module.USER_DICT.read_text(encoding="utf-8") + "韩国时间 2000 n\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(segment_module, "USER_DICT", user_dict)
+    pending = [(f"douyin:{n}", "韩国时间", None, CONTENT, "") for n in range(40)]
+    log = logging.getLogger("test.text.helper")
+    alone = segment_transcripts(pending, log)
+    assert "韩国时间" in alone["transcript_tokens"]["token"].to_list()
+
+    monkeypatch.setattr(text_warehouse, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(text_warehouse, "CHUNK", 1)
+    monkeypatch.setattr(text_warehouse.os, "cpu_count", lambda: 2)
+    segmented_here = []
+    real = text_warehouse._segment_chunk
+
+    def slowly(chunk, loaded):  # so that the helper is up before this process is done
+        segmented_here.append(chunk[0][0])
+        time.sleep(0.1)
+        return real(chunk, loaded)
+
+    monkeypatch.setattr(text_warehouse, "_segment_chunk", slowly)
+    shared = segment_transcripts(pending, log)
+    assert 0 < len(segmented_here) < len(pending)
+    for table, frame in alone.items():
+        assert shared[table].equals(frame), table
+
+
+def test_a_helper_that_fails_leaves_its_share_to_this_process(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, fresh_segmenter: None
+):
+    pending = [(f"douyin:{n}", TITLE, None, CONTENT, "") for n in range(20)]
+    log = logging.getLogger("test.text.helper")
+    alone = segment_transcripts(pending, log)
+    loaded = segment_module.segmenter()
+    # The helper gets a user dictionary it cannot read, so it never starts.
+    monkeypatch.setattr(loaded, "user_dict", b"\xff")
+    monkeypatch.setattr(text_warehouse, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(text_warehouse, "CHUNK", 1)
+    monkeypatch.setattr(text_warehouse.os, "cpu_count", lambda: 2)
+    real = text_warehouse._segment_chunk
+
+    def slowly(chunk, loaded):  # the helper's failure is seen before this process is done
+        time.sleep(0.2)
+        return real(chunk, loaded)
+
+    monkeypatch.setattr(text_warehouse, "_segment_chunk", slowly)
+    with caplog.at_level(logging.WARNING, logger=log.name):
+        shared = segment_transcripts(pending, log)
+    assert "helper process failed" in caplog.text
+    for table, frame in alone.items():
+        assert shared[table].equals(frame), table
 
 
 class _OnMessage(logging.Handler):

@@ -44,3 +44,29 @@ def test_an_old_warehouse_gets_seq_once_in_received_at_order(tmp_path: Path) -> 
         ).fetchall()
     assert numbered == [("early", 1), ("middle", 2), ("late", 3)], "renumbered on a later open"
     assert check_warehouse(db).problems == []
+
+
+def test_an_old_keyed_token_table_is_dropped_once_and_its_text_segmented_again(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "old.duckdb"
+    with connect(db) as conn:
+        conn.execute("DROP TABLE transcript_tokens")
+        conn.execute(
+            "CREATE TABLE transcript_tokens (video_key VARCHAR, sentence_no INTEGER, "
+            "token_no INTEGER, token VARCHAR NOT NULL, pos VARCHAR, "
+            "PRIMARY KEY (video_key, sentence_no, token_no))"
+        )
+        conn.execute("INSERT INTO transcript_tokens VALUES ('douyin:1', 1, 1, '你好', 'l')")
+        conn.execute("INSERT INTO text_state (video_key, content_hash) VALUES ('douyin:1', 'x')")
+    with connect(db) as conn:
+        keys = conn.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'transcript_tokens' "
+            "AND constraint_type = 'PRIMARY KEY'"
+        ).fetchone()[0]
+        tokens = conn.execute("SELECT count(*) FROM transcript_tokens").fetchone()[0]
+        digests = conn.execute("SELECT count(*) FROM text_state").fetchone()[0]
+        conn.execute("INSERT INTO transcript_tokens VALUES ('douyin:1', 1, 1, '你好', 'l')")
+    assert (keys, tokens, digests) == (0, 0, 0)
+    with connect(db) as conn:  # a later open keeps what is there
+        assert conn.execute("SELECT count(*) FROM transcript_tokens").fetchone()[0] == 1

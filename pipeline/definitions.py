@@ -25,15 +25,10 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
     env = os.environ if environ is None else environ
     settings = PipelineSettings.from_env(env)
     coze_settings = CozeSettings.from_env(env)
-    coze = CozeResource(
-        base_url=coze_settings.base_url,
+    coze = CozeResource.from_settings(
+        coze_settings,
         api_token=_secret("COZE_API_TOKEN", env),
         poll_token=_secret("COZE_POLL_TOKEN", env),
-        metadata_workflow_id=coze_settings.metadata_workflow_id,
-        transcript_workflow_id=coze_settings.transcript_workflow_id,
-        rps=coze_settings.rps,
-        max_in_flight=coze_settings.max_in_flight,
-        max_attempts=coze_settings.max_attempts,
         poll_budget_seconds=settings.poll_budget_seconds,
         max_calls=settings.max_calls,
     )

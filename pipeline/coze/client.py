@@ -219,7 +219,9 @@ class CozeClient:
         nothing is there to answer at all."""
         what = f"no answer from Coze for {method} {path}: {why}"
         if not sent and last:
-            tried = f"{self.settings.max_attempts} attempt" + "s" * (self.settings.max_attempts > 1)
+            tried = f"{self.settings.http_attempts} attempt" + "s" * (
+                self.settings.http_attempts > 1
+            )
             return EndpointError(
                 endpoint_line(
                     self.settings.shown_base_url,
@@ -309,7 +311,7 @@ class CozeClient:
         attempt = 0
         while True:
             attempt += 1
-            last = attempt >= self.settings.max_attempts
+            last = attempt >= self.settings.http_attempts
             retry_after: float | None = None
             try:
                 async with self.limiter.slot(key):
@@ -340,7 +342,7 @@ class CozeClient:
                 path,
                 delay,
                 attempt + 1,
-                self.settings.max_attempts,
+                self.settings.http_attempts,
                 error,
             )
             await asyncio.sleep(delay)

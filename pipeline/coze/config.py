@@ -38,7 +38,8 @@ class CozeSettings:
     # Requests in flight follow the rate and the observed latency (`RateLimiter`); this only
     # bounds them further.
     max_in_flight: int | None = None
-    max_attempts: int = 5
+    # Tries per request (COZE_MAX_ATTEMPTS), not PIPELINE_MAX_ATTEMPTS (runs per video).
+    http_attempts: int = 5
     connect_timeout: float = 10.0
     # Submits and polls answer in under a second; a wait this long means a sick connection.
     read_timeout: float = 30.0
@@ -56,14 +57,16 @@ class CozeSettings:
         values["rps"] = env_float(env, "COZE_RPS", cls.rps, minimum=0, inclusive=False)
         if env.get("COZE_MAX_IN_FLIGHT"):
             values["max_in_flight"] = env_int(env, "COZE_MAX_IN_FLIGHT", 1, minimum=1)
-        values["max_attempts"] = env_int(env, "COZE_MAX_ATTEMPTS", cls.max_attempts, minimum=1)
+        values["http_attempts"] = env_int(env, "COZE_MAX_ATTEMPTS", cls.http_attempts, minimum=1)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)
-        if settings.rps <= 0 or (settings.max_in_flight or 1) < 1 or settings.max_attempts < 1:
-            raise ConfigError("rps must be > 0, max_in_flight and max_attempts >= 1")
-        if settings.deadline_factor < 1:
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        """The same rules whether the values came from the environment or the Dagster UI."""
+        if self.rps <= 0 or (self.max_in_flight or 1) < 1 or self.http_attempts < 1:
+            raise ConfigError("rps must be > 0, max_in_flight and http_attempts >= 1")
+        if self.deadline_factor < 1:
             raise ConfigError("deadline_factor must be >= 1: a deadline cuts before a read does")
-        return settings
 
     @property
     def shown_base_url(self) -> str:

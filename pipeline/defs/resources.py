@@ -71,36 +71,56 @@ class LinkFilesResource(dg.ConfigurableResource):
         return sorted(p for p in Path(self.directory).glob("*.txt") if p.is_file())
 
 
+# The settings a deployment may change, shown as the resource's config in the Dagster UI.
+# Their defaults and rules live once, in `CozeSettings`; tokens are given as `EnvVar`s.
+SETTING_FIELDS = (
+    "base_url",
+    "metadata_workflow_id",
+    "transcript_workflow_id",
+    "rps",
+    "max_in_flight",
+    "http_attempts",
+)
+
+
 class CozeResource(dg.ConfigurableResource):
     """Coze access. Tokens come from the environment (`EnvVar`), never from stored config."""
 
-    base_url: str = "https://api.coze.cn"
+    base_url: str
     api_token: str | None = None
     poll_token: str | None = None
-    metadata_workflow_id: str | None = None
-    transcript_workflow_id: str | None = None
-    rps: float | None = None
+    metadata_workflow_id: str
+    transcript_workflow_id: str
+    rps: float
     max_in_flight: int | None = None
-    max_attempts: int | None = None
+    http_attempts: int
     poll_budget_seconds: float = 900.0
     max_calls: int | None = None
 
+    @classmethod
+    def from_settings(
+        cls,
+        settings: CozeSettings,
+        *,
+        api_token: dg.EnvVar | None,
+        poll_token: dg.EnvVar | None,
+        poll_budget_seconds: float,
+        max_calls: int | None,
+    ) -> "CozeResource":
+        return cls(
+            **{name: getattr(settings, name) for name in SETTING_FIELDS},
+            api_token=api_token,
+            poll_token=poll_token,
+            poll_budget_seconds=poll_budget_seconds,
+            max_calls=max_calls,
+        )
+
     def settings(self) -> CozeSettings:
-        overrides = {
-            key: value
-            for key, value in {
-                "base_url": self.base_url,
-                "api_token": self.api_token,
-                "poll_token": self.poll_token,
-                "metadata_workflow_id": self.metadata_workflow_id,
-                "transcript_workflow_id": self.transcript_workflow_id,
-                "rps": self.rps,
-                "max_in_flight": self.max_in_flight,
-                "max_attempts": self.max_attempts,
-            }.items()
-            if value is not None
-        }
-        return CozeSettings.from_env({}, **overrides)
+        return CozeSettings(
+            **{name: getattr(self, name) for name in SETTING_FIELDS},
+            api_token=self.api_token,
+            poll_token=self.poll_token,
+        )
 
     def client(self, budget: CallBudget | None = None) -> CozeClient:
         return CozeClient(self.settings(), budget=budget)

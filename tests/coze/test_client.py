@@ -84,7 +84,7 @@ def test_429_storm_is_survived_without_exceeding_the_configured_rate():
     with EmulatorProcess(EmulatorConfig(profile="fast", rps=8)) as emulator:
 
         async def scenario():
-            config = settings(emulator.url, rps=12, max_in_flight=6, max_attempts=20)
+            config = settings(emulator.url, rps=12, max_in_flight=6, http_attempts=20)
             limiter = LowestRateLimiter(config.rps, config.max_in_flight)
             async with CozeClient(config, limiter) as client:
                 results = await asyncio.gather(
@@ -107,15 +107,15 @@ def test_server_errors_and_dropped_polls_are_retried(caplog):
     with EmulatorProcess(EmulatorConfig(profile="fast", error_rate=0.3, seed=3)) as emulator:
 
         async def scenario(url: str, n: int):
-            async with CozeClient(settings(url, rps=50, max_attempts=10)) as client:
+            async with CozeClient(settings(url, rps=50, http_attempts=10)) as client:
                 return await asyncio.gather(
                     *(client.run_metadata(f"https://b23.tv/e{i}") for i in range(n))
                 )
 
         async def polls(url: str, n: int):
-            async with CozeClient(settings(emulator.url, rps=50, max_attempts=10)) as client:
+            async with CozeClient(settings(emulator.url, rps=50, http_attempts=10)) as client:
                 jobs = [await client.submit_transcript(f"https://b23.tv/p{i}") for i in range(n)]
-            async with CozeClient(settings(url, rps=50, max_attempts=10)) as client:
+            async with CozeClient(settings(url, rps=50, http_attempts=10)) as client:
                 return await asyncio.gather(
                     *(client.get_run(job.workflow_id, job.execute_id) for job in jobs)
                 )
@@ -137,7 +137,7 @@ def test_a_paid_post_dropped_after_sending_is_uncertain_and_never_re_sent():
     with EmulatorProcess(EmulatorConfig(profile="fast")) as emulator:
 
         async def scenario():
-            async with CozeClient(settings(proxy.url, rps=50, max_attempts=10)) as client:
+            async with CozeClient(settings(proxy.url, rps=50, http_attempts=10)) as client:
                 await client.submit_transcript("https://b23.tv/dropped")
 
         with DroppingProxy(emulator.url, drop=3) as proxy, pytest.raises(UncertainError) as caught:
@@ -154,7 +154,7 @@ def test_unreachable_service_halts_after_bounded_attempts_naming_the_url_only(ca
     url = f"http://user:{TOKEN}@127.0.0.1:{free_port()}/v1?token={TOKEN}"
 
     async def scenario():
-        async with CozeClient(settings(url, max_attempts=3, rps=100)) as client:
+        async with CozeClient(settings(url, http_attempts=3, rps=100)) as client:
             await client.get_run("7535294053631819826", "7535298640308535332")
 
     with (
@@ -236,7 +236,7 @@ def test_token_never_in_repr_or_logs(caplog):
     assert TOKEN not in repr(configured)
     assert TOKEN not in repr(CozeClient(configured))
     with caplog.at_level(logging.DEBUG), pytest.raises(EndpointError):
-        run(_one_call(settings("http://127.0.0.1:9", max_attempts=2, rps=100)))
+        run(_one_call(settings("http://127.0.0.1:9", http_attempts=2, rps=100)))
     assert caplog.records, "expected retry log lines"
     assert all(TOKEN not in r.getMessage() for r in caplog.records)
 

@@ -84,7 +84,7 @@ def test_every_fixture_has_an_expected_class() -> None:
 async def call(url: str, kind: str):
     """The client call each kind of answer comes back to: histories to a poll, sync runs to
     the metadata workflow, async runs and errors to a paid submit."""
-    settings = CozeSettings.from_env({}, base_url=url, api_token="pat_fixture", max_attempts=1)
+    settings = CozeSettings.from_env({}, base_url=url, api_token="pat_fixture", http_attempts=1)
     async with CozeClient(settings) as client:
         if kind == "history":
             return await client.get_run("7535294053631819826", "7535298640308535332")

@@ -94,7 +94,7 @@ def test_json_nested_too_deep_is_one_classified_error(kind: str, body: str, expe
     """A 2xx submit that cannot be read may be an accepted job: uncertain, sent once. A poll
     whose finished output cannot be read ends the job; an unreadable envelope is polled again."""
     with ReplayServer(lambda path: (200, body), headers={"x-tt-logid": LOGID}) as server:
-        error = asyncio.run(outcome(server.url, kind, max_attempts=3))
+        error = asyncio.run(outcome(server.url, kind, http_attempts=3))
         assert server.requests == 1
     assert type(error) is expected, error
     assert error.raw is not None and error.raw.body == body
@@ -126,7 +126,7 @@ def test_a_server_trickling_bytes_is_cut_off_at_the_deadline() -> None:
     quick = {"read_timeout": 0.5, "sync_read_timeout": 0.5, "deadline_factor": 2.0}
 
     async def scenario(url: str) -> list[CozeError | object]:
-        async with CozeClient(settings(url, max_attempts=2, **quick)) as client:
+        async with CozeClient(settings(url, http_attempts=2, **quick)) as client:
             results: list[CozeError | object] = []
             for kind in ("metadata", "submit", "poll"):
                 try:
@@ -231,7 +231,7 @@ def test_a_page_that_is_not_coze_halts_the_run_naming_the_base_url(
     """What is not JSON at all is not Coze's answer: every video would get it. JSON of the
     wrong shape stays that one video's failure."""
     with ReplayServer(lambda path: (status, body), media_type="text/html") as server:
-        error = asyncio.run(outcome(server.url, "metadata", max_attempts=3))
+        error = asyncio.run(outcome(server.url, "metadata", http_attempts=3))
         assert server.requests == 1
     assert type(error) is expected, error
     if expected is EndpointError:

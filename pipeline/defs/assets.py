@@ -12,6 +12,7 @@ from pipeline.coze.budget import CallBudget
 from pipeline.coze.durations import WINDOW as DURATION_WINDOW
 from pipeline.coze.durations import JobDurations
 from pipeline.coze.errors import ServiceHaltError
+from pipeline.defs.catalog import TABLE_DOCS, table_metadata, table_spec
 from pipeline.defs.partitions import batches, one_run_per_backfill
 from pipeline.defs.resources import (
     CozeResource,
@@ -37,6 +38,8 @@ WAREHOUSE = "warehouse"
     backfill_policy=one_run_per_backfill,
     group_name=INGEST,
     kinds={"duckdb"},
+    description=TABLE_DOCS["links"] + " A file emptied of lines keeps its batch's rows.",
+    metadata=table_metadata("links"),
 )
 def links(
     context: dg.AssetExecutionContext,
@@ -117,9 +120,10 @@ class ApiRunConfig(dg.Config):
             "transcript_jobs",
             deps=["metadata_responses"],
             group_name=INGEST,
-            kinds={"coze"},
+            kinds={"coze", "duckdb"},
             description="One transcript job submitted for each resolved video with no live or "
-            "successful job.",
+            "successful job: " + TABLE_DOCS["transcript_jobs"],
+            metadata=table_metadata("transcript_jobs"),
         ),
         dg.AssetSpec(
             "transcript_responses",
@@ -128,6 +132,8 @@ class ApiRunConfig(dg.Config):
             kinds={"coze"},
             description="The batch's jobs polled until they end or the poll budget does.",
         ),
+        table_spec("raw_responses", deps=["links"], group=INGEST),
+        table_spec("item_state", deps=["raw_responses"], group=INGEST),
     ],
     partitions_def=batches,
     backfill_policy=one_run_per_backfill,
@@ -191,6 +197,10 @@ def coze_calls(
         )
     if progress.still_running:
         context.log.info(f"{progress.still_running} jobs still running; the next run collects them")
+    with warehouse.connect(logger=context.log) as conn:
+        rows = reports.row_counts(
+            conn, ("raw_responses", "item_state", "transcript_jobs"), context.partition_keys
+        )
     yield dg.MaterializeResult(
         asset_key="metadata_responses",
         metadata={
@@ -206,8 +216,11 @@ def coze_calls(
             "submitted": submits.done - submits.failed - submits.uncertain,
             "failed": submits.failed,
             "uncertain": submits.uncertain,
+            "dagster/row_count": rows["transcript_jobs"],
         },
     )
+    for table in ("raw_responses", "item_state"):
+        yield dg.MaterializeResult(asset_key=table, metadata={"dagster/row_count": rows[table]})
     yield dg.MaterializeResult(
         asset_key="transcript_responses",
         metadata={
@@ -224,12 +237,7 @@ NORMALIZED = ("videos", "video_hashtags", "video_mentions", "authors", "transcri
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            name,
-            deps=["metadata_responses", "transcript_responses"],
-            group_name=WAREHOUSE,
-            kinds={"duckdb"},
-        )
+        table_spec(name, deps=["metadata_responses", "transcript_responses"], group=WAREHOUSE)
         for name in NORMALIZED
     ],
     partitions_def=batches,

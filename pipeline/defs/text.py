@@ -1,32 +1,53 @@
-"""The analysis layer: segmented transcripts, keywords and the search index."""
+"""The analysis layer: segmented transcripts, keywords and the search index, one asset per table."""
+
+from collections.abc import Iterator
 
 import dagster as dg
 
+from pipeline.defs.catalog import table_spec
 from pipeline.defs.resources import WarehouseResource
 from pipeline.text.warehouse import update_text_tables
-from pipeline.warehouse.reports import status_counts
+from pipeline.warehouse import reports
 
 ANALYSIS = "analysis"
+TEXT_TABLES = (
+    "transcript_sentences",
+    "transcript_tokens",
+    "video_keywords",
+    "search_documents",
+    "text_state",
+    "token_documents",
+    "keyword_refresh",
+    "keyword_stats",
+)
 
 
-@dg.asset(deps=["transcripts", "videos", "video_hashtags"], group_name=ANALYSIS, kinds={"duckdb"})
+@dg.multi_asset(
+    specs=[
+        table_spec(name, deps=["transcripts", "videos", "video_hashtags"], group=ANALYSIS)
+        for name in TEXT_TABLES
+    ],
+)
 def text_analysis(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    """Corpus-wide, so not partitioned; incremental: only changed transcripts are re-segmented."""
+) -> Iterator[dg.MaterializeResult]:
+    """Corpus-wide, so not partitioned; incremental: only changed transcripts are re-segmented.
+    Row counts are the tables' totals."""
     stats = update_text_tables(lambda: warehouse.connect(logger=context.log), context.log)
     with warehouse.connect(read_only=True, logger=context.log) as conn:
-        failure_rate = status_counts(conn).failure_rate
+        rows = reports.row_counts(conn, TEXT_TABLES)
     context.log.info(f"text analysis: {stats.processed} transcripts (re)segmented")
-    return dg.MaterializeResult(
-        metadata={
-            "videos": stats.videos,
+    summary: dict[str, dict[str, dg.RawMetadataValue]] = {
+        "transcript_sentences": {
             "transcripts": stats.transcripts,
-            "sentences": stats.sentences,
-            "tokens": stats.tokens,
             "resegmented": stats.processed,
             "mean_chars_per_transcript": float(stats.mean_chars_per_transcript),
-            "failure_rate": failure_rate,
-            "top_terms": dg.MetadataValue.md(stats.markdown()),
-        }
-    )
+        },
+        "video_keywords": {"top_terms": dg.MetadataValue.md(stats.markdown())},
+        "search_documents": {"videos": stats.videos, "index_rebuilt": stats.index_rebuilt},
+    }
+    for name in TEXT_TABLES:
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={"dagster/row_count": rows[name], **summary.get(name, {})},
+        )

@@ -82,14 +82,16 @@ def test_a_batch_end_to_end(project: Project, instance: dg.DagsterInstance) -> N
         "poll": stats["polls"],
     }
 
-    analysis = [
-        m.event_specific_data.materialization
-        for m in result.get_asset_materialization_events()
-        if m.asset_key.to_user_string() == "text_analysis"
-    ]
-    assert analysis[0].metadata["transcripts"].value == len(GOOD_LINES)
-    assert analysis[0].metadata["resegmented"].value == len(GOOD_LINES)
-    assert "| hashtag | videos |" in analysis[0].metadata["top_terms"].value
+    analysis = {
+        m.asset_key.to_user_string(): m.metadata
+        for event in result.get_asset_materialization_events()
+        for m in [event.event_specific_data.materialization]
+    }
+    assert analysis["transcript_sentences"]["transcripts"].value == len(GOOD_LINES)
+    assert analysis["transcript_sentences"]["resegmented"].value == len(GOOD_LINES)
+    assert "| hashtag | videos |" in analysis["video_keywords"]["top_terms"].value
+    sentences = project.scalar("SELECT count(*) FROM transcript_sentences")
+    assert analysis["transcript_sentences"]["dagster/row_count"].value == sentences
 
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {

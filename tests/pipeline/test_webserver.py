@@ -90,7 +90,10 @@ def test_ui_serves_the_code_location(dagster_home: Path, tmp_path: Path) -> None
             "videos",
             "transcripts",
             "link_status",
-            "text_analysis",
+            "raw_responses",
+            "item_state",
+            "transcript_tokens",
+            "search_documents",
         } <= assets
         assert [s["name"] for s in repo["sensors"]] == ["link_files_sensor"]
         assert [s["name"] for s in repo["schedules"]] == ["unfinished_work_schedule"]

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import importlib.resources
+import os
 import re
 import unicodedata
+from collections.abc import Mapping
 from functools import cache, cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.settings import PROJECT_ROOT
@@ -25,9 +29,11 @@ from pipeline.settings import PROJECT_ROOT
 if TYPE_CHECKING:
     import rjieba
 
-DICTIONARY_DIR = PROJECT_ROOT / "data" / "dictionary"
-USER_DICT = DICTIONARY_DIR / "user_dict.txt"
-STOPWORDS = DICTIONARY_DIR / "stopwords.txt"
+# The shipped user dictionary and stop words are package data, so an installed wheel has them;
+# a deployment's own files in data/dictionary/ (PIPELINE_DICTIONARY_DIR) take their place.
+DEFAULT_DICTIONARY = importlib.resources.files("pipeline.text") / "dictionary"
+USER_DICT = DEFAULT_DICTIONARY / "user_dict.txt"
+STOPWORDS = DEFAULT_DICTIONARY / "stopwords.txt"
 # Their releases can cut or convert text differently, so they are part of the fingerprint.
 SEGMENTING_PACKAGES = ("rjieba", "opencc")
 # A user dictionary line, as jieba.load_userdict reads it: `word [frequency] [part of speech]`.
@@ -119,12 +125,16 @@ class Segmenter:
         return None
 
 
+def dictionary_file(name: str, environ: Mapping[str, str] | None = None) -> bytes:
+    """The deployment's own file if it has one, else the shipped default."""
+    env = os.environ if environ is None else environ
+    own = Path(env.get("PIPELINE_DICTIONARY_DIR") or PROJECT_ROOT / "data" / "dictionary") / name
+    return own.read_bytes() if own.is_file() else (DEFAULT_DICTIONARY / name).read_bytes()
+
+
 @cache
 def segmenter() -> Segmenter:
-    return Segmenter(
-        USER_DICT.read_bytes() if USER_DICT.exists() else b"",
-        STOPWORDS.read_bytes() if STOPWORDS.exists() else b"",
-    )
+    return Segmenter(dictionary_file("user_dict.txt"), dictionary_file("stopwords.txt"))
 
 
 def _is_word(token: str) -> bool:

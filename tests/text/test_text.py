@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import unicodedata
+import zipfile
 from pathlib import Path
 
 import duckdb
@@ -17,10 +18,18 @@ import rjieba
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipeline.settings import PROJECT_ROOT
 from pipeline.text import segment as segment_module
 from pipeline.text import warehouse as text_warehouse
 from pipeline.text.normalize import nfkc, normalize_lines, normalize_text
-from pipeline.text.segment import STOPWORDS, USER_DICT, Segmenter, query_terms, segment
+from pipeline.text.segment import (
+    STOPWORDS,
+    USER_DICT,
+    Segmenter,
+    dictionary_file,
+    query_terms,
+    segment,
+)
 from pipeline.text.sentences import split_sentences
 from pipeline.text.warehouse import load_fts, search, segment_transcripts, update_text_tables
 from pipeline.warehouse.db import connect
@@ -349,7 +358,7 @@ def test_editing_the_user_dictionary_resegments_every_transcript(
         segment_module.USER_DICT.read_text(encoding="utf-8") + "韩国时间 2000 n\n",
         encoding="utf-8",
     )
-    monkeypatch.setattr(segment_module, "USER_DICT", user_dict)
+    monkeypatch.setenv("PIPELINE_DICTIONARY_DIR", str(tmp_path))
     segment_module.segmenter.cache_clear()  # a new run is a new process
 
     assert update_text_tables(opener(db)).processed == 2
@@ -380,7 +389,7 @@ def test_a_helper_process_segments_part_of_a_large_batch_with_the_same_dictionar
         segment_module.USER_DICT.read_text(encoding="utf-8") + "韩国时间 2000 n\n",
         encoding="utf-8",
     )
-    monkeypatch.setattr(segment_module, "USER_DICT", user_dict)
+    monkeypatch.setenv("PIPELINE_DICTIONARY_DIR", str(tmp_path))
     pending = [(f"douyin:{n}", "韩国时间", None, CONTENT, "") for n in range(40)]
     log = logging.getLogger("test.text.helper")
     alone = segment_transcripts(pending, log)
@@ -465,3 +474,37 @@ def test_the_warehouse_is_free_while_transcripts_are_segmented(tmp_path: Path):
     again = update_text_tables(opener(db))
     assert again.processed == 1
     assert _tokens(db, "douyin:1") == ["海贼王"]
+
+
+def test_a_deployments_own_dictionary_file_replaces_the_shipped_one(tmp_path: Path) -> None:
+    (tmp_path / "stopwords.txt").write_text("以太币\n", encoding="utf-8")
+    env = {"PIPELINE_DICTIONARY_DIR": str(tmp_path)}
+    assert dictionary_file("stopwords.txt", env) == "以太币\n".encode()
+    assert dictionary_file("user_dict.txt", env) == USER_DICT.read_bytes(), "no own file: shipped"
+    assert dictionary_file("stopwords.txt", {}) == STOPWORDS.read_bytes()
+
+
+def test_the_wheel_ships_the_default_dictionary(tmp_path: Path) -> None:
+    """An installed package finds its dictionary without the repository around it."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(PROJECT_ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {
+        "pipeline/text/dictionary/user_dict.txt",
+        "pipeline/text/dictionary/stopwords.txt",
+    } <= names

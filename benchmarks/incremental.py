@@ -18,7 +18,8 @@ import duckdb
 
 from benchmarks.harness import bench_env, timed_run
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
-from pipeline.text.warehouse import INDEX_SQL, load_fts
+from pipeline.text.analysis import INDEX_SQL
+from pipeline.text.search import load_fts
 
 
 def url(n: int) -> str:

@@ -26,13 +26,13 @@ import polars as pl
 
 from pipeline.emulator import content
 from pipeline.settings import PROJECT_ROOT
-from pipeline.text.segment import SEGMENTING_PACKAGES, segmenter
-from pipeline.text.warehouse import (
+from pipeline.text.analysis import (
     PARALLEL_MIN,
     Pending,
     segment_transcripts,
     update_text_tables,
 )
+from pipeline.text.segment import SEGMENTING_PACKAGES, segmenter
 from pipeline.warehouse.db import connect
 
 AUTHORS = content.NICKNAMES

@@ -158,7 +158,7 @@ def _db_path(db: str | None) -> Path:
 def _rebuild(db: str | None) -> int:
     """Links re-keyed by the current parser, then state and normalized tables in one transaction,
     then the text tables and the index from scratch through the text analysis's own code."""
-    from pipeline.text.warehouse import update_text_tables
+    from pipeline.text.analysis import update_text_tables
     from pipeline.warehouse.db import connect
     from pipeline.warehouse.rekey import rekey
     from pipeline.warehouse.tables import rebuild_all

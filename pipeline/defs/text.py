@@ -6,7 +6,7 @@ import dagster as dg
 
 from pipeline.defs.catalog import table_spec
 from pipeline.defs.resources import WarehouseResource
-from pipeline.text.warehouse import update_text_tables
+from pipeline.text.analysis import update_text_tables
 from pipeline.warehouse import reports
 
 ANALYSIS = "analysis"

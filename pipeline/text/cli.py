@@ -8,7 +8,7 @@ import sys
 
 from pipeline.settings import PipelineSettings
 from pipeline.terminal import printable
-from pipeline.text.warehouse import search
+from pipeline.text.search import search
 from pipeline.warehouse.db import connect
 
 

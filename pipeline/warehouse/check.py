@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.text.warehouse import load_fts
+from pipeline.text.search import load_fts
 from pipeline.warehouse.db import (
     WarehouseLockedError,
     WarehouseUnreadableError,

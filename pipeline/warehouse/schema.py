@@ -439,7 +439,7 @@ VIEWS: tuple[View, ...] = (
 # refusals. Every other table is derived from these and can be dropped and recomputed.
 SOURCE_TABLES = ("links", "raw_responses", "service_halts")
 
-# Where DuckDB's fts keeps the BM25 index of search_documents (pipeline.text.warehouse).
+# Where DuckDB's fts keeps the BM25 index of search_documents (pipeline.text.analysis).
 FTS_SCHEMA = "fts_main_search_documents"
 
 INDEXES = (

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from pipeline.settings import PROJECT_ROOT
-from pipeline.text.warehouse import load_fts
+from pipeline.text.search import load_fts
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.tables import rebuild_all
 from tests.pipeline.helpers import Project

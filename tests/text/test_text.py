@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import logging
+import shutil
 import subprocess
 import sys
 import time
@@ -19,9 +20,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.settings import PROJECT_ROOT
+from pipeline.text import analysis as text_analysis_module
 from pipeline.text import segment as segment_module
-from pipeline.text import warehouse as text_warehouse
+from pipeline.text.analysis import segment_transcripts, update_text_tables
 from pipeline.text.normalize import nfkc, normalize_lines, normalize_text
+from pipeline.text.search import load_fts, search
 from pipeline.text.segment import (
     STOPWORDS,
     USER_DICT,
@@ -31,7 +34,6 @@ from pipeline.text.segment import (
     segment,
 )
 from pipeline.text.sentences import split_sentences
-from pipeline.text.warehouse import load_fts, search, segment_transcripts, update_text_tables
 from pipeline.warehouse.db import connect
 from tests.coze.servers import recorded
 
@@ -228,7 +230,7 @@ def test_fts_loads_with_networking_disabled(tmp_path: Path):
     """No repository is reachable and autoinstall is off: only the packaged binary can load."""
     script = (
         "import duckdb\n"
-        "from pipeline.text.warehouse import load_fts\n"
+        "from pipeline.text.search import load_fts\n"
         "c = duckdb.connect(config={'custom_extension_repository': 'http://127.0.0.1:9', 'allow_community_extensions': False})\n"
         "load_fts(c)\n"
         "print(c.execute(\"SELECT loaded, installed FROM duckdb_extensions() WHERE extension_name='fts'\").fetchone())\n"
@@ -395,18 +397,18 @@ def test_a_helper_process_segments_part_of_a_large_batch_with_the_same_dictionar
     alone = segment_transcripts(pending, log)
     assert "韩国时间" in alone["transcript_tokens"]["token"].to_list()
 
-    monkeypatch.setattr(text_warehouse, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(text_warehouse, "CHUNK", 1)
-    monkeypatch.setattr(text_warehouse.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(text_analysis_module, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(text_analysis_module, "CHUNK", 1)
+    monkeypatch.setattr(text_analysis_module.os, "cpu_count", lambda: 2)
     segmented_here = []
-    real = text_warehouse._segment_chunk
+    real = text_analysis_module._segment_chunk
 
     def slowly(chunk, loaded):  # so that the helper is up before this process is done
         segmented_here.append(chunk[0][0])
         time.sleep(0.1)
         return real(chunk, loaded)
 
-    monkeypatch.setattr(text_warehouse, "_segment_chunk", slowly)
+    monkeypatch.setattr(text_analysis_module, "_segment_chunk", slowly)
     shared = segment_transcripts(pending, log)
     assert 0 < len(segmented_here) < len(pending)
     for table, frame in alone.items():
@@ -422,16 +424,16 @@ def test_a_helper_that_fails_leaves_its_share_to_this_process(
     loaded = segment_module.segmenter()
     # The helper gets a user dictionary it cannot read, so it never starts.
     monkeypatch.setattr(loaded, "user_dict", b"\xff")
-    monkeypatch.setattr(text_warehouse, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(text_warehouse, "CHUNK", 1)
-    monkeypatch.setattr(text_warehouse.os, "cpu_count", lambda: 2)
-    real = text_warehouse._segment_chunk
+    monkeypatch.setattr(text_analysis_module, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(text_analysis_module, "CHUNK", 1)
+    monkeypatch.setattr(text_analysis_module.os, "cpu_count", lambda: 2)
+    real = text_analysis_module._segment_chunk
 
     def slowly(chunk, loaded):  # the helper's failure is seen before this process is done
         time.sleep(0.2)
         return real(chunk, loaded)
 
-    monkeypatch.setattr(text_warehouse, "_segment_chunk", slowly)
+    monkeypatch.setattr(text_analysis_module, "_segment_chunk", slowly)
     with caplog.at_level(logging.WARNING, logger=log.name):
         shared = segment_transcripts(pending, log)
     assert "helper process failed" in caplog.text
@@ -485,19 +487,17 @@ def test_a_deployments_own_dictionary_file_replaces_the_shipped_one(tmp_path: Pa
 
 
 def test_the_wheel_ships_the_default_dictionary(tmp_path: Path) -> None:
-    """An installed package finds its dictionary without the repository around it."""
+    """An installed package finds its dictionary without the repository around it. Built from a
+    copy, so the build leaves nothing in the repository."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(PROJECT_ROOT / name, source / name)
+    shutil.copytree(
+        PROJECT_ROOT / "pipeline", source / "pipeline", ignore=shutil.ignore_patterns("__pycache__")
+    )
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(PROJECT_ROOT),
-        ],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
         check=True,
         capture_output=True,
         timeout=300,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -24,14 +23,13 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from itertools import repeat
-from pathlib import Path
 
 import duckdb
-import duckdb_extension_fts
 import polars as pl
 
 from pipeline.text.normalize import normalize_lines, normalize_text
-from pipeline.text.segment import Segmenter, query_terms, segmenter
+from pipeline.text.search import load_fts
+from pipeline.text.segment import Segmenter, segmenter
 from pipeline.text.sentences import split_sentences
 from pipeline.warehouse.frames import lookup, tuple_frame
 from pipeline.warehouse.schema import FTS_SCHEMA
@@ -105,34 +103,6 @@ class TextStats:
         return "\n".join(
             [*table("hashtag", self.top_hashtags), "", *table("keyword", self.top_keywords)]
         )
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    video_key: str
-    title: str | None
-    author: str | None
-    score: float
-    snippet: str
-
-
-def fts_extension_path() -> Path:
-    """The fts binary shipped by the pinned `duckdb-extension-fts` wheel for this duckdb."""
-    folder = Path(duckdb_extension_fts.__file__).parent / "extensions" / f"v{duckdb.__version__}"
-    path = folder / "fts.duckdb_extension"
-    if not path.exists():
-        raise RuntimeError(
-            f"no fts extension for duckdb {duckdb.__version__} in {folder}; "
-            "duckdb and duckdb-extension-fts must be pinned to the same version"
-        )
-    return path
-
-
-def load_fts(conn: duckdb.DuckDBPyConnection) -> None:
-    """Offline: never let DuckDB try to download an extension."""
-    conn.execute("SET autoinstall_known_extensions = false")
-    conn.execute("SET autoload_known_extensions = false")
-    conn.execute(f"LOAD '{fts_extension_path()}'")
 
 
 def _pending(
@@ -434,35 +404,3 @@ def _stats(conn: duckdb.DuckDBPyConnection, processed: int, index_rebuilt: bool)
         top_keywords,
         index_rebuilt,
     )
-
-
-def search(conn: duckdb.DuckDBPyConnection, query: str, limit: int = 10) -> list[SearchHit]:
-    """BM25 over titles and transcripts; the query is cut by the same tokenizer as the text."""
-    terms = query_terms(normalize_text(query))
-    if not terms:
-        return []
-    load_fts(conn)
-    rows = conn.execute(
-        "SELECT s.video_key, s.title, s.author, s.score, t.content FROM search_videos(?) s "
-        "LEFT JOIN transcripts t USING (video_key) ORDER BY s.score DESC, s.video_key LIMIT ?",
-        [" ".join(terms), limit],
-    ).fetchall()
-    return [
-        SearchHit(key, title, author, score, snippet(content or title or "", terms))
-        for key, title, author, score, content in rows
-    ]
-
-
-def snippet(
-    text: str, terms: list[str], width: int = 60, mark: tuple[str, str] = ("【", "】")
-) -> str:
-    """The stretch of text around the first matched term, every matched term marked."""
-    lowered = text.lower()
-    hits = [lowered.find(term) for term in terms if lowered.find(term) >= 0]
-    start = max(0, min(hits) - width // 3) if hits else 0
-    piece = text[start : start + width]
-    pattern = re.compile(
-        "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.IGNORECASE
-    )
-    marked = pattern.sub(lambda m: f"{mark[0]}{m.group(0)}{mark[1]}", piece)
-    return ("…" if start else "") + marked + ("…" if start + width < len(text) else "")

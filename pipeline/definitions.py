@@ -61,4 +61,8 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Loaded when Dagster asks for the code location, not when the module is imported: reading
+    the environment (and refusing a bad setting) is the loader's business, not an import's."""
+    return build_definitions()

@@ -29,10 +29,6 @@ class Connections:
         self._make_client = make_client
         self._shards: list[_Shard] = []
 
-    @property
-    def shards(self) -> int:
-        return len(self._shards)
-
     @contextlib.asynccontextmanager
     async def client(self) -> AsyncIterator[httpx.AsyncClient]:
         """A client with a free connection slot, held for one request."""

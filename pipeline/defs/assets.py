@@ -134,6 +134,7 @@ class ApiRunConfig(dg.Config):
         ),
         table_spec("raw_responses", deps=["links"], group=INGEST),
         table_spec("item_state", deps=["raw_responses"], group=INGEST),
+        table_spec("service_halts", deps=["links"], group=INGEST),
     ],
     partitions_def=batches,
     backfill_policy=one_run_per_backfill,
@@ -201,6 +202,7 @@ def coze_calls(
         rows = reports.row_counts(
             conn, ("raw_responses", "item_state", "transcript_jobs"), context.partition_keys
         )
+        rows |= reports.row_counts(conn, ("service_halts",))  # the deployment's, not a batch's
     yield dg.MaterializeResult(
         asset_key="metadata_responses",
         metadata={
@@ -219,7 +221,7 @@ def coze_calls(
             "dagster/row_count": rows["transcript_jobs"],
         },
     )
-    for table in ("raw_responses", "item_state"):
+    for table in ("raw_responses", "item_state", "service_halts"):
         yield dg.MaterializeResult(asset_key=table, metadata={"dagster/row_count": rows[table]})
     yield dg.MaterializeResult(
         asset_key="transcript_responses",
@@ -239,7 +241,8 @@ NORMALIZED = ("videos", "video_hashtags", "video_mentions", "authors", "transcri
     specs=[
         table_spec(name, deps=["metadata_responses", "transcript_responses"], group=WAREHOUSE)
         for name in NORMALIZED
-    ],
+    ]
+    + [table_spec("hashtag_stats", deps=["video_hashtags"], group=WAREHOUSE)],
     partitions_def=batches,
     backfill_policy=one_run_per_backfill,
 )
@@ -253,10 +256,11 @@ def normalized_tables(
             context.log.info(f"normalizing {len(keys)} videos from the raw layer")
             counts = refresh_normalized(conn, keys)
         rows = reports.row_counts(conn, NORMALIZED, context.partition_keys)
+        rows |= reports.row_counts(conn, ("hashtag_stats",))  # corpus-wide
         status = reports.transcript_statuses(conn, context.partition_keys)
     if counts.undecodable:
         context.log.warning(f"{counts.undecodable} stored answers could not be decoded")
-    for name in NORMALIZED:
+    for name in (*NORMALIZED, "hashtag_stats"):
         metadata: dict[str, dg.RawMetadataValue] = {"dagster/row_count": rows[name]}
         if name == "link_status":
             metadata.update({f"transcripts_{k}": v for k, v in status.items()})

@@ -31,8 +31,9 @@ from pipeline.text.normalize import normalize_lines, normalize_text
 from pipeline.text.search import load_fts
 from pipeline.text.segment import Segmenter, segmenter
 from pipeline.text.sentences import split_sentences
-from pipeline.warehouse.frames import lookup, tuple_frame
+from pipeline.warehouse.frames import lookup, registered, tuple_frame
 from pipeline.warehouse.schema import FTS_SCHEMA
+from pipeline.warehouse.transaction import transaction
 
 KEYWORDS_PER_VIDEO = 10
 FULL_REFRESH_SHARE = 0.1
@@ -290,42 +291,37 @@ def update_text_tables(open_warehouse: Opener, log: Logger | None = None) -> Tex
 def _store(conn: duckdb.DuckDBPyConnection, frames: Frames, fingerprint: str) -> int:
     """Write what was segmented, except videos whose digest moved on meanwhile: changed again
     (the next run takes them) or already stored by a concurrent run."""
-    conn.execute("BEGIN TRANSACTION")
     segmented = dict(frames["text_state"].iter_rows())
-    with lookup(conn, "_segmented", "video_key", segmented):
-        scope = "video_key IN (SELECT video_key FROM _segmented)"
-        current = {row[0]: row[-1] for row in _pending(conn, fingerprint, scope)}
-    keep = [key for key, digest in segmented.items() if current.get(key) == digest]
-    if not keep:
-        conn.execute("ROLLBACK")
-        return 0
-    with lookup(conn, "_changed", "video_key", keep):
-        full = _needs_full_refresh(conn, len(keep))
-        if not full:
-            _forget_documents(conn)
-        for table, frame in frames.items():
-            conn.execute(f"DELETE FROM {table} WHERE {_CHANGED_SCOPE}")
-            if len(keep) < len(segmented):
-                frame = frame.filter(pl.col("video_key").is_in(keep))
-            _insert(conn, table, frame)
-        if full:
-            _refresh_all_keywords(conn)
-        else:
-            _refresh_changed_keywords(conn, len(keep))
-    conn.execute(INDEX_SQL)
-    conn.execute(SEARCH_MACRO)
-    conn.execute("COMMIT")
+    with transaction(conn):
+        with lookup(conn, "_segmented", "video_key", segmented):
+            scope = "video_key IN (SELECT video_key FROM _segmented)"
+            current = {row[0]: row[-1] for row in _pending(conn, fingerprint, scope)}
+        keep = [key for key, digest in segmented.items() if current.get(key) == digest]
+        if not keep:
+            return 0
+        with lookup(conn, "_changed", "video_key", keep):
+            full = _needs_full_refresh(conn, len(keep))
+            if not full:
+                _forget_documents(conn)
+            for table, frame in frames.items():
+                conn.execute(f"DELETE FROM {table} WHERE {_CHANGED_SCOPE}")
+                if len(keep) < len(segmented):
+                    frame = frame.filter(pl.col("video_key").is_in(keep))
+                _insert(conn, table, frame)
+            if full:
+                _refresh_all_keywords(conn)
+            else:
+                _refresh_changed_keywords(conn, len(keep))
+        conn.execute(INDEX_SQL)
+        conn.execute(SEARCH_MACRO)
     return len(keep)
 
 
 def _insert(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     """A plain INSERT: the videos' old rows were just deleted and a frame holds each video once,
     so no key can clash, and INSERT OR REPLACE would cost a third more on the token table."""
-    conn.register("_text_rows", frame.to_arrow())
-    try:
+    with registered(conn, "_text_rows", frame):
         conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _text_rows")
-    finally:
-        conn.unregister("_text_rows")
 
 
 def _needs_full_refresh(conn: duckdb.DuckDBPyConnection, changing: int) -> bool:

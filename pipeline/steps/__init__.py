@@ -1,1 +1,1 @@
-"""The API steps' logic, free of Dagster: each takes a client, a recorder and its work list."""
+"""The Coze step's logic, free of Dagster: a client, a recorder and the work list in; progress out."""

@@ -3,8 +3,8 @@
 A job is first polled when most recent jobs of its kind have finished (the 80th percentile of
 their run times), then at intervals that grow with how far it has overrun: with 15-45 s jobs
 that is about 1.25 polls a job, against 7 for a schedule that knows nothing. Until a few run
-times are known (a new warehouse), polls start at a second and back off geometrically, which
-is what teaches the schedule.
+times are known (a new warehouse), a few probe jobs are polled from a second on, backing off
+geometrically; what they teach schedules the others (`JobPoller`).
 
 Once every other call of a run is done, a job running four times longer than expected (at least
 two minutes) is left for the next run, so normalizing and text analysis of the batch do not wait
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-KNOWN_ENOUGH = 5
+KNOWN_ENOUGH = 3
 WINDOW = 200
 FIRST_POLL_QUANTILE = 0.8
 FIRST_DELAY = 1.0
@@ -47,6 +47,10 @@ class JobDurations:
     def __len__(self) -> int:
         return len(self._recent)
 
+    @property
+    def known(self) -> bool:
+        return len(self) >= KNOWN_ENOUGH
+
     def add(self, seconds: float) -> None:
         if seconds >= 0:
             self._recent.append(seconds)
@@ -57,13 +61,13 @@ class JobDurations:
 
     def first_poll_after(self) -> float:
         """Seconds after the submit."""
-        if len(self) < KNOWN_ENOUGH:
+        if not self.known:
             return FIRST_DELAY
         return max(FIRST_DELAY, self.quantile(FIRST_POLL_QUANTILE))
 
     def next_poll_after(self, age: float) -> float:
         """Seconds from now, for a job still running `age` seconds after its submit."""
-        if len(self) < KNOWN_ENOUGH:
+        if not self.known:
             return _bounded(age * BLIND_GROWTH)
         expected = self.quantile(FIRST_POLL_QUANTILE)
         if age < expected:
@@ -73,7 +77,7 @@ class JobDurations:
     def straggler_after(self) -> float | None:
         """Seconds after its submit past which a job is a straggler; None while too little is
         known to tell."""
-        if len(self) < KNOWN_ENOUGH:
+        if not self.known:
             return None
         return max(STRAGGLER_MIN_SECONDS, STRAGGLER_FACTOR * self.quantile(FIRST_POLL_QUANTILE))
 

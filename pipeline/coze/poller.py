@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from pipeline.coze.budget import BudgetSpent
 from pipeline.coze.client import CozeClient
-from pipeline.coze.durations import JobDurations, run_seconds
+from pipeline.coze.durations import KNOWN_ENOUGH, JobDurations, run_seconds
 from pipeline.coze.errors import CozeError, ServiceHaltError
 from pipeline.coze.models import RunRecord
 from pipeline.coze.ratelimit import LimiterClosed
@@ -31,6 +31,9 @@ from pipeline.coze.ratelimit import LimiterClosed
 OnRecord = Callable[[RunRecord], None]
 OnError = Callable[[str, CozeError], None]
 POLL_LAG = 600.0
+# While nothing is known, a job that is not a probe is first polled this long after its submit,
+# unless the probes teach the schedule sooner.
+UNTIL_KNOWN = 30.0
 MAX_POLLS_WAITING = 512
 
 
@@ -63,14 +66,21 @@ class JobPoller:
         self.stragglers = 0
         self._due: list[tuple[float, int, _Job]] = []
         self._count = 0
+        self._probes = 0
         self._closed_at: float | None = None
         self._changed = asyncio.Event()
 
     def add(self, execute_id: str, workflow_id: str, age: float = 0.0) -> None:
-        """A job to poll, submitted `age` seconds ago."""
+        """A job to poll, submitted `age` seconds ago. While no run times are known, only the
+        first few jobs probe from a second on; the others wait for what the probes teach
+        (`_learnt`), or `UNTIL_KNOWN` seconds at most."""
         job = _Job(execute_id, workflow_id, time.monotonic() - age)
-        wait = max(0.0, self.durations.first_poll_after() - age)
-        self._push(time.monotonic() + wait, job)
+        if self.durations.known or self._probes < KNOWN_ENOUGH:
+            self._probes += not self.durations.known
+            first = self.durations.first_poll_after()
+        else:
+            first = UNTIL_KNOWN
+        self._push(time.monotonic() + max(0.0, first - age), job)
 
     def close(self) -> None:
         """No job will be added any more: `run` returns once the known ones are done."""
@@ -107,9 +117,21 @@ class JobPoller:
         if record.finished:
             seconds = run_seconds(record.create_time, record.update_time)
             if seconds is not None:
+                was_known = self.durations.known
                 self.durations.add(seconds)
+                if self.durations.known and not was_known:
+                    self._learnt()
         else:
             self._again(job)
+
+    def _learnt(self) -> None:
+        """The first run times are in: every waiting job is due when they say, not later."""
+        now, first = time.monotonic(), self.durations.first_poll_after()
+        self._due = [
+            (min(due, max(now, job.submitted + first)), n, job) for due, n, job in self._due
+        ]
+        heapq.heapify(self._due)
+        self._changed.set()
 
     def _only_stragglers(self, now: float) -> bool:
         limit = self.durations.straggler_after()

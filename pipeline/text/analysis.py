@@ -40,7 +40,7 @@ FULL_REFRESH_SHARE = 0.1
 PROGRESS_SECONDS = 10.0
 # Transcripts segmented at a time; from PARALLEL_MIN on, a second process takes chunks too.
 CHUNK = 1_000
-PARALLEL_MIN = 20_000
+PARALLEL_MIN = 5_000
 
 Opener = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 Logger = logging.Logger | logging.LoggerAdapter

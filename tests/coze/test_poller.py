@@ -15,6 +15,20 @@ from pipeline.emulator import EmulatorConfig, EmulatorProcess
 JOB_SECONDS = 2.0
 
 
+def _collecting_poller(
+    client: CozeClient, durations: JobDurations
+) -> tuple[JobPoller, list[RunRecord]]:
+    """A poller that keeps every finished record and ignores poll errors."""
+    finished: list[RunRecord] = []
+    poller = JobPoller(
+        client,
+        durations,
+        on_record=lambda r: finished.append(r) if r.finished else None,
+        on_error=lambda execute_id, error: None,
+    )
+    return poller, finished
+
+
 def _poll_all(url: str, jobs: int, durations: JobDurations) -> tuple[int, list[RunRecord]]:
     """Submit `jobs` jobs, then poll them all with one poller: (polls sent, final records)."""
     settings = CozeSettings.from_env({}, base_url=url, rps=400)
@@ -24,13 +38,7 @@ def _poll_all(url: str, jobs: int, durations: JobDurations) -> tuple[int, list[R
             submissions = await asyncio.gather(
                 *(client.submit_transcript(f"https://b23.tv/job{i}") for i in range(jobs))
             )
-            finished: list[RunRecord] = []
-            poller = JobPoller(
-                client,
-                durations,
-                on_record=lambda r: finished.append(r) if r.finished else None,
-                on_error=lambda execute_id, error: None,
-            )
+            poller, finished = _collecting_poller(client, durations)
             for submission in submissions:
                 poller.add(submission.execute_id, submission.workflow_id)
             poller.close()
@@ -88,13 +96,7 @@ def test_the_batch_does_not_wait_for_a_straggler() -> None:
         async with CozeClient(replace(settings, base_url=url)) as client:
             inputs = [f"https://b23.tv/job{i}" for i in range(9)] + ["https://x/poison/slow-job/1"]
             submissions = [await client.submit_transcript(text) for text in inputs]
-            finished: list[RunRecord] = []
-            poller = JobPoller(
-                client,
-                durations,
-                on_record=lambda r: finished.append(r) if r.finished else None,
-                on_error=lambda execute_id, error: None,
-            )
+            poller, finished = _collecting_poller(client, durations)
             for n, submission in enumerate(submissions):
                 # the slow one was submitted just past the straggler limit
                 poller.add(submission.execute_id, submission.workflow_id, (limit + 1) * (n == 9))

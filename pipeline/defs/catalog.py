@@ -7,15 +7,14 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from pipeline.warehouse.schema import TABLES, VIEWS, Table, View
+from pipeline.warehouse.schema import SCHEMA_BY_NAME, Table
 
-_BY_NAME: dict[str, Table | View] = {t.name: t for t in (*TABLES, *VIEWS)}
-TABLE_DOCS = {name: item.doc for name, item in _BY_NAME.items()}
+TABLE_DOCS = {name: item.doc for name, item in SCHEMA_BY_NAME.items()}
 
 
 def table_metadata(name: str) -> dict[str, object]:
     """`dagster/column_schema` and `dagster/table_name` of a warehouse table or view."""
-    item = _BY_NAME[name]
+    item = SCHEMA_BY_NAME[name]
     key = item.primary_key if isinstance(item, Table) else ()
     columns = [
         dg.TableColumn(

@@ -64,8 +64,11 @@ class LinkFilesResource(dg.ConfigurableResource):
         return path
 
     def exists(self, batch: str) -> bool:
-        path = batch_file(batch, Path(self.directory))
-        return path is not None and path.is_file()
+        try:
+            self.path(batch)
+        except MissingLinkFileError:
+            return False
+        return True
 
     def files(self) -> list[Path]:
         return sorted(p for p in Path(self.directory).glob("*.txt") if p.is_file())

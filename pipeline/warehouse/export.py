@@ -13,7 +13,7 @@ from typing import Literal
 
 import duckdb
 
-from pipeline.warehouse.schema import TABLES, VIEWS
+from pipeline.warehouse.schema import TABLES, VIEWS, column_names
 
 Format = Literal["parquet", "csv"]
 FORMATS: tuple[Format, ...] = ("parquet", "csv")
@@ -30,16 +30,9 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _scope(conn: duckdb.DuckDBPyConnection, name: str, batch: str) -> str | None:
+def _scope(name: str, batch: str) -> str | None:
     """The WHERE clause that keeps one batch's rows of `name`; None if it has no such rows."""
-    columns = {
-        r[0]
-        for r in conn.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' "
-            "AND table_name = ?",
-            [name],
-        ).fetchall()
-    }
+    columns = column_names(name)
     if "batch" in columns:
         return f"batch = {_literal(batch)}"
     if "video_key" in columns:
@@ -64,7 +57,7 @@ def export_warehouse(
     for name in [t.name for t in TABLES] + [v.name for v in VIEWS]:
         query = f"SELECT * FROM {name}"
         if batch is not None:
-            where = _scope(conn, name, batch)
+            where = _scope(name, batch)
             if where is None:
                 continue
             query += f" WHERE {where}"

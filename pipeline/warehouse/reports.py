@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import duckdb
 
 from pipeline.warehouse.frames import lookup
+from pipeline.warehouse.schema import column_names
 
 FAILED = "metadata_status = 'failed' OR transcript_status = 'failed'"
 # Rows of a table that belong to the batches in `_report_batches`, by how the table names a video.
@@ -103,12 +104,7 @@ def row_counts(
     counts = {}
     with _scoped(conn, batches) as (videos, lines):
         for table in tables:
-            columns = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]
-                ).fetchall()
-            }
+            columns = column_names(table)
             if batches is None:
                 where = "true"
             elif "batch" in columns:

@@ -438,6 +438,13 @@ VIEWS: tuple[View, ...] = (
 # What `rebuild` never rewrites: answers and link files come from outside, halts from Coze's
 # refusals. Every other table is derived from these and can be dropped and recomputed.
 SOURCE_TABLES = ("links", "raw_responses", "service_halts")
+SCHEMA_BY_NAME: dict[str, Table | View] = {item.name: item for item in (*TABLES, *VIEWS)}
+
+
+def column_names(name: str) -> set[str]:
+    """The columns of a table or view, as declared here (tests hold the live file to them)."""
+    return {column.name for column in SCHEMA_BY_NAME[name].columns}
+
 
 # Where DuckDB's fts keeps the BM25 index of search_documents (pipeline.text.analysis).
 FTS_SCHEMA = "fts_main_search_documents"

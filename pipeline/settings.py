@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.envvars import env_float, env_int
+from pipeline.warehouse.location import Warehouse, warehouse_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -15,6 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 @dataclass(frozen=True)
 class PipelineSettings:
     db_path: Path
+    warehouse: Warehouse
+    """The file at `db_path`, or the DuckLake `PIPELINE_WAREHOUSE` names."""
     links_dir: Path
     max_attempts: int
     poll_budget_seconds: float
@@ -25,8 +28,10 @@ class PipelineSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PipelineSettings:
         env = os.environ if environ is None else environ
+        db_path = Path(env.get("PIPELINE_DB") or PROJECT_ROOT / "data" / "warehouse.duckdb")
         return cls(
-            db_path=Path(env.get("PIPELINE_DB") or PROJECT_ROOT / "data" / "warehouse.duckdb"),
+            db_path=db_path,
+            warehouse=warehouse_from_env(env, db_path, PROJECT_ROOT / "data"),
             links_dir=Path(env.get("PIPELINE_LINKS_DIR") or PROJECT_ROOT / "data" / "links"),
             max_attempts=env_int(env, "PIPELINE_MAX_ATTEMPTS", 3, minimum=1),
             poll_budget_seconds=env_float(env, "PIPELINE_POLL_BUDGET", 900.0, minimum=0),

@@ -8,7 +8,8 @@ whole corpus, yet a run pays only for what changed: document frequencies live in
 scored. Older videos keep the IDF of the last full refresh, which runs once the videos changed
 since then exceed `FULL_REFRESH_SHARE` of the corpus. The BM25 index has no incremental update
 in DuckDB's `fts`; it is rebuilt when anything changed (seconds for 100,000 videos, see
-docs/BENCHMARKS.md).
+docs/BENCHMARKS.md), in the warehouse file or, on a lake, in a local file
+(`pipeline.text.index`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from itertools import repeat
 import duckdb
 import polars as pl
 
+from pipeline.text.index import index_in_place
 from pipeline.text.normalize import normalize_lines, normalize_text
-from pipeline.text.search import load_fts
 from pipeline.text.segment import Segmenter, segmenter
 from pipeline.text.sentences import split_sentences
 from pipeline.warehouse.frames import lookup, registered, tuple_frame
-from pipeline.warehouse.schema import FTS_SCHEMA
+from pipeline.warehouse.schema import is_lake
 from pipeline.warehouse.transaction import transaction
 
 KEYWORDS_PER_VIDEO = 10
@@ -67,18 +68,6 @@ FROM tf JOIN token_documents d USING (token)
 QUALIFY row_number() OVER (PARTITION BY video_key ORDER BY score DESC, token) <= {KEYWORDS_PER_VIDEO}
 """
 _CHANGED_SCOPE = "video_key IN (SELECT video_key FROM _changed)"
-# Tokens are already cut and space-joined, so the index only splits on spaces.
-INDEX_SQL = (
-    "PRAGMA create_fts_index('search_documents', 'video_key', 'title', 'body', stemmer='none', "
-    "stopwords='none', ignore='\\s+', strip_accents=0, lower=1, overwrite=1)"
-)
-SEARCH_MACRO = f"""
-CREATE OR REPLACE MACRO search_videos(q) AS TABLE
-  SELECT d.video_key, d.title, d.author, {FTS_SCHEMA}.match_bm25(d.video_key, q) AS score
-  FROM search_documents d
-  WHERE score IS NOT NULL
-  ORDER BY score DESC
-"""
 
 
 @dataclass(frozen=True)
@@ -282,7 +271,6 @@ def update_text_tables(open_warehouse: Opener, log: Logger | None = None) -> Tex
         log.info(f"text analysis: segmenting {len(pending)} new or changed transcripts")
         frames = segment_transcripts(pending, log)
         with open_warehouse() as conn:
-            load_fts(conn)
             stored = _store(conn, frames, fingerprint)
     with open_warehouse() as conn:
         return _stats(conn, processed=stored, index_rebuilt=stored > 0)
@@ -312,8 +300,8 @@ def _store(conn: duckdb.DuckDBPyConnection, frames: Frames, fingerprint: str) ->
                 _refresh_all_keywords(conn)
             else:
                 _refresh_changed_keywords(conn, len(keep))
-        conn.execute(INDEX_SQL)
-        conn.execute(SEARCH_MACRO)
+        if not is_lake(conn):
+            index_in_place(conn)
     return len(keep)
 
 
@@ -331,8 +319,9 @@ def _needs_full_refresh(conn: duckdb.DuckDBPyConnection, changing: int) -> bool:
 
 def _count_documents(conn: duckdb.DuckDBPyConnection, scope: str) -> None:
     conn.execute(
-        f"INSERT INTO token_documents {_DOCUMENT_COUNTS.format(scope=scope)} "
-        "ON CONFLICT (token) DO UPDATE SET docs = token_documents.docs + excluded.docs"
+        f"MERGE INTO token_documents USING ({_DOCUMENT_COUNTS.format(scope=scope)}) AS counted "
+        "USING (token) WHEN MATCHED THEN UPDATE SET docs = token_documents.docs + counted.docs "
+        "WHEN NOT MATCHED THEN INSERT *"
     )
 
 

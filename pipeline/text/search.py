@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
-import duckdb_extension_fts
 
 from pipeline.text.normalize import normalize_text
 from pipeline.text.segment import query_terms
+from pipeline.warehouse.extensions import load_extension
 
 
 @dataclass(frozen=True)
@@ -24,23 +23,9 @@ class SearchHit:
     snippet: str
 
 
-def fts_extension_path() -> Path:
-    """The fts binary shipped by the pinned `duckdb-extension-fts` wheel for this duckdb."""
-    folder = Path(duckdb_extension_fts.__file__).parent / "extensions" / f"v{duckdb.__version__}"
-    path = folder / "fts.duckdb_extension"
-    if not path.exists():
-        raise RuntimeError(
-            f"no fts extension for duckdb {duckdb.__version__} in {folder}; "
-            "duckdb and duckdb-extension-fts must be pinned to the same version"
-        )
-    return path
-
-
 def load_fts(conn: duckdb.DuckDBPyConnection) -> None:
-    """Offline: never let DuckDB try to download an extension."""
-    conn.execute("SET autoinstall_known_extensions = false")
-    conn.execute("SET autoload_known_extensions = false")
-    conn.execute(f"LOAD '{fts_extension_path()}'")
+    """The BM25 functions and macros need the extension loaded in every connection that asks."""
+    load_extension(conn, "fts")
 
 
 def search(conn: duckdb.DuckDBPyConnection, query: str, limit: int = 10) -> list[SearchHit]:

@@ -21,8 +21,10 @@ from pipeline.warehouse.db import (
     WarehouseUnreadableError,
     connect,
     first_line,
+    warehouse_exists,
 )
-from pipeline.warehouse.schema import FTS_SCHEMA, SOURCE_TABLES, TABLES, VIEWS
+from pipeline.warehouse.location import Warehouse
+from pipeline.warehouse.schema import FTS_SCHEMA, SOURCE_TABLES, TABLES, VIEWS, is_lake
 
 BACKUP = "restore the warehouse from a backup"
 
@@ -33,29 +35,49 @@ class CheckReport:
     facts: list[str] = field(default_factory=list)
 
 
-def check_warehouse(path: Path, lock_wait_seconds: float = 600.0) -> CheckReport:
-    if not path.is_file():
-        return CheckReport([f"no warehouse at {path}: check --db or PIPELINE_DB"])
+def check_warehouse(target: Warehouse | Path, lock_wait_seconds: float = 600.0) -> CheckReport:
+    warehouse = Warehouse.of(target)
+    if not warehouse_exists(warehouse):
+        return CheckReport([f"no warehouse at {warehouse.describe()}: check --db or PIPELINE_DB"])
     try:
-        with connect(path, read_only=True, wait_seconds=lock_wait_seconds) as conn:
-            return _check(conn, path)
+        with connect(warehouse, read_only=True, wait_seconds=lock_wait_seconds) as conn:
+            report, rows = _check(conn, warehouse.path)
+        if warehouse.lake is not None and not report.problems:
+            _check_index_file(warehouse, rows.get("search_documents", 0), report)
+        return report
     except (WarehouseUnreadableError, WarehouseLockedError) as error:
         return CheckReport([str(error)])
+
+
+def _check_index_file(warehouse: Warehouse, documents: int, report: CheckReport) -> None:
+    """On a lake the index is this host's own file, derived from the lake's documents."""
+    rebuild = _rebuild(warehouse.path, "the index")
+    if not warehouse.search_index.exists():
+        if documents:
+            report.problems.append(
+                f"search index file {warehouse.search_index} is missing: {rebuild}"
+            )
+        else:
+            report.facts.append("search index: none yet (no transcript analysed)")
+        return
+    with connect(warehouse.search_index, read_only=True, wait_seconds=0) as conn:
+        rows, damage = _read_everything(conn, _columns(conn))
+        if damage:
+            report.problems += [
+                f"damaged: index table {n} ({r}): {rebuild}" for n, r in damage.items()
+            ]
+            return
+        # Held to the lake's documents, so an index left behind by the lake shows as stale.
+        _check_index(conn, {**rows, "search_documents": documents}, report, rebuild)
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _check(conn: duckdb.DuckDBPyConnection, path: Path) -> CheckReport:
+def _check(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[CheckReport, dict[str, int]]:
     report = CheckReport()
-    columns: dict[tuple[str, str], dict[str, str]] = {}
-    for schema, table, column, kind in conn.execute(
-        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
-        "WHERE table_oid IN (SELECT table_oid FROM duckdb_tables() WHERE NOT temporary "
-        "AND database_name = current_database()) ORDER BY schema_name, table_name, column_index"
-    ).fetchall():
-        columns.setdefault((schema, table), {})[column] = kind
+    columns = _columns(conn)
     rows, damage = _read_everything(conn, columns)
     raw_intact = not any(name in damage for name in SOURCE_TABLES)
     report.facts.append(
@@ -70,9 +92,20 @@ def _check(conn: duckdb.DuckDBPyConnection, path: Path) -> CheckReport:
     report.facts.append(
         "rows: " + ", ".join(f"{t.name} {rows[t.name]}" for t in TABLES if t.name in rows)
     )
-    if not damage:
+    if not damage and not is_lake(conn):
         _check_index(conn, rows, report, _rebuild(path, "the index"))
-    return report
+    return report, rows
+
+
+def _columns(conn: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, str]]:
+    columns: dict[tuple[str, str], dict[str, str]] = {}
+    for schema, table, column, kind in conn.execute(
+        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE table_oid IN (SELECT table_oid FROM duckdb_tables() WHERE NOT temporary "
+        "AND database_name = current_database()) ORDER BY schema_name, table_name, column_index"
+    ).fetchall():
+        columns.setdefault((schema, table), {})[column] = kind
+    return columns
 
 
 def _rebuild(path: Path, what: str) -> str:
@@ -133,7 +166,8 @@ def _schema_problems(
     views = {
         name
         for (name,) in conn.execute(
-            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'"
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' "
+            "AND database_name = current_database()"
         ).fetchall()
     }
     problems += [

@@ -1,4 +1,7 @@
-"""Opening the DuckDB file: one writing process at a time, so wait for the lock and say so.
+"""Opening the warehouse: one writing process at a time, so wait for the lock and say so.
+
+The warehouse is the DuckDB file, or a DuckLake attached as the default database
+(`pipeline.warehouse.lake`), so the same SQL runs on both.
 
 Every connection is set up the same way: time in UTC, whatever the host's zone (the warehouse
 stores UTC as naive TIMESTAMP, so `now()::TIMESTAMP` must be UTC too), and no extension
@@ -12,11 +15,13 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import duckdb
 
+from pipeline.warehouse import lake as lakes
+from pipeline.warehouse.location import Warehouse
 from pipeline.warehouse.schema import create_schema
 
 log = logging.getLogger("pipeline.warehouse")
@@ -84,7 +89,7 @@ def _damaged(path: Path, error: duckdb.Error) -> WarehouseUnreadableError:
 
 @contextmanager
 def connect(
-    path: str | Path,
+    target: Warehouse | str | Path,
     *,
     read_only: bool = False,
     wait_seconds: float = 600.0,
@@ -95,8 +100,13 @@ def connect(
     `wait_seconds=0` tries once, for callers that have something better to do meanwhile. Damage
     found while the connection is used is raised as `WarehouseUnreadableError` too.
     """
+    warehouse = Warehouse.of(target)
     logger = logger or log
-    path = Path(path)
+    if warehouse.lake is not None:
+        with _connect_lake(warehouse, read_only, wait_seconds, logger) as conn:
+            yield conn
+        return
+    path = warehouse.path
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
@@ -118,13 +128,7 @@ def connect(
                 ) from None
             now = time.monotonic()
             if now - warned_at > 10:
-                logger.warning(
-                    "warehouse %s is locked by %s; waiting (up to %.0fs more), "
-                    "fetched results are safe in the spool",
-                    path,
-                    who,
-                    remaining,
-                )
+                _warn_locked(logger, str(path), who, remaining)
                 warned_at = now
             time.sleep(min(delay, max(remaining, 0.01)))
             delay = min(delay * 1.5, 2.0)
@@ -141,14 +145,75 @@ def connect(
         conn.close()
 
 
-def ensure_openable(path: Path) -> None:
-    """Raise `WarehouseUnreadableError` now if DuckDB cannot open the file, for commands that
-    would otherwise meet it deep inside their work; a file yet to be made or held by a writer
+def _warn_locked(
+    logger: logging.Logger | logging.LoggerAdapter, what: str, who: str, remaining: float
+) -> None:
+    logger.warning(
+        "warehouse %s is locked by %s; waiting (up to %.0fs more), "
+        "fetched results are safe in the spool",
+        what,
+        who,
+        remaining,
+    )
+
+
+@contextmanager
+def _connect_lake(
+    warehouse: Warehouse,
+    read_only: bool,
+    wait_seconds: float,
+    logger: logging.Logger | logging.LoggerAdapter,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB with the lake attached: nothing local is locked, so any number of
+    processes read and write; writers queue on the lake's own lock for their short bursts."""
+    lake = warehouse.lake
+    assert lake is not None
+    warned_at = 0.0
+
+    def waiting(remaining: float) -> None:
+        nonlocal warned_at
+        if time.monotonic() - warned_at > 10:
+            _warn_locked(logger, lake.describe(), "another run", remaining)
+            warned_at = time.monotonic()
+
+    with ExitStack() as stack:
+        if not read_only:
+            try:
+                stack.enter_context(lakes.write_lock(lake, wait_seconds, waiting))
+            except lakes.LakeLockTimeout as error:
+                raise WarehouseLockedError(str(error)) from None
+            except lakes.LakeUnreachableError as error:
+                raise WarehouseUnreadableError(f"{lake.describe()}: {error}") from None
+        conn = duckdb.connect(config=CONFIG)
+        stack.callback(conn.close)
+        conn.execute("SET TimeZone = 'UTC'")
+        try:
+            lakes.attach(conn, lake, read_only=read_only)
+        except duckdb.Error as error:
+            raise WarehouseUnreadableError(
+                f"cannot open {lake.describe()}: {first_line(error)}"
+            ) from None
+        if not read_only:
+            create_schema(conn)
+        yield conn
+
+
+def warehouse_exists(target: Warehouse | str | Path) -> bool:
+    """Whether there is anything to read yet."""
+    warehouse = Warehouse.of(target)
+    if warehouse.lake is not None:
+        return lakes.exists(warehouse.lake)
+    return warehouse.path.is_file()
+
+
+def ensure_openable(target: Warehouse | str | Path) -> None:
+    """Raise `WarehouseUnreadableError` now if DuckDB cannot open the warehouse, for commands
+    that would otherwise meet it deep inside their work; one yet to be made or held by a writer
     is fine."""
-    if not path.exists():
+    if not warehouse_exists(target):
         return
     try:
-        with connect(path, read_only=True, wait_seconds=0):
+        with connect(target, read_only=True, wait_seconds=0):
             pass
     except WarehouseLockedError:
         return

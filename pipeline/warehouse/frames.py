@@ -68,7 +68,16 @@ def upsert(conn: duckdb.DuckDBPyConnection, table_name: str, data: pl.DataFrame)
     data = data.unique(subset=list(table.primary_key), keep="last", maintain_order=True)
     columns = ", ".join(c.name for c in table.columns)
     with registered(conn, "_upsert_frame", data):
-        conn.execute(
-            f"INSERT OR REPLACE INTO {table_name} ({columns}) SELECT {columns} FROM _upsert_frame"
-        )
+        merge_by_key(conn, table_name, f"SELECT {columns} FROM _upsert_frame")
     return data.height
+
+
+def merge_by_key(conn: duckdb.DuckDBPyConnection, table_name: str, rows_sql: str) -> None:
+    """Replace the rows whose key `rows_sql` names and add the others. MERGE, not INSERT OR
+    REPLACE, because a DuckLake has no primary key to conflict on: the same statement keeps a
+    key unique on the file and on the lake. `rows_sql` must give each key once."""
+    keys = ", ".join(TABLE_BY_NAME[table_name].primary_key)
+    conn.execute(
+        f"MERGE INTO {table_name} USING ({rows_sql}) AS incoming USING ({keys}) "
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+    )

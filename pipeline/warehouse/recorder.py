@@ -27,6 +27,7 @@ from pipeline.warehouse.db import (
 )
 from pipeline.warehouse.frames import TABLE_BY_NAME, frame, lookup, registered, upsert
 from pipeline.warehouse.ledger import ItemState, Job, Ledger
+from pipeline.warehouse.location import Warehouse
 from pipeline.warehouse.raw import RawRow
 from pipeline.warehouse.spool import SpoolFile, orphaned_spools, read_spool
 from pipeline.warehouse.transaction import transaction
@@ -71,14 +72,14 @@ def spool_dir_for(db_path: Path) -> Path:
 class Recorder:
     def __init__(
         self,
-        db_path: Path,
+        warehouse: Warehouse | Path,
         *,
         max_attempts: int,
         lock_wait_seconds: float,
         logger: logging.Logger | logging.LoggerAdapter,
     ) -> None:
-        self.db_path = db_path
-        self.spool_dir = spool_dir_for(db_path)
+        self.warehouse = Warehouse.of(warehouse)
+        self.spool_dir = spool_dir_for(self.warehouse.path)
         self.max_attempts = max_attempts
         self.lock_wait_seconds = lock_wait_seconds
         self.log = logger
@@ -139,7 +140,7 @@ class Recorder:
             if not rows:
                 return
             try:
-                with connect(self.db_path, wait_seconds=wait_seconds, logger=self.log) as conn:
+                with connect(self.warehouse, wait_seconds=wait_seconds, logger=self.log) as conn:
                     commit_rows(conn, rows, self.max_attempts)
             except _COMMIT_FAILURES as error:
                 with self._lock:
@@ -159,7 +160,9 @@ class Recorder:
             rows = read_spool(path)
             with (
                 _COMMITS,
-                connect(self.db_path, wait_seconds=self.lock_wait_seconds, logger=self.log) as conn,
+                connect(
+                    self.warehouse, wait_seconds=self.lock_wait_seconds, logger=self.log
+                ) as conn,
             ):
                 recovered += commit_rows(conn, rows, self.max_attempts)
             path.unlink(missing_ok=True)

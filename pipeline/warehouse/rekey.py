@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from pipeline.links.vectorized import parse_lines
-from pipeline.warehouse.frames import registered
+from pipeline.warehouse.frames import merge_by_key, registered
 from pipeline.warehouse.transaction import transaction
 
 PARSED_COLUMNS = ("url", "platform", "video_id", "canonical_url", "video_key", "error")
@@ -84,12 +84,14 @@ def _apply(conn: duckdb.DuckDBPyConnection) -> None:
             f"WHERE {table}.video_key = m.old_key"
         )
     columns = "step, status, attempts, error_code, error_message, updated_at"
-    conn.execute(
-        f"INSERT OR REPLACE INTO item_state SELECT video_key, {columns} FROM ("
+    merge_by_key(
+        conn,
+        "item_state",
+        f"SELECT video_key, {columns} FROM ("
         f"SELECT m.new_key AS video_key, {columns} FROM item_state s "
         "JOIN _rekey m ON s.video_key = m.old_key "
         f"UNION ALL SELECT video_key, {columns} FROM item_state "
         "WHERE video_key IN (SELECT new_key FROM _rekey)) "
-        "QUALIFY row_number() OVER (PARTITION BY video_key, step ORDER BY updated_at DESC) = 1"
+        "QUALIFY row_number() OVER (PARTITION BY video_key, step ORDER BY updated_at DESC) = 1",
     )
     conn.execute("DELETE FROM item_state WHERE video_key IN (SELECT old_key FROM _rekey)")

@@ -28,12 +28,14 @@ class Table:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
 
-    def ddl(self) -> str:
+    def ddl(self, *, keyed: bool = True) -> str:
+        """`keyed=False` for a DuckLake, which has no keys: its key columns stay NOT NULL and
+        writers keep them unique by MERGE (`pipeline.warehouse.frames.upsert`)."""
         cols = [
             f"{c.name} {c.type}{'' if c.nullable or c.name in self.primary_key else ' NOT NULL'}"
             for c in self.columns
         ]
-        if self.primary_key:
+        if self.primary_key and keyed:
             cols.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
         return f"CREATE TABLE IF NOT EXISTS {self.name} (\n  " + ",\n  ".join(cols) + "\n)"
 
@@ -456,18 +458,40 @@ INDEXES = (
 )
 
 
+def is_lake(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the connection's default database is a DuckLake (no keys, indexes or fts)."""
+    row = conn.execute(
+        "SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    return bool(row and row[0] == "ducklake")
+
+
 def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Idempotent, so every writer can call it on open."""
     _drop_token_key(conn)
-    create_objects(conn)
+    with transaction(conn):  # a reader of a new lake sees all the tables or none
+        create_objects(conn)
     _add_seq(conn)
     conn.execute("ALTER TABLE transcript_jobs ADD COLUMN IF NOT EXISTS run_seconds DOUBLE")
 
 
 def create_objects(conn: duckdb.DuckDBPyConnection) -> None:
-    """Every missing table, index and view; runs inside the caller's transaction, if any."""
+    """Every missing table, index and view; runs inside the caller's transaction, if any. On a
+    lake, where each change is a snapshot, views are made only when missing."""
+    lake = is_lake(conn)
     for table in TABLES:
-        conn.execute(table.ddl())
+        conn.execute(table.ddl(keyed=not lake))
+    if lake:
+        present = {
+            row[0]
+            for row in conn.execute(
+                "SELECT view_name FROM duckdb_views() WHERE database_name = current_database()"
+            ).fetchall()
+        }
+        for view in VIEWS:
+            if view.name not in present:
+                conn.execute(view.sql)
+        return
     for statement in INDEXES:
         conn.execute(statement)
     for view in VIEWS:
@@ -492,8 +516,8 @@ def _add_seq(conn: duckdb.DuckDBPyConnection) -> None:
     """Warehouses made before `raw_responses.seq` get it once, numbered by received_at: the only
     order they kept."""
     present = conn.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'main' "
-        "AND table_name = 'raw_responses' AND column_name = 'seq'"
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'raw_responses' AND column_name = 'seq'"
     ).fetchone()
     if present and present[0]:
         return

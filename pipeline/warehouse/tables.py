@@ -11,7 +11,7 @@ import polars as pl
 
 from pipeline.coze.decode import decode_metadata, decode_run
 from pipeline.coze.errors import CozeError
-from pipeline.warehouse.frames import frame, lookup, registered, upsert
+from pipeline.warehouse.frames import frame, lookup, merge_by_key, registered, upsert
 from pipeline.warehouse.ledger import Ledger
 from pipeline.warehouse.normalize import signed_url_expiry, split_title
 from pipeline.warehouse.raw import RawRow
@@ -146,12 +146,12 @@ def _merge_authors(conn: duckdb.DuckDBPyConnection, authors: pl.DataFrame) -> No
         .agg(pl.col("avatar_url").last(), pl.col("first_seen_at").min())
     )
     with registered(conn, "_authors", latest):
-        conn.execute(
-            "INSERT INTO authors SELECT a.platform, a.nickname, a.avatar_url, "
-            "least(a.first_seen_at, coalesce(o.first_seen_at, a.first_seen_at)) "
-            "FROM _authors a LEFT JOIN authors o USING (platform, nickname) "
-            "ON CONFLICT (platform, nickname) DO UPDATE SET avatar_url = excluded.avatar_url, "
-            "first_seen_at = excluded.first_seen_at"
+        merge_by_key(
+            conn,
+            "authors",
+            "SELECT a.platform, a.nickname, a.avatar_url, "
+            "least(a.first_seen_at, coalesce(o.first_seen_at, a.first_seen_at)) AS first_seen_at "
+            "FROM _authors a LEFT JOIN authors o USING (platform, nickname)",
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -10,8 +11,9 @@ from pathlib import Path
 from pipeline.envvars import ConfigError
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
 from pipeline.terminal import printable
-from pipeline.warehouse.db import WarehouseUnreadableError, ensure_openable
+from pipeline.warehouse.db import WarehouseUnreadableError, ensure_openable, warehouse_exists
 from pipeline.warehouse.export import Format
+from pipeline.warehouse.location import Warehouse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         "search", help="full-text search over titles and transcripts", add_help=False
     )
 
+    sql = commands.add_parser(
+        "sql", help="one SQL query on the read-only snapshot (never waits for a run)"
+    )
+    sql.add_argument("query", help='e.g. "SELECT count(*) FROM videos"')
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument("--db", help="warehouse whose snapshot to read (default: as for run)")
+
     rebuild = commands.add_parser(
         "rebuild", help="recompute all tables from raw_responses, offline"
     )
@@ -88,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command == "run":  # not under Dagster's stack trace from the first step
-            ensure_openable(_db_path(args.db))
+            ensure_openable(_warehouse(args.db))
         return _dispatch(args, rest)
     except ConfigError as error:
         print(error, file=sys.stderr)
@@ -136,6 +145,10 @@ def _dispatch(args: argparse.Namespace, rest: list[str]) -> int:
         return main_ui(args.port)
     if args.command == "rebuild":
         return _rebuild(args.db)
+    if args.command == "sql":
+        from pipeline.warehouse.sql import main_sql
+
+        return main_sql(args.query, args.format, _warehouse(args.db))
     if args.command == "check":
         return _check(args.db)
     if args.command == "export":
@@ -151,23 +164,32 @@ def _env(db: str | None) -> dict[str, str]:
     return {**os.environ, **({"PIPELINE_DB": db} if db else {})}
 
 
-def _db_path(db: str | None) -> Path:
-    return PipelineSettings.from_env(_env(db)).db_path
+def _warehouse(db: str | None) -> Warehouse:
+    return PipelineSettings.from_env(_env(db)).warehouse
+
+
+def _missing(warehouse: Warehouse) -> bool:
+    if warehouse_exists(warehouse):
+        return False
+    print(f"no warehouse at {warehouse.describe()}: check --db or PIPELINE_DB", file=sys.stderr)
+    return True
 
 
 def _rebuild(db: str | None) -> int:
     """Links re-keyed by the current parser, then state and normalized tables in one transaction,
     then the text tables and the index from scratch through the text analysis's own code."""
     from pipeline.text.analysis import update_text_tables
+    from pipeline.text.index import refresh_index_file
     from pipeline.warehouse.db import connect
     from pipeline.warehouse.rekey import rekey
+    from pipeline.warehouse.snapshot import after_write
     from pipeline.warehouse.tables import rebuild_all
 
     settings = PipelineSettings.from_env(_env(db))
-    if not settings.db_path.is_file():
-        print(f"no warehouse at {settings.db_path}: check --db or PIPELINE_DB", file=sys.stderr)
+    warehouse = settings.warehouse
+    if _missing(warehouse):
         return 1
-    with connect(settings.db_path, wait_seconds=settings.lock_wait_seconds) as conn:
+    with connect(warehouse, wait_seconds=settings.lock_wait_seconds) as conn:
         rekeyed = rekey(conn)
         counts = rebuild_all(conn, settings.max_attempts)
     if rekeyed.lines:
@@ -175,27 +197,34 @@ def _rebuild(db: str | None) -> int:
             f"re-keyed {rekeyed.lines} link lines with the current parser: answers of "
             f"{rekeyed.moved} old keys moved, {rekeyed.split} old keys split"
         )
-    text = update_text_tables(
-        lambda: connect(settings.db_path, wait_seconds=settings.lock_wait_seconds)
-    )
+    text = update_text_tables(lambda: connect(warehouse, wait_seconds=settings.lock_wait_seconds))
+    refresh_index_file(warehouse, changed=True)
     print(
         f"rebuilt from raw_responses: {counts.videos} videos, {counts.transcripts} transcripts, "
         f"{text.processed} segmented and indexed"
     )
+    done = after_write(warehouse, settings.lock_wait_seconds, logging.getLogger("pipeline"))
+    if "snapshot" in done:
+        print(f"published the read-only snapshot {done['snapshot']}")
     return 0
 
 
 def _export(directory: Path, fmt: Format, batch: str | None, db: str | None) -> int:
-    from pipeline.warehouse.db import connect
     from pipeline.warehouse.export import export_warehouse
+    from pipeline.warehouse.snapshot import read_snapshot
 
-    settings = PipelineSettings.from_env(_env(db))
-    if not settings.db_path.is_file():
-        print(f"no warehouse at {settings.db_path}: check --db or PIPELINE_DB", file=sys.stderr)
+    warehouse = _warehouse(db)
+    if _missing(warehouse):
         return 1
-    with connect(settings.db_path, read_only=True, wait_seconds=settings.lock_wait_seconds) as conn:
+    with read_snapshot(warehouse) as reader:
+        if not reader.published:
+            print(
+                f"{warehouse.describe()} is being written and nothing has been published yet: "
+                "the files hold no rows",
+                file=sys.stderr,
+            )
         try:
-            exported = export_warehouse(conn, directory, fmt=fmt, batch=batch)
+            exported = export_warehouse(reader.conn, directory, fmt=fmt, batch=batch)
         except LookupError as error:
             print(error, file=sys.stderr)
             return 1
@@ -208,14 +237,15 @@ def _check(db: str | None) -> int:
     from pipeline.warehouse.check import check_warehouse
 
     settings = PipelineSettings.from_env(_env(db))
-    report = check_warehouse(settings.db_path, settings.lock_wait_seconds)
+    report = check_warehouse(settings.warehouse, settings.lock_wait_seconds)
     for line in [*report.facts, *report.problems]:
         print(line)
+    where = settings.warehouse.describe()
     if report.problems:
         count = len(report.problems)
-        print(f"{settings.db_path}: {count} problem{'s' if count > 1 else ''} found")
+        print(f"{where}: {count} problem{'s' if count > 1 else ''} found")
         return 1
-    print(f"{settings.db_path}: no problem found")
+    print(f"{where}: no problem found")
     return 0
 
 

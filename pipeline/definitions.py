@@ -50,8 +50,8 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
         sensors=[link_files_sensor],
         schedules=[unfinished_work_schedule],
         resources={
-            "warehouse": WarehouseResource(
-                path=str(settings.db_path),
+            "warehouse": WarehouseResource.of(
+                settings.warehouse,
                 lock_wait_seconds=settings.lock_wait_seconds,
                 max_attempts=settings.max_attempts,
             ),

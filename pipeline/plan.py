@@ -192,19 +192,19 @@ def read_warehouse(conn: duckdb.DuckDBPyConnection, video_keys: Iterable[str]) -
     return WarehouseView(states["metadata"], states["transcript"], running, finished, int(polls))
 
 
-def plan_json(plan: Plan, links_file: Path, db: Path, db_exists: bool) -> dict[str, Any]:
+def plan_json(plan: Plan, links_file: Path, db: str, db_exists: bool) -> dict[str, Any]:
     """The same numbers as the text, keyed for scripts."""
     data = asdict(plan)
     return {
         "links_file": str(links_file),
-        "warehouse": str(db),
+        "warehouse": db,
         "warehouse_exists": db_exists,
         **data,
         "fits": plan.fits,
     }
 
 
-def render_text(plan: Plan, links_file: Path, db: Path, db_exists: bool) -> str:
+def render_text(plan: Plan, links_file: Path, db: str, db_exists: bool) -> str:
     """Aligned lines for a person: numbers in one column, what they mean beside them."""
     rows: list[tuple[str, str, str]] = []
 
@@ -283,7 +283,7 @@ def main_plan(
 ) -> int:
     """The `plan` subcommand: parse, read, count, print. Exit 2 when the link file is missing."""
     from pipeline.links import parse_file
-    from pipeline.warehouse.db import WarehouseLockedError, connect
+    from pipeline.warehouse.db import WarehouseLockedError, connect, warehouse_exists
 
     environ = {**os.environ, **({"PIPELINE_DB": db} if db else {})}
     settings = PipelineSettings.from_env(environ)
@@ -292,12 +292,14 @@ def main_plan(
         print(f"no link file at {links_file}", file=sys.stderr)
         return 2
     counts = count_links(parse_file(links_file)["video_key"].to_list())
-    db_path = settings.db_path
-    db_exists = db_path.exists()
+    warehouse = settings.warehouse
+    db_exists = warehouse_exists(warehouse)
     view = WarehouseView.empty()
     if db_exists:
         try:
-            with connect(db_path, read_only=True, wait_seconds=settings.lock_wait_seconds) as conn:
+            with connect(
+                warehouse, read_only=True, wait_seconds=settings.lock_wait_seconds
+            ) as conn:
                 view = read_warehouse(conn, counts.video_keys)
         except WarehouseLockedError as error:
             print(error, file=sys.stderr)
@@ -308,9 +310,11 @@ def main_plan(
     if output == "json":
         print(
             json.dumps(
-                plan_json(plan, links_file, db_path, db_exists), ensure_ascii=False, indent=2
+                plan_json(plan, links_file, warehouse.describe(), db_exists),
+                ensure_ascii=False,
+                indent=2,
             )
         )
     else:
-        print(render_text(plan, links_file, db_path, db_exists))
+        print(render_text(plan, links_file, warehouse.describe(), db_exists))
     return 0

@@ -18,7 +18,7 @@ _HOLD = """
 import sys, time, duckdb
 while True:
     try:
-        conn = duckdb.connect(sys.argv[1])
+        conn = duckdb.connect(sys.argv[1], read_only=sys.argv[3] == "read_only")
         break
     except duckdb.IOException:
         time.sleep(0.05)
@@ -28,12 +28,16 @@ conn.close()
 """
 
 
-def hold_database(path: Path, seconds: float) -> subprocess.Popen[str]:
-    """Another process with the DuckDB file open for writing, as a person's SQL shell would.
+def hold_database(path: Path, seconds: float, *, read_only: bool = False) -> subprocess.Popen[str]:
+    """Another process with the DuckDB file open for writing, as a person's SQL shell would, or
+    for reading, as a notebook would.
 
     It retries until the file is free, as the pipeline only ever holds it briefly."""
+    mode = "read_only" if read_only else "write"
     proc = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _HOLD, str(path), str(seconds), mode],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc

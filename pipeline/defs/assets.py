@@ -181,6 +181,7 @@ def coze_calls(
     except ServiceHaltError as halt:
         with warehouse.connect(logger=context.log) as conn:
             until = record_halt(conn, halt)
+        warehouse.publish(context.log)  # the halt and the answers before it, for readers
         context.log.error(f"automated runs wait until {until:%Y-%m-%d %H:%M} UTC")
         raise dg.Failure(
             description=str(halt),
@@ -203,9 +204,11 @@ def coze_calls(
             conn, ("raw_responses", "item_state", "transcript_jobs"), context.partition_keys
         )
         rows |= reports.row_counts(conn, ("service_halts",))  # the deployment's, not a batch's
+    snapshot = warehouse.publish(context.log)
     yield dg.MaterializeResult(
         asset_key="metadata_responses",
         metadata={
+            **snapshot,
             "api_calls": budget.sent,
             "call_budget_spent": progress.budget_spent,
             "called": progress.metadata.done,
@@ -215,6 +218,7 @@ def coze_calls(
     yield dg.MaterializeResult(
         asset_key="transcript_jobs",
         metadata={
+            **snapshot,
             "submitted": submits.done - submits.failed - submits.uncertain,
             "failed": submits.failed,
             "uncertain": submits.uncertain,
@@ -222,10 +226,13 @@ def coze_calls(
         },
     )
     for table in ("raw_responses", "item_state", "service_halts"):
-        yield dg.MaterializeResult(asset_key=table, metadata={"dagster/row_count": rows[table]})
+        yield dg.MaterializeResult(
+            asset_key=table, metadata={**snapshot, "dagster/row_count": rows[table]}
+        )
     yield dg.MaterializeResult(
         asset_key="transcript_responses",
         metadata={
+            **snapshot,
             "polls": progress.poll_calls,
             "finished": progress.polls.done,
             "failed": progress.polls.failed,
@@ -260,8 +267,9 @@ def normalized_tables(
         status = reports.transcript_statuses(conn, context.partition_keys)
     if counts.undecodable:
         context.log.warning(f"{counts.undecodable} stored answers could not be decoded")
+    snapshot = warehouse.publish(context.log)
     for name in (*NORMALIZED, "hashtag_stats"):
-        metadata: dict[str, dg.RawMetadataValue] = {"dagster/row_count": rows[name]}
+        metadata: dict[str, dg.RawMetadataValue] = {**snapshot, "dagster/row_count": rows[name]}
         if name == "link_status":
             metadata.update({f"transcripts_{k}": v for k, v in status.items()})
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)

@@ -10,15 +10,45 @@ from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
 from pipeline.defs.partitions import batch_file
 from pipeline.warehouse.db import connect
+from pipeline.warehouse.location import Lake, Warehouse
 from pipeline.warehouse.recorder import Recorder
+from pipeline.warehouse.snapshot import after_write
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB file. Connections are opened per short transaction, never held across API work."""
+    """The DuckDB file, or a DuckLake (`lake_backend` set; `path` then anchors the spool and the
+    local search index). Connections are opened per short transaction, never held across API
+    work."""
 
     path: str
+    lake_backend: str = ""
+    lake_catalog: str = ""
+    lake_data_path: str = ""
     lock_wait_seconds: float = 600.0
     max_attempts: int = 3
+
+    @classmethod
+    def of(
+        cls, warehouse: Warehouse, *, lock_wait_seconds: float, max_attempts: int
+    ) -> "WarehouseResource":
+        lake = warehouse.lake
+        return cls(
+            path=str(warehouse.path),
+            lake_backend=lake.backend if lake else "",
+            lake_catalog=lake.catalog if lake else "",
+            lake_data_path=lake.data_path if lake else "",
+            lock_wait_seconds=lock_wait_seconds,
+            max_attempts=max_attempts,
+        )
+
+    @property
+    def location(self) -> Warehouse:
+        lake = (
+            Lake(self.lake_backend, self.lake_catalog, self.lake_data_path)
+            if self.lake_backend
+            else None
+        )
+        return Warehouse(Path(self.path), lake)
 
     def connect(
         self,
@@ -28,15 +58,25 @@ class WarehouseResource(dg.ConfigurableResource):
         logger: logging.Logger | logging.LoggerAdapter | None = None,
     ):
         return connect(
-            self.path,
+            self.location,
             read_only=read_only,
             wait_seconds=self.lock_wait_seconds if wait else 0.0,
             logger=logger,
         )
 
+    def publish(self, logger: logging.Logger | logging.LoggerAdapter) -> dict[str, object]:
+        """At the end of a step that wrote: a new read-only snapshot of the file, or the lake's
+        small files compacted (`pipeline.warehouse.snapshot.after_write`), as the step's
+        metadata. Never fails the step."""
+        done = after_write(self.location, self.lock_wait_seconds, logger)
+        return {
+            name: dg.MetadataValue.path(str(value)) if isinstance(value, Path) else value
+            for name, value in done.items()
+        }
+
     def recorder(self, logger: logging.Logger | logging.LoggerAdapter) -> Recorder:
         return Recorder(
-            Path(self.path),
+            self.location,
             max_attempts=self.max_attempts,
             lock_wait_seconds=self.lock_wait_seconds,
             logger=logger,

@@ -7,6 +7,7 @@ import dagster as dg
 from pipeline.defs.catalog import table_spec
 from pipeline.defs.resources import WarehouseResource
 from pipeline.text.analysis import update_text_tables
+from pipeline.text.index import refresh_index_file
 from pipeline.warehouse import reports
 
 ANALYSIS = "analysis"
@@ -34,9 +35,12 @@ def text_analysis(
     """Corpus-wide, so not partitioned; incremental: only changed transcripts are re-segmented.
     Row counts are the tables' totals."""
     stats = update_text_tables(lambda: warehouse.connect(logger=context.log), context.log)
+    if refresh_index_file(warehouse.location, changed=stats.index_rebuilt):
+        context.log.info(f"search index rebuilt from the lake in {warehouse.location.search_index}")
     with warehouse.connect(read_only=True, logger=context.log) as conn:
         rows = reports.row_counts(conn, TEXT_TABLES)
     context.log.info(f"text analysis: {stats.processed} transcripts (re)segmented")
+    snapshot = warehouse.publish(context.log)
     summary: dict[str, dict[str, dg.RawMetadataValue]] = {
         "transcript_sentences": {
             "transcripts": stats.transcripts,
@@ -49,5 +53,5 @@ def text_analysis(
     for name in TEXT_TABLES:
         yield dg.MaterializeResult(
             asset_key=name,
-            metadata={"dagster/row_count": rows[name], **summary.get(name, {})},
+            metadata={**snapshot, "dagster/row_count": rows[name], **summary.get(name, {})},
         )

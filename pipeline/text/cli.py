@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
 
 from pipeline.settings import PipelineSettings
 from pipeline.terminal import printable
-from pipeline.text.search import search
-from pipeline.warehouse.db import connect
+from pipeline.text.index import refresh_index_file
+from pipeline.text.search import load_fts, search
+from pipeline.warehouse.db import connect, warehouse_exists
+from pipeline.warehouse.location import Warehouse
+from pipeline.warehouse.snapshot import read_snapshot
 
 
 def _positive(text: str) -> int:
@@ -22,6 +29,20 @@ def _positive(text: str) -> int:
     return value
 
 
+@contextmanager
+def index_reader(warehouse: Warehouse) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Where the index is, read without waiting for a run: the file's snapshot, or this host's
+    index file derived from the lake (made now if the host has none yet)."""
+    if warehouse.lake is None:
+        with read_snapshot(warehouse) as reader:
+            yield reader.conn
+        return
+    refresh_index_file(warehouse, changed=False)
+    with connect(warehouse.search_index, read_only=True, wait_seconds=0) as conn:
+        load_fts(conn)
+        yield conn
+
+
 def search_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline search", description="Full-text search (BM25)."
@@ -31,11 +52,11 @@ def search_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="DuckDB file (default: $PIPELINE_DB or data/warehouse.duckdb)")
     args = parser.parse_args(argv)
     env = {**os.environ, **({"PIPELINE_DB": args.db} if args.db else {})}
-    db = PipelineSettings.from_env(env).db_path
-    if not db.exists():
-        print(f"no warehouse at {db}; run the pipeline first", file=sys.stderr)
+    warehouse = PipelineSettings.from_env(env).warehouse
+    if not warehouse_exists(warehouse):
+        print(f"no warehouse at {warehouse.describe()}; run the pipeline first", file=sys.stderr)
         return 1
-    with connect(db, read_only=True) as conn:
+    with index_reader(warehouse) as conn:
         # The index and its macro are made by the first text analysis that segments a transcript.
         indexed = conn.execute(
             "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'search_videos'"
@@ -43,7 +64,7 @@ def search_main(argv: list[str] | None = None) -> int:
         hits = search(conn, args.query, args.limit) if indexed and indexed[0] else None
     if hits is None:
         print(
-            f"no search index in {db} yet: no transcript has been analysed; "
+            f"no search index in {warehouse.describe()} yet: no transcript has been analysed; "
             "run the pipeline until some transcripts are collected",
             file=sys.stderr,
         )

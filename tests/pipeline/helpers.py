@@ -7,20 +7,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from pipeline.definitions import build_definitions
 from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batches
 from pipeline.emulator import EmulatorProcess
+from pipeline.warehouse.db import connect
+from pipeline.warehouse.location import Warehouse, warehouse_from_env
 
 
 @dataclass
 class Project:
-    """A links folder, a warehouse file and the environment a deployment would have."""
+    """A links folder, a warehouse (the DuckDB file, or a DuckLake with a SQLite catalog when
+    `lake`) and the environment a deployment would have."""
 
     root: Path
     emulator: EmulatorProcess
+    lake: bool = False
 
     @property
     def links_dir(self) -> Path:
@@ -30,8 +33,17 @@ class Project:
     def db(self) -> Path:
         return self.root / "warehouse.duckdb"
 
+    @property
+    def warehouse(self) -> Warehouse:
+        return warehouse_from_env(self.env(), self.db, self.root)
+
     def env(self, **extra: str) -> dict[str, str]:
+        lake = {
+            "PIPELINE_WAREHOUSE": f"ducklake:sqlite:{self.root / 'lake' / 'catalog.sqlite'}",
+            "PIPELINE_LAKE_DATA": str(self.root / "lake" / "files"),
+        }
         return {
+            **(lake if self.lake else {"PIPELINE_WAREHOUSE": "file"}),
             "PIPELINE_DB": str(self.db),
             "PIPELINE_LINKS_DIR": str(self.links_dir),
             "COZE_BASE_URL": self.emulator.url,
@@ -62,7 +74,7 @@ class Project:
         )
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
-        with duckdb.connect(str(self.db), read_only=True) as conn:
+        with connect(self.warehouse, read_only=True) as conn:
             return conn.execute(sql, list(params)).fetchall()
 
     def scalar(self, sql: str, params: Sequence[object] = ()) -> object:

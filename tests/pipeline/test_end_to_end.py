@@ -1,13 +1,15 @@
-"""The whole job, materialized for real: Dagster in-process, DuckDB on disk, Coze emulator over HTTP."""
+"""The whole job, materialized for real: Dagster in-process, Coze emulator over HTTP, and the
+warehouse on disk: the DuckDB file, and the same tests on a DuckLake (SQLite catalog)."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
+from pipeline.emulator import EmulatorProcess
 from pipeline.settings import PROJECT_ROOT
 from pipeline.text.search import load_fts
 from pipeline.warehouse.db import connect
@@ -33,6 +35,11 @@ GOOD_LINES = [
 BAD_LINES = ["这一行没有链接", "ftp://example.com/video.mp4", "https://example.org/not-a-video"]
 # The emulator answers a metadata input naming a deleted video with a permanent workflow error.
 DELETED_LINK = "https://www.douyin.com/video/7999999999999999999?deleted=1 /deleted/"
+
+
+@pytest.fixture(params=["file", "ducklake"])
+def project(request: pytest.FixtureRequest, tmp_path: Path, emulator: EmulatorProcess) -> Project:
+    return Project(tmp_path, emulator, lake=request.param == "ducklake")
 
 
 def test_a_batch_end_to_end(project: Project, instance: dg.DagsterInstance) -> None:
@@ -180,7 +187,7 @@ def test_normalized_tables_rebuild_from_raw_without_the_api(
     assert all(before.values())
     project.emulator.stop()
 
-    with connect(project.db) as conn:
+    with connect(project.warehouse) as conn:
         rebuild_all(conn, max_attempts=3)
 
     after = {t: project.query(f"SELECT * FROM {t} ORDER BY {o}") for t, o in derived.items()}
@@ -202,9 +209,20 @@ def test_the_readme_queries_run_on_a_real_warehouse(
     lines = [SEED_SHARE_TEXT, *GOOD_LINES[1:], *BAD_LINES]
     batch = project.write_batch("example.txt", lines)
     assert project.run(instance, batch).success
-    with duckdb.connect(str(project.db), read_only=True) as conn:
+    warehouse = project.warehouse
+    # On a lake, BM25 search is in this host's index file (pipeline.text.index), as documented.
+    with (
+        connect(warehouse, read_only=True) as conn,
+        connect(warehouse.search_index, read_only=True) as index,
+    ):
         load_fts(conn)
-        results = [conn.execute(statement).fetchall() for statement in statements]
+        load_fts(index)
+        results = [
+            (index if warehouse.lake and "search_videos" in statement else conn)
+            .execute(statement)
+            .fetchall()
+            for statement in statements
+        ]
     assert len(results[0]) == len(lines), "the per-link status query lists every line"
     assert all(row[3] == "ok" for row in results[0] if row[2] is not None)
 

@@ -32,7 +32,8 @@ from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
 from pipeline.terminal import printable
 from pipeline.warehouse import reports
-from pipeline.warehouse.db import connect
+from pipeline.warehouse.db import connect, warehouse_exists
+from pipeline.warehouse.location import Warehouse
 
 PID_TAG = "pipeline/pid"
 HOST_TAG = "pipeline/host"
@@ -62,7 +63,11 @@ def ensure_dagster_home() -> Path:
 def open_instance() -> dg.DagsterInstance:
     """The project's instance, opened one process at a time: Dagster's SQLite storages create
     their tables on first open without a lock, so two runs starting on a never-used
-    DAGSTER_HOME would both create them and one would crash (`table runs already exists`)."""
+    DAGSTER_HOME would both create them and one would crash (`table runs already exists`).
+
+    With the Postgres instance (docs/postgres.md) the lock only orders this host's opens, which
+    costs nothing; hosts racing to create the tables are covered by dagster-postgres, which
+    retries a creation that collided."""
     home = ensure_dagster_home()
     with (home / ".pipeline-init.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
@@ -103,6 +108,8 @@ def release_dead_runs(instance: dg.DagsterInstance) -> int:
 
     The daemon's run monitoring does this for runs it launched; in-process runs started here
     have no daemon watching them, and a slot held by a dead run would block every later run.
+    Only runs started on this host are judged: on an instance that hosts share, another host's
+    pid says nothing here, and freeing its slot would let two runs call Coze at once.
     """
     released = 0
     records = instance.get_run_records(
@@ -123,12 +130,15 @@ def release_dead_runs(instance: dg.DagsterInstance) -> int:
 
 
 def pool_holders(instance: dg.DagsterInstance, run_ids: set[str]) -> str:
-    """The runs holding the `coze_api` pool's slots, with their process ids when known."""
+    """The runs holding the `coze_api` pool's slots, with their process ids when known, and
+    their host when it is another one (an instance that hosts share)."""
     holders = []
     for run_id in sorted(run_ids):
         run = instance.get_run_by_id(run_id)
-        pid = run.tags.get(PID_TAG) if run is not None else None
-        holders.append(f"run {run_id}" + (f" (pid {pid})" if pid else ""))
+        tags = run.tags if run is not None else {}
+        pid, host = tags.get(PID_TAG), tags.get(HOST_TAG)
+        where = f" on {host}" if host and host != socket.gethostname() else ""
+        holders.append(f"run {run_id}" + (f" (pid {pid}{where})" if pid else ""))
     return ", ".join(holders) or "nobody (a slot is being handed over)"
 
 
@@ -228,15 +238,16 @@ def run_batch(
     return failure_reason(result) or RunFailure("the run failed: see the log above", False)
 
 
-def summary(db_path: Path, batch: str | None = None) -> str:
+def summary(warehouse: Warehouse | Path, batch: str | None = None) -> str:
     """What a person wants to see after a run, read back from the warehouse."""
     batches = [batch] if batch else None
-    with connect(db_path, read_only=True) as conn:
+    warehouse = Warehouse.of(warehouse)
+    with connect(warehouse, read_only=True) as conn:
         lines, unusable = reports.line_counts(conn, batches)
         status = reports.status_counts(conn, batches)
         titles = reports.first_videos(conn, batches)
     out = [
-        f"Warehouse {db_path}" + (f", batch {printable(batch, 300)}" if batch else ""),
+        f"Warehouse {warehouse.describe()}" + (f", batch {printable(batch, 300)}" if batch else ""),
         f"  lines: {lines} ({unusable} not usable links)",
         f"  videos: {status.videos}  metadata ok: {status.metadata_ok}  "
         f"transcripts ok: {status.transcripts_ok}  pending: {status.pending}  "
@@ -269,8 +280,8 @@ def main_run(
     except FileNotFoundError as error:
         print(error, file=sys.stderr)
         return EXIT_USAGE
-    if settings.db_path.exists():
-        print(summary(settings.db_path, batch_key(Path(links), settings.links_dir)), flush=True)
+    if warehouse_exists(settings.warehouse):
+        print(summary(settings.warehouse, batch_key(Path(links), settings.links_dir)), flush=True)
     if failure is None:
         return EXIT_OK
     line = printable(failure.line, 2000)

@@ -13,6 +13,8 @@ from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT
 from tests.pipeline.helpers import Project
 
+pytest_plugins = ["tests.postgres"]  # the `postgres_server` fixture
+
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorProcess]:

@@ -1,6 +1,7 @@
 """Resources: where the warehouse and link files live, and how to reach Coze."""
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
@@ -12,7 +13,7 @@ from pipeline.defs.partitions import batch_file
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.location import Lake, Warehouse
 from pipeline.warehouse.recorder import Recorder
-from pipeline.warehouse.snapshot import after_write
+from pipeline.warehouse.snapshot import after_write, publish
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -75,11 +76,17 @@ class WarehouseResource(dg.ConfigurableResource):
         }
 
     def recorder(self, logger: logging.Logger | logging.LoggerAdapter) -> Recorder:
+        """On the file, a long Coze step also refreshes the readers' snapshot now and then; a
+        lake's readers see every commit as it lands."""
+        location = self.location
         return Recorder(
-            self.location,
+            location,
             max_attempts=self.max_attempts,
             lock_wait_seconds=self.lock_wait_seconds,
             logger=logger,
+            publish=None
+            if location.lake
+            else partial(publish, warehouse=location.path, logger=logger),
         )
 
 

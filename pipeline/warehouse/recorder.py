@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -65,6 +66,10 @@ def _describe(row: RawRow) -> str:
     return f"{row.kind}{job} video_key {row.video_key}"
 
 
+# How often a long Coze step refreshes the readers' snapshot: each refresh copies the file.
+PUBLISH_EVERY_SECONDS = 120.0
+
+
 def spool_dir_for(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".spool")
 
@@ -77,8 +82,15 @@ class Recorder:
         max_attempts: int,
         lock_wait_seconds: float,
         logger: logging.Logger | logging.LoggerAdapter,
+        publish: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
+        publish_every: float = PUBLISH_EVERY_SECONDS,
     ) -> None:
+        """`publish`, called with the write connection after a commit at most every
+        `publish_every` seconds, shows a long step's progress to readers (the file's snapshot)."""
         self.warehouse = Warehouse.of(warehouse)
+        self._publish = publish
+        self._publish_every = publish_every
+        self._next_publish = time.monotonic() + publish_every
         self.spool_dir = spool_dir_for(self.warehouse.path)
         self.max_attempts = max_attempts
         self.lock_wait_seconds = lock_wait_seconds
@@ -142,6 +154,9 @@ class Recorder:
             try:
                 with connect(self.warehouse, wait_seconds=wait_seconds, logger=self.log) as conn:
                     commit_rows(conn, rows, self.max_attempts)
+                    if self._publish is not None and time.monotonic() >= self._next_publish:
+                        self._publish(conn)
+                        self._next_publish = time.monotonic() + self._publish_every
             except _COMMIT_FAILURES as error:
                 with self._lock:
                     self._segments = segments + self._segments

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -14,6 +16,8 @@ import pytest
 
 from pipeline.settings import PROJECT_ROOT
 from pipeline.warehouse.db import connect
+from pipeline.warehouse.raw import RawRow
+from pipeline.warehouse.recorder import Recorder
 from pipeline.warehouse.snapshot import publish, snapshot_path
 from pipeline.warehouse.sql import Result, to_csv, to_json, to_table
 from tests.support import hold_database
@@ -242,3 +246,48 @@ def test_csv_and_json_keep_nulls_and_nested_values() -> None:
         {"title": "以太币今晚", "chars": 229, "at": "2024-05-01T08:00:00", "tags": ["币", "eth"]},
         {"title": "\x1b[31mred\x1b[0m", "chars": None, "at": None, "tags": []},
     ]
+
+
+def answer(n: int) -> RawRow:
+    return RawRow(
+        response_id=f"r{n}",
+        kind="metadata",
+        video_key=f"douyin:{n}",
+        workflow_id="w",
+        request_input="{}",
+        execute_id=None,
+        http_status=200,
+        outcome="permanent",
+        error_code=4000,
+        error_message="bad input",
+        logid=None,
+        received_at=dt.datetime(2026, 11, 1),
+        body=None,
+    )
+
+
+@pytest.mark.parametrize(("every", "published"), [(0.0, 2), (3600.0, 0)])
+def test_a_long_step_refreshes_the_snapshot_at_most_every_interval(
+    tmp_path: Path, every: float, published: int
+) -> None:
+    """The Coze step's commits refresh the readers' snapshot every `every` seconds, with the
+    writer's own connection, so a run of hours shows its progress before its step ends."""
+    db = tmp_path / "w.duckdb"
+    log = logging.getLogger("test")
+    recorder = Recorder(
+        db,
+        max_attempts=3,
+        lock_wait_seconds=5,
+        logger=log,
+        publish=partial(publish, warehouse=db, logger=log),
+        publish_every=every,
+    )
+    for n in range(2):
+        recorder.record(answer(n))
+        assert recorder.flush(wait=True)
+    snapshot = snapshot_path(db)
+    if published:
+        with duckdb.connect(str(snapshot), read_only=True) as conn:
+            assert conn.execute("SELECT count(*) FROM raw_responses").fetchone() == (published,)
+    else:
+        assert not snapshot.exists()

@@ -3,7 +3,8 @@
 A warehouse holding N resolved and transcribed videos (cloned from real emulator answers, so
 every stored body decodes); then a batch of 1,000 links, half of them already known; then the
 same batch again. Reports wall time and API calls of both runs, for N large and N small, so the
-cost can be seen to follow the new links rather than the warehouse.
+cost can be seen to follow the new links rather than the warehouse; on the DuckDB file and on a
+DuckLake (SQLite catalog, local data folder), side by side.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-import duckdb
-
 from benchmarks.harness import bench_env, timed_run
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
-from pipeline.text.analysis import INDEX_SQL
-from pipeline.text.search import load_fts
+from pipeline.text.index import index_in_place, refresh_index_file
+from pipeline.warehouse.db import connect
+from pipeline.warehouse.location import Warehouse, warehouse_from_env
 
 
 def url(n: int) -> str:
@@ -51,20 +51,20 @@ UNIQUE_PER_COPY = {
 }
 
 
-def clone_history(db: Path, videos: int) -> None:
+def clone_history(warehouse: Warehouse, videos: int) -> None:
     """Turn the one video a real run stored into `videos` resolved, transcribed, analysed ones.
 
     Every text column has the seed's id replaced by the copy's, so keys, URLs, inputs and stored
     bodies stay consistent; ids that must be unique get the copy's number appended.
     """
     new_id = "'76' || lpad(i::VARCHAR, 17, '0')"
-    with duckdb.connect(str(db)) as conn:
-        load_fts(conn)
+    with connect(warehouse) as conn:
         conn.execute("BEGIN TRANSACTION")
         for table in HISTORY_TABLES:
             columns = conn.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_name = ? ORDER BY ordinal_position",
+                "SELECT column_name, data_type FROM duckdb_columns() "
+                "WHERE database_name = current_database() AND table_name = ? "
+                "ORDER BY column_index",
                 [table],
             ).fetchall()
             select = ", ".join(
@@ -78,8 +78,10 @@ def clone_history(db: Path, videos: int) -> None:
         conn.execute(f"UPDATE token_documents SET docs = {videos}")
         conn.execute(f"UPDATE keyword_refresh SET documents = {videos}, changed_since = 0")
         conn.execute("COMMIT")
-        conn.execute(INDEX_SQL)
-        conn.execute("CHECKPOINT")
+        if warehouse.lake is None:
+            index_in_place(conn)
+            conn.execute("CHECKPOINT")
+    refresh_index_file(warehouse, changed=True)
 
 
 def api_calls(emulator: EmulatorProcess) -> Counter[str]:
@@ -87,14 +89,24 @@ def api_calls(emulator: EmulatorProcess) -> Counter[str]:
     return Counter({kind: stats[kind] for kind in ("metadata_calls", "submits", "polls")})
 
 
-def measure(warehouse_videos: int, new_links: int, workdir: Path) -> dict:
+def lake_settings(kind: str, workdir: Path) -> dict[str, str]:
+    """`PIPELINE_WAREHOUSE` for `kind`: the file, or a DuckLake with a SQLite catalog."""
+    if kind == "file":
+        return {"PIPELINE_WAREHOUSE": "file"}
+    return {
+        "PIPELINE_WAREHOUSE": f"ducklake:sqlite:{workdir / 'lake' / 'catalog.sqlite'}",
+        "PIPELINE_LAKE_DATA": str(workdir / "lake" / "files"),
+    }
+
+
+def measure(warehouse_videos: int, new_links: int, workdir: Path, kind: str = "file") -> dict:
     db = workdir / "w.duckdb"
     with EmulatorProcess(EmulatorConfig(profile="fast", job_seconds=0.2)) as emulator:
-        env = bench_env(workdir, emulator.url, COZE_RPS="50")
+        env = bench_env(workdir, emulator.url, COZE_RPS="50", **lake_settings(kind, workdir))
         seed = workdir / "seed.txt"
         seed.write_text(f"https://www.douyin.com/video/{SEED_ID}\n")
         timed_run(seed, db, env)
-        clone_history(db, warehouse_videos)
+        clone_history(warehouse_from_env(env, db, workdir), warehouse_videos)
 
         half = new_links // 2
         batch = workdir / "new.txt"
@@ -111,6 +123,7 @@ def measure(warehouse_videos: int, new_links: int, workdir: Path) -> dict:
         again = timed_run(batch, db, env)
         again_calls = api_calls(emulator) - before
     return {
+        "warehouse": kind,
         "warehouse_videos": warehouse_videos,
         "batch_links": new_links,
         "known_links": half,
@@ -127,11 +140,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--videos", type=int, default=100_000)
     parser.add_argument("--small-videos", type=int, default=1_000)
     parser.add_argument("--links", type=int, default=1_000)
+    parser.add_argument(
+        "--warehouse",
+        choices=("file", "ducklake", "both"),
+        default="both",
+        help="the DuckDB file, a DuckLake with a SQLite catalog, or one after the other",
+    )
     args = parser.parse_args(argv)
+    kinds = ("file", "ducklake") if args.warehouse == "both" else (args.warehouse,)
     runs = []
-    for videos in (args.small_videos, args.videos):
-        with tempfile.TemporaryDirectory() as tmp:
-            runs.append(measure(videos, args.links, Path(tmp)))
+    for kind in kinds:
+        for videos in (args.small_videos, args.videos):
+            with tempfile.TemporaryDirectory() as tmp:
+                runs.append(measure(videos, args.links, Path(tmp), kind))
     result = {"benchmark": "incremental", "runs": runs}
     print(json.dumps(result), flush=True)
     return result

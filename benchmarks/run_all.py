@@ -14,6 +14,7 @@ BENCHMARKS = (
     "benchmarks.incremental",
     "benchmarks.throughput",
     "benchmarks.text_speed",
+    "benchmarks.readers",
 )
 
 

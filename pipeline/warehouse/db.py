@@ -164,8 +164,9 @@ def _connect_lake(
     wait_seconds: float,
     logger: logging.Logger | logging.LoggerAdapter,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB with the lake attached: nothing local is locked, so any number of
-    processes read and write; writers queue on the lake's own lock for their short bursts."""
+    """An in-memory DuckDB with the lake attached (one per process): nothing local is locked,
+    so any number of processes read and write; writers queue on the lake's own lock for their
+    short bursts."""
     lake = warehouse.lake
     assert lake is not None
     warned_at = 0.0
@@ -184,15 +185,14 @@ def _connect_lake(
                 raise WarehouseLockedError(str(error)) from None
             except lakes.LakeUnreachableError as error:
                 raise WarehouseUnreadableError(f"{lake.describe()}: {error}") from None
-        conn = duckdb.connect(config=CONFIG)
-        stack.callback(conn.close)
-        conn.execute("SET TimeZone = 'UTC'")
         try:
-            lakes.attach(conn, lake, read_only=read_only)
+            conn = lakes.open_connection(lake, read_only=read_only, config=CONFIG)
         except duckdb.Error as error:
             raise WarehouseUnreadableError(
                 f"cannot open {lake.describe()}: {first_line(error)}"
             ) from None
+        stack.callback(conn.close)
+        conn.execute("SET TimeZone = 'UTC'")
         if not read_only:
             create_schema(conn)
         yield conn

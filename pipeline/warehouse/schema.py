@@ -32,12 +32,18 @@ class Table:
         """`keyed=False` for a DuckLake, which has no keys: its key columns stay NOT NULL and
         writers keep them unique by MERGE (`pipeline.warehouse.frames.upsert`)."""
         cols = [
-            f"{c.name} {c.type}{'' if c.nullable or c.name in self.primary_key else ' NOT NULL'}"
+            f"{c.name} {c.type}{' NOT NULL' if self._not_null(c, keyed) else ''}"
             for c in self.columns
         ]
         if self.primary_key and keyed:
             cols.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
         return f"CREATE TABLE IF NOT EXISTS {self.name} (\n  " + ",\n  ".join(cols) + "\n)"
+
+    def _not_null(self, column: Column, keyed: bool) -> bool:
+        """A key column is NOT NULL through its key, or said so where there is no key."""
+        if column.name in self.primary_key:
+            return not keyed
+        return not column.nullable
 
 
 C = Column

@@ -262,3 +262,9 @@ def test_refused_object_store_credentials_never_show_the_secret() -> None:
         lakes._object_store_secret(conn, env)
     assert "very-secret-value" not in str(refused.value)
     assert refused.value.__cause__ is None and refused.value.__suppress_context__
+
+
+def test_a_key_column_refuses_null(warehouse: Warehouse) -> None:
+    """The file's primary key refuses a NULL key; a lake's NOT NULL does the same."""
+    with connect(warehouse) as conn, pytest.raises(duckdb.ConstraintException):
+        conn.execute("INSERT INTO videos (video_key, fetched_at) VALUES (NULL, now())")

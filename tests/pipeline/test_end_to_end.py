@@ -39,7 +39,12 @@ DELETED_LINK = "https://www.douyin.com/video/7999999999999999999?deleted=1 /dele
 
 @pytest.fixture(params=["file", "ducklake"])
 def project(request: pytest.FixtureRequest, tmp_path: Path, emulator: EmulatorProcess) -> Project:
+    """On the file and on a lake; `ON_THE_FILE` tests on the file alone."""
     return Project(tmp_path, emulator, lake=request.param == "ducklake")
+
+
+# For the tests that differ only in what a run is given (failures, backfills, missing files).
+ON_THE_FILE = pytest.mark.parametrize("project", ["file"], indirect=True)
 
 
 def test_a_batch_end_to_end(project: Project, instance: dg.DagsterInstance) -> None:
@@ -131,6 +136,7 @@ def test_rerun_makes_no_api_call_and_repeated_links_are_reused(
     )
 
 
+@ON_THE_FILE
 def test_failed_items_are_reported_in_link_status(
     project: Project, instance: dg.DagsterInstance
 ) -> None:
@@ -151,6 +157,7 @@ def test_failed_items_are_reported_in_link_status(
     assert project.emulator.stats()["metadata_calls"] == calls
 
 
+@ON_THE_FILE
 def test_backfill_of_two_batches_in_one_run(project: Project, instance: dg.DagsterInstance) -> None:
     a = project.write_batch("a.txt", GOOD_LINES[:2])
     b = project.write_batch("b.txt", GOOD_LINES[2:])
@@ -227,6 +234,7 @@ def test_the_readme_queries_run_on_a_real_warehouse(
     assert all(row[3] == "ok" for row in results[0] if row[2] is not None)
 
 
+@ON_THE_FILE
 def test_a_partition_with_no_file_fails_with_one_clear_line(
     project: Project, instance: dg.DagsterInstance
 ) -> None:

@@ -193,8 +193,9 @@ def _connect_lake(
             ) from None
         stack.callback(conn.close)
         conn.execute("SET TimeZone = 'UTC'")
-        if not read_only:
+        if not read_only and not lakes.schema_ensured(lake):
             create_schema(conn)
+            lakes.mark_schema_ensured(lake)
         yield conn
 
 

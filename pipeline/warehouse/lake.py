@@ -28,6 +28,8 @@ LAKE_ALIAS = "lake"
 # This process's databases with a lake attached, by (pid, lake, read-only).
 _attached: dict[tuple[int, Lake, bool], duckdb.DuckDBPyConnection] = {}
 _attaching = threading.Lock()
+# The lakes whose schema this process has made sure of, by (pid, lake).
+_schema_ensured: set[tuple[int, Lake]] = set()
 # One number for the whole lake: pg advisory locks are keyed by a 64-bit integer.
 _PG_LOCK_KEY = zlib.crc32(b"shortvideo-pipeline warehouse writer")
 
@@ -64,6 +66,16 @@ def open_connection(
         conn = base.cursor()  # the base connection is shared between threads: one at a time
     conn.execute(f"USE {LAKE_ALIAS}")
     return conn
+
+
+def schema_ensured(lake: Lake) -> bool:
+    """Whether this process has already made sure of `lake`'s schema: on a lake each change is
+    a snapshot, so once per process is enough."""
+    return (os.getpid(), lake) in _schema_ensured
+
+
+def mark_schema_ensured(lake: Lake) -> None:
+    _schema_ensured.add((os.getpid(), lake))
 
 
 def attach(conn: duckdb.DuckDBPyConnection, lake: Lake, *, read_only: bool) -> None:

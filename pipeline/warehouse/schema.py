@@ -482,24 +482,14 @@ def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def create_objects(conn: duckdb.DuckDBPyConnection) -> None:
-    """Every missing table, index and view; runs inside the caller's transaction, if any. On a
-    lake, where each change is a snapshot, views are made only when missing."""
+    """Every missing table and index, and every view as this release defines it; runs inside
+    the caller's transaction, if any. A lake has no keys and no indexes."""
     lake = is_lake(conn)
     for table in TABLES:
         conn.execute(table.ddl(keyed=not lake))
-    if lake:
-        present = {
-            row[0]
-            for row in conn.execute(
-                "SELECT view_name FROM duckdb_views() WHERE database_name = current_database()"
-            ).fetchall()
-        }
-        for view in VIEWS:
-            if view.name not in present:
-                conn.execute(view.sql)
-        return
-    for statement in INDEXES:
-        conn.execute(statement)
+    if not lake:
+        for statement in INDEXES:
+            conn.execute(statement)
     for view in VIEWS:
         conn.execute(view.sql)
 

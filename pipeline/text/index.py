@@ -16,6 +16,7 @@ import duckdb
 
 from pipeline.text.search import load_fts
 from pipeline.warehouse.db import CONFIG, connect
+from pipeline.warehouse.literals import sql_literal
 from pipeline.warehouse.location import Warehouse
 from pipeline.warehouse.schema import FTS_SCHEMA
 
@@ -54,7 +55,7 @@ def publish_index_file(lake_conn: duckdb.DuckDBPyConnection, path: Path) -> None
     partial.unlink(missing_ok=True)
     alias = f"index_{uuid.uuid4().hex}"  # the lake's database is shared by this process's threads
     try:
-        lake_conn.execute(f"ATTACH '{partial}' AS {alias}")
+        lake_conn.execute(f"ATTACH {sql_literal(str(partial))} AS {alias}")
         try:
             lake_conn.execute(f"CREATE TABLE {alias}.search_documents AS FROM search_documents")
             lake_conn.execute(

@@ -13,6 +13,7 @@ from typing import Literal
 
 import duckdb
 
+from pipeline.warehouse.literals import sql_literal
 from pipeline.warehouse.schema import TABLES, VIEWS, column_names
 
 Format = Literal["parquet", "csv"]
@@ -26,17 +27,13 @@ class Exported:
     rows: int
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _scope(name: str, batch: str) -> str | None:
     """The WHERE clause that keeps one batch's rows of `name`; None if it has no such rows."""
     columns = column_names(name)
     if "batch" in columns:
-        return f"batch = {_literal(batch)}"
+        return f"batch = {sql_literal(batch)}"
     if "video_key" in columns:
-        return f"video_key IN (SELECT video_key FROM links WHERE batch = {_literal(batch)})"
+        return f"video_key IN (SELECT video_key FROM links WHERE batch = {sql_literal(batch)})"
     return None
 
 
@@ -62,7 +59,7 @@ def export_warehouse(
                 continue
             query += f" WHERE {where}"
         path = directory / f"{name}.{fmt}"
-        conn.execute(f"COPY ({query}) TO {_literal(str(path))} ({options})")
+        conn.execute(f"COPY ({query}) TO {sql_literal(str(path))} ({options})")
         rows = conn.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
         exported.append(Exported(name, path, rows))
     return exported

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.warehouse.literals import sql_literal
+
 # Extension name -> the module of the wheel that ships it.
 _WHEELS = {
     "fts": "duckdb_extension_fts",
@@ -36,4 +38,4 @@ def extension_path(name: str) -> Path:
 def load_extension(conn: duckdb.DuckDBPyConnection, name: str) -> None:
     conn.execute("SET autoinstall_known_extensions = false")
     conn.execute("SET autoload_known_extensions = false")
-    conn.execute(f"LOAD '{extension_path(name)}'")
+    conn.execute(f"LOAD {sql_literal(str(extension_path(name)))}")

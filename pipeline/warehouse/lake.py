@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.warehouse.extensions import load_extension
+from pipeline.warehouse.literals import sql_literal
 from pipeline.warehouse.location import Lake
 
 LAKE_ALIAS = "lake"
@@ -40,10 +41,6 @@ class LakeLockTimeout(RuntimeError):
 
 class LakeUnreachableError(RuntimeError):
     """The PostgreSQL catalog did not answer: one line, for the run's failure."""
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def open_connection(
@@ -90,8 +87,8 @@ def attach(conn: duckdb.DuckDBPyConnection, lake: Lake, *, read_only: bool) -> N
         Path(lake.catalog).parent.mkdir(parents=True, exist_ok=True)
     if not lake.remote_data and not read_only:
         Path(lake.data_path).mkdir(parents=True, exist_ok=True)
-    options = f"DATA_PATH {_quoted(lake.data_path)}" + (", READ_ONLY" if read_only else "")
-    conn.execute(f"ATTACH {_quoted(lake.attach_target)} AS {LAKE_ALIAS} ({options})")
+    options = f"DATA_PATH {sql_literal(lake.data_path)}" + (", READ_ONLY" if read_only else "")
+    conn.execute(f"ATTACH {sql_literal(lake.attach_target)} AS {LAKE_ALIAS} ({options})")
     conn.execute(f"USE {LAKE_ALIAS}")
 
 
@@ -114,7 +111,7 @@ def _object_store_secret(conn: duckdb.DuckDBPyConnection, environ: Mapping[str, 
         scheme, _, host = endpoint.rstrip("/").rpartition("://")
         options["ENDPOINT"] = host
         options["URL_STYLE"] = "path"
-    settings = ", ".join(f"{name} {_quoted(value)}" for name, value in options.items())
+    settings = ", ".join(f"{name} {sql_literal(value)}" for name, value in options.items())
     if endpoint and scheme == "http":
         settings += ", USE_SSL false"
     try:
@@ -229,7 +226,7 @@ def compact(conn: duckdb.DuckDBPyConnection, log: logging.Logger | logging.Logge
     read thousands of tiny files. Snapshots older than a day are expired first, so time travel
     reaches back one day. Returns the data files left."""
     before = data_files(conn)
-    lake = _quoted(LAKE_ALIAS)
+    lake = sql_literal(LAKE_ALIAS)
     conn.execute(f"CALL ducklake_flush_inlined_data({lake})")
     conn.execute(f"CALL ducklake_expire_snapshots({lake}, older_than => now() - INTERVAL 1 DAY)")
     conn.execute(f"CALL ducklake_merge_adjacent_files({lake})")

@@ -28,6 +28,14 @@ conn.close()
 """
 
 
+def sqlite_lake_env(folder: Path) -> dict[str, str]:
+    """The settings of a DuckLake in `folder`: its SQLite catalog and its Parquet files."""
+    return {
+        "PIPELINE_WAREHOUSE": f"ducklake:sqlite:{folder / 'catalog.sqlite'}",
+        "PIPELINE_LAKE_DATA": str(folder / "files"),
+    }
+
+
 def hold_database(path: Path, seconds: float, *, read_only: bool = False) -> subprocess.Popen[str]:
     """Another process with the DuckDB file open for writing, as a person's SQL shell would, or
     for reading, as a notebook would.

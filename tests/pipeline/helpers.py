@@ -14,6 +14,7 @@ from pipeline.defs.partitions import batches
 from pipeline.emulator import EmulatorProcess
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.location import Warehouse, warehouse_from_env
+from tests.support import sqlite_lake_env
 
 
 @dataclass
@@ -38,12 +39,10 @@ class Project:
         return warehouse_from_env(self.env(), self.db, self.root)
 
     def env(self, **extra: str) -> dict[str, str]:
-        lake = {
-            "PIPELINE_WAREHOUSE": f"ducklake:sqlite:{self.root / 'lake' / 'catalog.sqlite'}",
-            "PIPELINE_LAKE_DATA": str(self.root / "lake" / "files"),
-        }
         return {
-            **(lake if self.lake else {"PIPELINE_WAREHOUSE": "file"}),
+            **(
+                sqlite_lake_env(self.root / "lake") if self.lake else {"PIPELINE_WAREHOUSE": "file"}
+            ),
             "PIPELINE_DB": str(self.db),
             "PIPELINE_LINKS_DIR": str(self.links_dir),
             "COZE_BASE_URL": self.emulator.url,

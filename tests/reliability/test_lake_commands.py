@@ -18,7 +18,7 @@ import pytest
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT
 from pipeline.warehouse.location import warehouse_from_env
-from tests.support import PipelineProcess, pipeline_env
+from tests.support import PipelineProcess, pipeline_env, sqlite_lake_env
 
 
 def command(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -35,8 +35,7 @@ def command(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 @pytest.fixture
 def lake_env(tmp_path: Path) -> dict[str, str]:
     return {
-        "PIPELINE_WAREHOUSE": f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}",
-        "PIPELINE_LAKE_DATA": str(tmp_path / "lake" / "files"),
+        **sqlite_lake_env(tmp_path / "lake"),
         "PIPELINE_DB": str(tmp_path / "local" / "warehouse.duckdb"),
     }
 

@@ -9,14 +9,12 @@ from pipeline.text.index import refresh_index_file
 from pipeline.text.search import load_fts, search
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.location import Warehouse, warehouse_from_env
+from tests.support import sqlite_lake_env
 
 
 def lake(tmp_path: Path, host: str) -> Warehouse:
     """The same lake as seen from `host`: its own local folder, so its own index file."""
-    env = {
-        "PIPELINE_WAREHOUSE": f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}",
-        "PIPELINE_LAKE_DATA": str(tmp_path / "files"),
-    }
+    env = sqlite_lake_env(tmp_path)
     return warehouse_from_env(env, tmp_path / host / "warehouse.duckdb", tmp_path)
 
 

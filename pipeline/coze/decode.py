@@ -10,6 +10,7 @@ and, unless its status says "try later" or "token refused", becomes `EndpointErr
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pipeline.coze import codes
@@ -256,26 +257,36 @@ def json_string_prefix(text: str) -> str:
     chunk = text[:end]
     for cut in range(7):  # a cut can split an escape sequence (\uXXXX is six characters)
         try:
-            return json.loads('"' + chunk[: len(chunk) - cut] + '"')
+            decoded = json.loads('"' + chunk[: len(chunk) - cut] + '"')
         except ValueError:
             continue
+        # or split a surrogate pair (\ud83d\ude00), leaving half a character no text may hold
+        return decoded[:-1] if decoded and "\ud800" <= decoded[-1] <= "\udbff" else decoded
     return ""
 
 
-def _recover_trimmed(output: str) -> tuple[str | None, str | None]:
-    """Keep what a cut output still holds: the start of `content`, the title if it survived."""
-    marker = '"Output":"'
-    start = output.find(marker)
-    if start < 0:
+def _member_prefix(text: str, key: str) -> str | None:
+    """The string member `key` of JSON object text that may be cut anywhere, as far as it goes;
+    spacing and key order as any JSON writer makes them."""
+    match = re.search(r'"' + re.escape(key) + r'"\s*:\s*"', text)
+    return json_string_prefix(text[match.end() :]) if match else None
+
+
+def _recover_trimmed(output: Any) -> tuple[str | None, str | None]:
+    """Keep what a cut output still holds: the start of `content`, the title if it survived.
+    Coze billed the job; a cut in the outer or the inner JSON, or no output at all, leaves
+    less text but never an unreadable job."""
+    if not isinstance(output, str):
         return None, None
-    inner = json_string_prefix(output[start + len(marker) :])
-    content_marker = '"content":"'
-    at = inner.find(content_marker)
-    content = json_string_prefix(inner[at + len(content_marker) :]) if at >= 0 else None
-    title_marker = '"title":"'
-    at = inner.find(title_marker)
-    title = json_string_prefix(inner[at + len(title_marker) :]) if at >= 0 else None
-    return content, title
+    try:
+        outer = json.loads(output)
+    except (ValueError, RecursionError):
+        inner = _member_prefix(output, "Output")
+    else:
+        inner = outer.get("Output") if isinstance(outer, dict) else None
+    if not isinstance(inner, str):
+        return None, None
+    return _member_prefix(inner, "content"), _member_prefix(inner, "title")
 
 
 def _transcript(
@@ -286,7 +297,7 @@ def _transcript(
         outer = _json_object(raw, output, "output")
         inner = _json_object(raw, outer.get("Output"), "output.Output")
     except MalformedPayloadError:
-        if trimmed and isinstance(output, str):
+        if trimmed:
             return _recover_trimmed(output)
         raise
     content, title = inner.get("content"), inner.get("title")

@@ -56,6 +56,48 @@ def test_trimmed_output_keeps_what_survived_the_cut():
     assert len(record.content) < 200
 
 
+SPOKEN = '你好，"引号"\n换行 \\ 和 emoji 😀 的文案' * 3
+TITLE = "以太币 7/17"
+
+
+def _output(separators: tuple[str, str] | None, title_first: bool) -> str:
+    fields = {"content": SPOKEN, "title": TITLE}
+    if title_first:
+        fields = {"title": TITLE, "content": SPOKEN}
+    inner = json.dumps(fields, ensure_ascii=False, separators=separators)
+    return json.dumps({"node_status": "{}", "Output": inner}, separators=separators)
+
+
+@pytest.mark.parametrize("separators", [(",", ":"), None], ids=["compact", "spaced"])
+@pytest.mark.parametrize("title_first", [False, True], ids=["content_first", "title_first"])
+def test_a_trimmed_output_cut_anywhere_keeps_a_prefix_and_never_ends_the_job(
+    separators: tuple[str, str] | None, title_first: bool
+) -> None:
+    """Any writer's spacing and key order, the cut at every character (inside escapes, the
+    outer or the inner JSON): the job is a success with the text before the cut."""
+    output = _output(separators, title_first)
+    recovered = 0
+    for cut in range(len(output)):
+        record = decode_run(exchange(history(output=output[:cut], is_output_trimmed=True)))
+        assert record.status == "Success" and record.is_output_trimmed
+        assert record.content is None or SPOKEN.startswith(record.content), cut
+        assert record.title is None or TITLE.startswith(record.title), cut
+        recovered += bool(record.content)
+    assert recovered > len(output) // 3, "most cuts fall inside the content and keep some"
+
+
+def test_a_trimmed_output_whose_inner_json_alone_is_cut_keeps_its_content() -> None:
+    inner = json.dumps({"content": SPOKEN, "title": TITLE}, ensure_ascii=False)
+    output = json.dumps({"node_status": "{}", "Output": inner[:40]}, ensure_ascii=False)
+    record = decode_run(exchange(history(output=output, is_output_trimmed=True)))
+    assert record.content and SPOKEN.startswith(record.content) and record.title is None
+
+
+def test_a_trimmed_record_without_output_is_still_a_success() -> None:
+    record = decode_run(exchange(history(output=None, is_output_trimmed=True)))
+    assert record.status == "Success" and record.content is None
+
+
 def test_untrimmed_cut_output_ends_the_job():
     output = json.loads(recorded("transcript_run_history_success.json"))["data"][0]["output"]
     with pytest.raises(JobEndedError, match="not valid JSON"):

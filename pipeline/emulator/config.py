@@ -47,6 +47,7 @@ class EmulatorConfig:
     rps: float | None = _opt(None, "requests per second before HTTP 429 (default: no limit)")
     latency: float | None = _opt(None, "fixed seconds for every answer, overriding the profile")
     job_seconds: float | None = _opt(None, "fixed transcript job duration, overriding the profile")
+    hold_jobs: bool = _opt(False, "every job stays Running while set, as on a slow day at Coze")
     fail_rate: float = _opt(0.0, "share of transcript jobs ending in Fail")
     error_rate: float = _opt(0.0, "share of requests answered HTTP 500")
     trim_rate: float = _opt(0.0, "share of transcript jobs with a cut (trimmed) output")

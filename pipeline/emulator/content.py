@@ -126,10 +126,11 @@ def transcript_output(content: str, title: str) -> str:
 
 
 def trimmed_output(content: str, title: str) -> str:
-    """A trimmed record's `output`: the stored string cut half-way through `content`, as the
-    service cuts it, so it is no longer JSON but still starts with the content."""
+    """A trimmed record's `output`: the stored string cut at a size limit, as the service cuts
+    it, so it is no longer JSON. Where the cut falls is seeded by the text: anywhere from just
+    inside `content` to just before the end, the title sometimes half kept."""
     full = transcript_output(content, title)
     marker = '\\"content\\":\\"'
-    start = full.index(marker) + len(marker)
-    end = full.index('\\",\\"title\\"', start)
-    return full[: start + max(1, (end - start) // 2)]
+    start = full.index(marker) + len(marker) + 1
+    span = len(full) - 1 - start
+    return full[: start + int.from_bytes(digest(full)[:4]) % span]

@@ -308,6 +308,9 @@ class Emulator:
             }
         )
 
+    def _finished(self, job: Job, now: float) -> bool:
+        return now >= job.finish_at and not self.config.hold_jobs
+
     def _record(self, execute_id: str, job: Job) -> dict[str, Any]:
         now = time.time()
         status, output, error_code, error_message, trimmed, tokens = (
@@ -318,7 +321,7 @@ class Emulator:
             False,
             0,
         )
-        if now >= job.finish_at:
+        if self._finished(job, now):
             if job.outcome == "fail":
                 status, output = "Fail", ""
                 error_code, error_message = "720702002", "node ASR execution timed out"
@@ -369,7 +372,7 @@ class Emulator:
                 "jobs": {
                     eid: {
                         "input": job.input,
-                        "status": "Running" if now < job.finish_at else job.outcome,
+                        "status": job.outcome if self._finished(job, now) else "Running",
                         "seconds": round(job.finish_at - job.created, 3),
                         "lost": self._gone(job, job.workflow_id),
                     }

@@ -17,6 +17,7 @@ EVERY_FIELD_SET = EmulatorConfig(
     rps=12.5,
     latency=0.25,
     job_seconds=4.0,
+    hold_jobs=True,
     fail_rate=0.1,
     error_rate=0.2,
     trim_rate=0.3,

@@ -243,16 +243,26 @@ def summary(warehouse: Warehouse | Path, batch: str | None = None) -> str:
     batches = [batch] if batch else None
     warehouse = Warehouse.of(warehouse)
     with connect(warehouse, read_only=True) as conn:
-        lines, unusable = reports.line_counts(conn, batches)
+        lines = reports.line_counts(conn, batches)
         status = reports.status_counts(conn, batches)
         titles = reports.first_videos(conn, batches)
     out = [
         f"Warehouse {warehouse.describe()}" + (f", batch {printable(batch, 300)}" if batch else ""),
-        f"  lines: {lines} ({unusable} not usable links)",
+        f"  lines: {lines.lines} ({lines.unusable} not usable links)",
         f"  videos: {status.videos}  metadata ok: {status.metadata_ok}  "
         f"transcripts ok: {status.transcripts_ok}  pending: {status.pending}  "
-        f"failed: {status.failed}  uncertain: {status.uncertain}",
+        f"failed: {status.failed}  uncertain: {status.uncertain}  trimmed: {status.trimmed}",
     ]
+    if lines.unlisted:
+        out.append(
+            f"  {lines.unlisted} lines removed from the link file had paid transcript jobs: kept "
+            "and still polled, shown in link_status with listed = false"
+        )
+    if status.trimmed:
+        out.append(
+            f"  {status.trimmed} of the transcripts ok were cut by Coze as too large: the text "
+            "before the cut is kept (transcripts.is_trimmed; the answer is in raw_responses)"
+        )
     if status.uncertain:
         out.append(
             f"  {status.uncertain} submits got no answer and may have started paid jobs nobody saw; "

@@ -112,8 +112,8 @@ def warehouse(tmp_path: Path) -> Iterator[Path]:
             batch = "other.txt" if n == OTHER else "batch.txt"
             conn.execute(
                 "INSERT INTO links (batch, line_no, raw_text, url, platform, video_id, "
-                "canonical_url, video_key, error, loaded_at) "
-                "VALUES (?, ?, ?, ?, 'douyin', ?, ?, ?, NULL, ?)",
+                "canonical_url, video_key, error, loaded_at, listed) "
+                "VALUES (?, ?, ?, ?, 'douyin', ?, ?, ?, NULL, ?, true)",
                 [batch, line_no, url(n), url(n), key(n).split(":")[1], url(n), key(n), T0],
             )
         for n, steps in [*STATES.items(), (OTHER, ("retry", "running"))]:

@@ -47,7 +47,8 @@ def links(
     link_files: LinkFilesResource,
     coze: CozeResource,
 ) -> dg.MaterializeResult:
-    """Parse each batch's link file into `links`, replacing that batch's rows.
+    """Parse each batch's link file into `links`, replacing that batch's rows; a removed line
+    whose video has a paid transcript job stays, unlisted (`pipeline.warehouse.staging`).
 
     A file with no lines left keeps its batch's rows: an empty file is more often a save cut
     short than a wish to forget the batch, and its rows are what keeps the batch's paid jobs
@@ -70,7 +71,12 @@ def links(
     data = pl.concat(frames)
     with warehouse.connect(logger=context.log) as conn:
         kept = stored_lines(conn, empty)
-        stage_links(conn, data)
+        unlisted = stage_links(conn, data)
+    if unlisted:
+        context.log.warning(
+            f"{unlisted} lines no longer in the link files had paid transcript jobs: kept as "
+            "unlisted (links.listed = false), so their jobs are still polled and collected"
+        )
     for batch, rows in kept.items():
         context.log.warning(
             f"{batch}: the link file has no lines now, but the warehouse has {rows} rows for "
@@ -88,6 +94,7 @@ def links(
                 dict(errors.group_by("error").len().iter_rows())
             ),
             "empty_files_rows_kept": dg.MetadataValue.json(kept),
+            "unlisted_lines_kept": unlisted,
         }
     )
 
@@ -265,11 +272,19 @@ def normalized_tables(
         rows = reports.row_counts(conn, NORMALIZED, context.partition_keys)
         rows |= reports.row_counts(conn, ("hashtag_stats",))  # corpus-wide
         status = reports.transcript_statuses(conn, context.partition_keys)
+        trimmed = reports.status_counts(conn, context.partition_keys).trimmed
     if counts.undecodable:
         context.log.warning(f"{counts.undecodable} stored answers could not be decoded")
+    if counts.trimmed:
+        context.log.warning(
+            f"{counts.trimmed} transcripts were cut by Coze as too large: kept up to the cut "
+            "(transcripts.is_trimmed)"
+        )
     snapshot = warehouse.publish(context.log)
     for name in (*NORMALIZED, "hashtag_stats"):
         metadata: dict[str, dg.RawMetadataValue] = {**snapshot, "dagster/row_count": rows[name]}
         if name == "link_status":
             metadata.update({f"transcripts_{k}": v for k, v in status.items()})
+        if name == "transcripts":
+            metadata["trimmed"] = trimmed
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)

@@ -46,16 +46,31 @@ def resolved_links_have_videos(warehouse: WarehouseResource) -> dg.AssetCheckRes
     return dg.AssetCheckResult(passed=missing == 0, metadata={"missing_videos": missing})
 
 
-@dg.asset_check(asset="transcripts", description="Coze trimmed none of the stored transcripts.")
-def no_trimmed_transcripts(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset="transcripts",
+    description="Transcripts Coze cut as too large: kept up to the cut, reported here so a "
+    "reader knows which texts are incomplete.",
+)
+def trimmed_transcripts(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:
         trimmed, total = conn.execute(
             "SELECT count(*) FILTER (WHERE is_trimmed), count(*) FROM transcripts"
         ).fetchone()
+        examples = [
+            r[0]
+            for r in conn.execute(
+                "SELECT video_key FROM transcripts WHERE is_trimmed ORDER BY video_key LIMIT 10"
+            ).fetchall()
+        ]
     return dg.AssetCheckResult(
         passed=trimmed == 0,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"trimmed": trimmed, "transcripts": total},
+        description=f"{trimmed} of {total} transcripts were cut by Coze" if trimmed else None,
+        metadata={
+            "trimmed": trimmed,
+            "transcripts": total,
+            "trimmed_videos": dg.MetadataValue.json(examples),
+        },
     )
 
 
@@ -80,6 +95,6 @@ ALL_CHECKS = [
     successful_jobs_have_transcripts,
     transcript_lengths_agree,
     resolved_links_have_videos,
-    no_trimmed_transcripts,
+    trimmed_transcripts,
     failure_rate_is_low,
 ]

@@ -33,7 +33,7 @@ _BATCH_KEYS = """
            arg_min(canonical_url, (batch, line_no)) AS canonical_url,
            min((batch, line_no)) AS first_seen
     FROM links
-    WHERE error IS NULL AND batch IN (SELECT batch FROM _batches)
+    WHERE error IS NULL AND listed AND batch IN (SELECT batch FROM _batches)
     GROUP BY video_key
 """
 
@@ -53,7 +53,8 @@ def coze_todo(
 ) -> list[VideoWork]:
     """Videos never resolved or whose last failure may be retried; resolved videos with no live
     or successful transcript job (and attempts left); videos whose last submit may have
-    started an unseen paid job only when the user asks."""
+    started an unseen paid job only when the user asks. Only listed lines: a line removed from
+    its file is never paid for again, only its running job polled (`running_jobs`)."""
     uncertain = " OR t.status = 'uncertain'" if resubmit_uncertain else ""
     with lookup(conn, "_batches", "batch", batches):
         rows = conn.execute(

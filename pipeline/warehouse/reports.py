@@ -30,6 +30,7 @@ class StatusCounts:
     pending: int
     failed: int
     uncertain: int
+    trimmed: int  # of transcripts_ok: Coze cut the output; the text before the cut is kept
 
     @property
     def failure_rate(self) -> float:
@@ -57,8 +58,9 @@ def status_counts(
             "count(*) FILTER (WHERE transcript_status = 'ok'), "
             "count(*) FILTER (WHERE transcript_status = 'pending'), "
             f"count(*) FILTER (WHERE {FAILED}), "
-            "count(*) FILTER (WHERE transcript_status = 'uncertain') "
-            f"FROM link_status WHERE {videos}"
+            "count(*) FILTER (WHERE transcript_status = 'uncertain'), "
+            "count(*) FILTER (WHERE transcript_status = 'ok' AND t.is_trimmed) "
+            f"FROM link_status LEFT JOIN transcripts t USING (video_key) WHERE {videos}"
         ).fetchone()
     return StatusCounts(*row)
 
@@ -73,15 +75,23 @@ def transcript_statuses(
     return dict(rows)
 
 
+@dataclass(frozen=True)
+class LineCounts:
+    lines: int  # of the link files as they are now
+    unusable: int  # of those, lines with no usable link
+    unlisted: int  # lines since removed from their file, kept for their videos' paid jobs
+
+
 def line_counts(
     conn: duckdb.DuckDBPyConnection, batches: Sequence[str] | None = None
-) -> tuple[int, int]:
-    """Lines of the link files, and how many of them hold no usable link."""
+) -> LineCounts:
     with _scoped(conn, batches) as (_, lines):
         row = conn.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE error IS NOT NULL) FROM links WHERE {lines}"
+            "SELECT count(*) FILTER (WHERE listed), "
+            "count(*) FILTER (WHERE listed AND error IS NOT NULL), "
+            f"count(*) FILTER (WHERE NOT listed) FROM links WHERE {lines}"
         ).fetchone()
-    return row[0], row[1]
+    return LineCounts(*row)
 
 
 def first_videos(

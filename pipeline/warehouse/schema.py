@@ -51,7 +51,9 @@ C = Column
 TABLES: tuple[Table, ...] = (
     Table(
         "links",
-        "One row per non-skipped input line of a batch (a link file). Rewritten whole when the "
+        "One row per non-skipped input line of a batch (a link file), then one per line since "
+        "removed from the file whose video has a paid transcript job (listed false): kept so "
+        "the job is still polled and the video stays in link_status. Rewritten whole when the "
         "batch is re-read.",
         (
             C("batch", "VARCHAR", "Link file name (the Dagster partition key).", False),
@@ -79,7 +81,14 @@ TABLES: tuple[Table, ...] = (
                 "VARCHAR",
                 "no_url, bad_scheme or unsupported_platform; NULL for a valid link.",
             ),
-            C("loaded_at", "TIMESTAMP", "When the batch was read.", False),
+            C("loaded_at", "TIMESTAMP", "When the line was last read from the file.", False),
+            C(
+                "listed",
+                "BOOLEAN",
+                "Whether the line is in the file now; false for a removed line kept for its paid "
+                "job, numbered after the file's last line.",
+                False,
+            ),
         ),
         ("batch", "line_no"),
     ),
@@ -257,8 +266,20 @@ TABLES: tuple[Table, ...] = (
             C("title", "VARCHAR", "Title the transcript workflow returned."),
             C("content", "VARCHAR", "The spoken text (文案)."),
             C("char_count", "INTEGER", "Characters in content.", False),
-            C("is_trimmed", "BOOLEAN", "Coze trimmed the output: content is incomplete.", False),
+            C(
+                "is_trimmed",
+                "BOOLEAN",
+                "Coze cut the output as too large: content (and title) hold the text before the "
+                "cut.",
+                False,
+            ),
             C("fetched_at", "TIMESTAMP", "When the successful poll answer arrived.", False),
+            C(
+                "response_id",
+                "VARCHAR",
+                "The raw_responses answer it was read from: for a trimmed transcript, the output "
+                "exactly as Coze cut it.",
+            ),
         ),
         ("video_key",),
     ),
@@ -360,7 +381,7 @@ TABLES: tuple[Table, ...] = (
 LINK_STATUS_VIEW = """
 CREATE OR REPLACE VIEW link_status AS
 WITH keys AS (
-    SELECT video_key, min(url) AS url, min(platform) AS platform
+    SELECT video_key, min(url) AS url, min(platform) AS platform, bool_or(listed) AS listed
     FROM links WHERE error IS NULL GROUP BY video_key
 )
 SELECT
@@ -379,7 +400,8 @@ SELECT
     CASE
         WHEN t.status <> 'ok' THEN t.error_message
         WHEN m.status = 'failed' THEN 'no metadata'
-    END AS transcript_error
+    END AS transcript_error,
+    k.listed
 FROM keys k
 LEFT JOIN item_state m ON m.video_key = k.video_key AND m.step = 'metadata'
 LEFT JOIN item_state t ON t.video_key = k.video_key AND t.step = 'transcript'
@@ -413,6 +435,12 @@ VIEWS: tuple[View, ...] = (
                 "answer was lost; `python -m pipeline run --resubmit-uncertain` pays again).",
             ),
             C("transcript_error", "VARCHAR", "Why the transcript is not ok."),
+            C(
+                "listed",
+                "BOOLEAN",
+                "Whether a link file lists it now; false when its lines were removed after its "
+                "transcript job was paid for (the job is still polled).",
+            ),
         ),
     ),
     View(
@@ -475,10 +503,12 @@ def is_lake(conn: duckdb.DuckDBPyConnection) -> bool:
 def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Idempotent, so every writer can call it on open."""
     _drop_token_key(conn)
+    _add_listed(conn)
     with transaction(conn):  # a reader of a new lake sees all the tables or none
         create_objects(conn)
     _add_seq(conn)
     conn.execute("ALTER TABLE transcript_jobs ADD COLUMN IF NOT EXISTS run_seconds DOUBLE")
+    conn.execute("ALTER TABLE transcripts ADD COLUMN IF NOT EXISTS response_id VARCHAR")
 
 
 def create_objects(conn: duckdb.DuckDBPyConnection) -> None:
@@ -508,14 +538,32 @@ def _drop_token_key(conn: duckdb.DuckDBPyConnection) -> None:
             conn.execute("DELETE FROM text_state")
 
 
+def _columns(conn: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """The live table's columns; none when it does not exist yet."""
+    rows = conn.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = ?",
+        [table],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _add_listed(conn: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses made before `links.listed` get it once, before the views that read it: every
+    line they hold was listed. DuckDB alters no table with an index on it; `create_objects`
+    makes the index again."""
+    columns = _columns(conn, "links")
+    if not columns or "listed" in columns:
+        return
+    conn.execute("DROP INDEX IF EXISTS links_video")
+    conn.execute("ALTER TABLE links ADD COLUMN listed BOOLEAN DEFAULT true")
+    conn.execute("ALTER TABLE links ALTER COLUMN listed SET NOT NULL")
+
+
 def _add_seq(conn: duckdb.DuckDBPyConnection) -> None:
     """Warehouses made before `raw_responses.seq` get it once, numbered by received_at: the only
     order they kept."""
-    present = conn.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = 'raw_responses' AND column_name = 'seq'"
-    ).fetchone()
-    if present and present[0]:
+    if "seq" in _columns(conn, "raw_responses"):
         return
     with transaction(conn):
         conn.execute("ALTER TABLE raw_responses ADD COLUMN IF NOT EXISTS seq BIGINT")

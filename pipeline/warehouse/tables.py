@@ -26,6 +26,7 @@ _RAW_COLUMNS = ", ".join(RawRow.__slots__)
 class NormalizedCounts:
     videos: int
     transcripts: int
+    trimmed: int
     undecodable: int
 
 
@@ -121,6 +122,7 @@ def refresh_normalized(
                 "char_count": len(content),
                 "is_trimmed": record.is_output_trimmed,
                 "fetched_at": row.received_at,
+                "response_id": row.response_id,
             }
         )
 
@@ -133,7 +135,8 @@ def refresh_normalized(
     upsert(conn, "video_mentions", frame("video_mentions", mentions))
     _merge_authors(conn, frame("authors", authors))
     upsert(conn, "transcripts", frame("transcripts", transcripts))
-    return NormalizedCounts(len(videos), len(transcripts), undecodable)
+    trimmed = sum(t["is_trimmed"] for t in transcripts)
+    return NormalizedCounts(len(videos), len(transcripts), trimmed, undecodable)
 
 
 def _merge_authors(conn: duckdb.DuckDBPyConnection, authors: pl.DataFrame) -> None:

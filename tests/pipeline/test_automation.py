@@ -66,8 +66,8 @@ def _seed_warehouse(db: Path) -> None:
     with connect(db) as conn:
         conn.execute(
             "INSERT INTO links VALUES "
-            "('done.txt', 1, 'x', 'u', 'douyin', '1', 'u', 'douyin:1', NULL, now()),"
-            "('open.txt', 1, 'y', 'v', 'douyin', '2', 'v', 'douyin:2', NULL, now())"
+            "('done.txt', 1, 'x', 'u', 'douyin', '1', 'u', 'douyin:1', NULL, now(), true),"
+            "('open.txt', 1, 'y', 'v', 'douyin', '2', 'v', 'douyin:2', NULL, now(), true)"
         )
         conn.execute(
             "INSERT INTO item_state VALUES "

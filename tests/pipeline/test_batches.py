@@ -111,5 +111,8 @@ def test_an_emptied_link_file_keeps_its_rows_and_says_so(
 
     (project.links_dir / batch).write_text(lines[0] + "\n", encoding="utf-8")
     result = project.run(instance, batch)
-    assert project.scalar("SELECT count(*) FROM links WHERE batch = ?", [batch]) == 1
-    assert _links_log(instance, result) == [], "a file with lines replaces the rows, quietly"
+    listed = "SELECT count(*) FROM links WHERE batch = ? AND listed = ?"
+    assert project.scalar(listed, [batch, True]) == 1, "a file with lines replaces the rows"
+    assert project.scalar(listed, [batch, False]) == 2, "the removed lines' paid jobs stay"
+    warnings = _links_log(instance, result)
+    assert len(warnings) == 1 and "2 lines no longer in the link files" in warnings[0], warnings

@@ -13,10 +13,10 @@ from pipeline.defs.checks import (
     ALL_CHECKS,
     MAX_FAILURE_RATE,
     failure_rate_is_low,
-    no_trimmed_transcripts,
     resolved_links_have_videos,
     successful_jobs_have_transcripts,
     transcript_lengths_agree,
+    trimmed_transcripts,
 )
 from pipeline.defs.resources import WarehouseResource
 from pipeline.warehouse.db import connect
@@ -28,7 +28,7 @@ def _healthy(db: Path) -> None:
         for n in (1, 2):
             key = f"douyin:{n}"
             conn.execute(
-                "INSERT INTO links VALUES ('b.txt', ?, 'x', 'u', 'douyin', ?, 'u', ?, NULL, now())",
+                "INSERT INTO links VALUES ('b.txt', ?, 'x', 'u', 'douyin', ?, 'u', ?, NULL, now(), true)",
                 [n, str(n), key],
             )
             conn.execute(
@@ -64,8 +64,8 @@ FAULTS: dict[str, tuple[Callable, str]] = {
         resolved_links_have_videos,
         "DELETE FROM videos WHERE video_key = 'douyin:1'",
     ),
-    "no_trimmed_transcripts": (
-        no_trimmed_transcripts,
+    "trimmed_transcripts": (
+        trimmed_transcripts,
         "UPDATE transcripts SET is_trimmed = true WHERE video_key = 'douyin:2'",
     ),
     "failure_rate_is_low": (

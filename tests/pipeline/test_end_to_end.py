@@ -110,7 +110,7 @@ def test_a_batch_end_to_end(project: Project, instance: dg.DagsterInstance) -> N
         "successful_jobs_have_transcripts": True,
         "transcript_lengths_agree": True,
         "resolved_links_have_videos": True,
-        "no_trimmed_transcripts": True,
+        "trimmed_transcripts": True,
         "failure_rate_is_low": True,
     }
 

@@ -30,9 +30,8 @@ def write_batch(tmp_path: Path, lines: list[str], name: str = "batch.txt") -> Pa
 
 def run(links: Path, emulator: EmulatorProcess, dagster_home: Path, *args: str, **env: str):
     """One `python -m pipeline run` to its end: (exit status, output)."""
-    environment = pipeline_env(
-        dagster_home, emulator.url, COZE_API_TOKEN=TOKEN, PIPELINE_POLL_BUDGET="60", **env
-    )
+    settings = {"COZE_API_TOKEN": TOKEN, "PIPELINE_POLL_BUDGET": "60", **env}
+    environment = pipeline_env(dagster_home, emulator.url, **settings)
     process = PipelineProcess(links, links.with_suffix(".duckdb"), environment, *args)
     status = process.finish()
     assert TOKEN not in process.output

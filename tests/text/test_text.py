@@ -178,8 +178,8 @@ def _warehouse(path: Path) -> None:
             [TITLE],
         )
         conn.execute(
-            "INSERT INTO transcripts VALUES ('bilibili:BV1XRgNzjEF7', '1', ?, ?, ?, false, now()), "
-            "('douyin:1', '2', '航海王的秘密', ?, ?, false, now())",
+            "INSERT INTO transcripts VALUES ('bilibili:BV1XRgNzjEF7', '1', ?, ?, ?, false, now(), NULL), "
+            "('douyin:1', '2', '航海王的秘密', ?, ?, false, now(), NULL)",
             [TITLE, CONTENT, len(CONTENT), DECOY, len(DECOY)],
         )
         conn.execute(
@@ -281,7 +281,7 @@ def _add_transcripts(conn: duckdb.DuckDBPyConnection, first: int, count: int) ->
         # Each video says a different pair of sentences, so document frequencies differ.
         content = sentences[n % len(sentences)].text + sentences[(n * 3 + 1) % len(sentences)].text
         conn.execute(
-            "INSERT INTO transcripts VALUES (?, ?, ?, ?, ?, false, now())",
+            "INSERT INTO transcripts VALUES (?, ?, ?, ?, ?, false, now(), NULL)",
             [f"douyin:{n}", str(n), f"视频{n}", content, len(content)],
         )
 

@@ -17,7 +17,7 @@ def _two_batches(db: Path) -> None:
         for n, batch in ((1, "monday.txt"), (2, "monday.txt"), (3, "it's tuesday.txt")):
             key = f"douyin:{n}"
             conn.execute(
-                "INSERT INTO links VALUES (?, ?, 'x', 'u', 'douyin', ?, 'u', ?, NULL, now())",
+                "INSERT INTO links VALUES (?, ?, 'x', 'u', 'douyin', ?, 'u', ?, NULL, now(), true)",
                 [batch, n, str(n), key],
             )
             conn.execute(

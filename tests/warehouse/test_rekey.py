@@ -54,7 +54,7 @@ def _old_warehouse(path: Path) -> None:
     with connect(path) as conn:
         for line_no, url, platform, video_id, canonical, key in links:
             conn.execute(
-                "INSERT INTO links VALUES ('old.txt', ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                "INSERT INTO links VALUES ('old.txt', ?, ?, ?, ?, ?, ?, ?, NULL, ?, true)",
                 [line_no, url, url, platform, video_id, canonical, key, at],
             )
         for rid, kind, key, request, execute_id, http, outcome, body, seq in answers:

@@ -70,3 +70,24 @@ def test_an_old_keyed_token_table_is_dropped_once_and_its_text_segmented_again(
     assert (keys, tokens, digests) == (0, 0, 0)
     with connect(db) as conn:  # a later open keeps what is there
         assert conn.execute("SELECT count(*) FROM transcript_tokens").fetchone()[0] == 1
+
+
+def test_an_old_warehouse_gets_listed_links_and_transcript_answers(tmp_path: Path) -> None:
+    """Made before `links.listed` and `transcripts.response_id`, with its index and its
+    link_status view: it opens, every line it held is listed, and its views read the column."""
+    db = tmp_path / "old.duckdb"
+    with duckdb.connect(str(db)) as conn:
+        for table in TABLES:
+            dropped = {"links": "listed", "transcripts": "response_id"}.get(table.name)
+            columns = tuple(c for c in table.columns if c.name != dropped)
+            conn.execute(Table.ddl(replace(table, columns=columns)))
+        conn.execute("CREATE INDEX links_video ON links (video_key)")
+        conn.execute(
+            "INSERT INTO links VALUES ('b.txt', 1, 'x', 'u', 'douyin', '1', 'u', 'douyin:1', "
+            "NULL, now())"
+        )
+    with connect(db) as conn:
+        assert conn.execute("SELECT listed FROM links").fetchall() == [(True,)]
+        assert conn.execute("SELECT listed FROM link_status").fetchall() == [(True,)]
+        conn.execute("SELECT response_id FROM transcripts").fetchall()
+    assert check_warehouse(db).problems == []

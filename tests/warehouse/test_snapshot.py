@@ -51,7 +51,7 @@ def _add_links(db: Path, first: int, count: int) -> None:
     with connect(db) as conn:
         for n in range(first, first + count):
             conn.execute(
-                "INSERT INTO links VALUES ('b.txt', ?, 'x', 'u', 'douyin', ?, 'u', ?, NULL, now())",
+                "INSERT INTO links VALUES ('b.txt', ?, 'x', 'u', 'douyin', ?, 'u', ?, NULL, now(), true)",
                 [n, str(n), f"douyin:{n}"],
             )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,21 @@ from pipeline.settings import PROJECT_ROOT
 from tests.pipeline.helpers import Project
 
 pytest_plugins = ["tests.postgres"]  # the `postgres_server` fixture
+
+
+@pytest.fixture(autouse=True, scope="session")
+def worker_dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A Dagster instance of this test process's own (each xdist worker has one), for the tests
+    that take no `dagster_home`: none writes to the repository's .dagster or shares storage."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    before = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    yield home
+    if before is None:
+        del os.environ["DAGSTER_HOME"]
+    else:
+        os.environ["DAGSTER_HOME"] = before
 
 
 @pytest.fixture

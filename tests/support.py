@@ -51,11 +51,22 @@ def hold_database(path: Path, seconds: float, *, read_only: bool = False) -> sub
     return proc
 
 
+# The emulator answers at once in the tests' profile: 5 requests/s, the shipped default, would
+# make every run wait on its own rate. A test about the rate sets COZE_RPS itself.
+TEST_RPS = "100"
+
+
 def pipeline_env(dagster_home: Path, coze_url: str, **settings: str) -> dict[str, str]:
     """This process's environment for a pipeline subprocess: a test instance, the emulator, and
     no token unless `settings` gives one (a developer's own must never reach a test)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COZE_")}
-    return {**env, "DAGSTER_HOME": str(dagster_home), "COZE_BASE_URL": coze_url, **settings}
+    return {
+        **env,
+        "DAGSTER_HOME": str(dagster_home),
+        "COZE_BASE_URL": coze_url,
+        "COZE_RPS": TEST_RPS,
+        **settings,
+    }
 
 
 class PipelineProcess:

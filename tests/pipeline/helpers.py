@@ -14,7 +14,7 @@ from pipeline.defs.partitions import batches
 from pipeline.emulator import EmulatorProcess
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.location import Warehouse, warehouse_from_env
-from tests.support import sqlite_lake_env
+from tests.support import TEST_RPS, sqlite_lake_env
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Project:
             "PIPELINE_LINKS_DIR": str(self.links_dir),
             "COZE_BASE_URL": self.emulator.url,
             "PIPELINE_POLL_BUDGET": "60",
-            "COZE_RPS": "100",
+            "COZE_RPS": TEST_RPS,
             **extra,
         }
 

@@ -272,7 +272,6 @@ def normalized_tables(
         rows = reports.row_counts(conn, NORMALIZED, context.partition_keys)
         rows |= reports.row_counts(conn, ("hashtag_stats",))  # corpus-wide
         status = reports.transcript_statuses(conn, context.partition_keys)
-        trimmed = reports.status_counts(conn, context.partition_keys).trimmed
     if counts.undecodable:
         context.log.warning(f"{counts.undecodable} stored answers could not be decoded")
     if counts.trimmed:
@@ -286,5 +285,5 @@ def normalized_tables(
         if name == "link_status":
             metadata.update({f"transcripts_{k}": v for k, v in status.items()})
         if name == "transcripts":
-            metadata["trimmed"] = trimmed
+            metadata["trimmed"] = counts.trimmed
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)

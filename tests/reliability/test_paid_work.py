@@ -13,7 +13,7 @@ from pipeline.emulator import EmulatorProcess, content
 from pipeline.runs import EXIT_COZE_HALTED, EXIT_OK
 from pipeline.warehouse import queries
 from pipeline.warehouse.db import connect
-from tests.reliability.test_real_service import failed_items, fast, query, run, write_batch
+from tests.reliability.helpers import failed_items, fast, query, run, write_batch
 from tests.support import latest_check_results
 
 SHARE = "6.15 03/10 goD:/ 看看这个{n} https://v.douyin.com/p{n:03d}Ab/ 复制此链接，打开Dou音搜索，直接观看视频！"

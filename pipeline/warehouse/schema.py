@@ -550,14 +550,18 @@ def _columns(conn: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 
 def _add_listed(conn: duckdb.DuckDBPyConnection) -> None:
     """Warehouses made before `links.listed` get it once, before the views that read it: every
-    line they hold was listed. DuckDB alters no table with an index on it; `create_objects`
-    makes the index again."""
+    line they hold was listed, in one transaction, so no line is ever seen unlisted by mistake.
+    DuckDB alters no table with an index on it (`create_objects` makes it again); a lake cannot
+    make an existing column NOT NULL, so there only new lakes have the constraint."""
     columns = _columns(conn, "links")
     if not columns or "listed" in columns:
         return
     conn.execute("DROP INDEX IF EXISTS links_video")
-    conn.execute("ALTER TABLE links ADD COLUMN listed BOOLEAN DEFAULT true")
-    conn.execute("ALTER TABLE links ALTER COLUMN listed SET NOT NULL")
+    with transaction(conn):
+        conn.execute("ALTER TABLE links ADD COLUMN listed BOOLEAN")
+        conn.execute("UPDATE links SET listed = true")
+    if not is_lake(conn):
+        conn.execute("ALTER TABLE links ALTER COLUMN listed SET NOT NULL")
 
 
 def _add_seq(conn: duckdb.DuckDBPyConnection) -> None:

@@ -6,10 +6,14 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pytest
 
+from pipeline.warehouse import lake
 from pipeline.warehouse.check import check_warehouse
 from pipeline.warehouse.db import connect
+from pipeline.warehouse.location import warehouse_from_env
 from pipeline.warehouse.schema import TABLES, Table
+from tests.support import sqlite_lake_env
 
 
 def _old_warehouse(path: Path) -> None:
@@ -91,3 +95,20 @@ def test_an_old_warehouse_gets_listed_links_and_transcript_answers(tmp_path: Pat
         assert conn.execute("SELECT listed FROM link_status").fetchall() == [(True,)]
         conn.execute("SELECT response_id FROM transcripts").fetchall()
     assert check_warehouse(db).problems == []
+
+
+def test_an_old_lake_gets_listed_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lake cannot add a column with a default nor make one NOT NULL: its old lines are listed
+    all the same, in the same open."""
+    warehouse = warehouse_from_env(sqlite_lake_env(tmp_path / "lake"), tmp_path / "w.db", tmp_path)
+    with connect(warehouse) as conn:
+        conn.execute(
+            "INSERT INTO links VALUES ('b.txt', 1, 'x', 'u', 'douyin', '1', 'u', 'douyin:1', "
+            "NULL, now(), true)"
+        )
+        conn.execute("DROP VIEW link_status")
+        conn.execute("ALTER TABLE links DROP COLUMN listed")
+    monkeypatch.setattr(lake, "_schema_ensured", set())  # a new process, as after an upgrade
+    with connect(warehouse) as conn:
+        assert conn.execute("SELECT listed FROM links").fetchall() == [(True,)]
+        assert conn.execute("SELECT listed FROM link_status").fetchall() == [(True,)]

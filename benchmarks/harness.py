@@ -23,7 +23,14 @@ def bench_env(workdir: Path, coze_url: str, **settings: str) -> dict[str, str]:
 
 def timed_run(links: Path, db: Path, env: dict[str, str]) -> float:
     """Wall seconds of `python -m pipeline run`, process start to exit, as a cron caller sees it."""
-    started = time.perf_counter()
+    started, ended = run_span(links, db, env)
+    return ended - started
+
+
+def run_span(links: Path, db: Path, env: dict[str, str]) -> tuple[float, float]:
+    """When `python -m pipeline run` started and exited, in unix seconds, so that the
+    emulator's arrival times (on the same machine's clock) can be laid beside them."""
+    started = time.time()
     subprocess.run(
         [sys.executable, "-m", "pipeline", "run", "--links", str(links), "--db", str(db)],
         cwd=PROJECT_ROOT,
@@ -31,4 +38,4 @@ def timed_run(links: Path, db: Path, env: dict[str, str]) -> float:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    return time.perf_counter() - started
+    return started, time.time()

@@ -1,11 +1,13 @@
-"""Benchmark 1: the whole pipeline against a rate-limited emulator, under the service's timings.
+"""Benchmark 1: the whole command against a rate-limited emulator, under the service's timings.
 
 The floor is the least time the API allows: every metadata call, every submit and one poll per
-job, 3N requests, divided by the rate limit R. The pipeline cannot beat it; the target is 85%
-of it under the realistic profile (sync runs of seconds, jobs of tens of seconds) with only
-COZE_RPS set, 90% on an ideal profile. N is sized so each run's floor is `--floor-seconds`:
-long enough that the batch's polls cover the last jobs' run time, short enough for a bench.
-A last run at a high rate with quick answers shows how many requests one process sustains.
+job, 3N requests, divided by the rate limit R. A user waits for the whole command, so the wall
+time is `python -m pipeline run` from process start to exit, and the time beyond the floor is
+laid out in parts that add up to it (`Breakdown`). The target is 85% of the floor under the
+realistic profile (sync runs of seconds, jobs of tens of seconds) with only COZE_RPS set. N is
+sized so each run's floor is `--floor-seconds`: the default, 96 s, is 800 links at 25
+requests/s, the batch a user reported. An ideal profile and a last run at a high rate with
+quick answers show how many requests one process sustains.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from benchmarks.harness import bench_env, timed_run
+import dagster as dg
+
+from benchmarks.harness import bench_env, run_span
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 
 # The ideal profile: every answer in 0.2 s, every job in 3 s.
@@ -23,10 +28,64 @@ IDEAL = {"latency": 0.2, "job_seconds": 3.0}
 # The high-rate run: answers as quick as loopback allows, jobs short, so the client's CPU is
 # what limits.
 HIGH_RATE = {"latency": 0.05, "job_seconds": 3.0}
+# The ramp-up lasts until the first second in which the rate reached this share of R.
+RAMPED = 0.95
 
 
 def distinct_links(count: int) -> list[str]:
     return [f"https://www.douyin.com/video/75{n:017d}" for n in range(count)]
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The wall time beyond the floor, in seconds, in parts that sum to it.
+
+    `start_up`: process start to the first request. `ramp_up`: the rate not yet reached at the
+    start, the requests short of R in the seconds before the first second at 95% of R.
+    `dips`: the rest of the rate unused up to the last submit. `tail`: the rate unused after the
+    last submit, waiting for the last jobs. `extra_requests`: requests beyond 3N (second polls,
+    429s, retries), at R. `after_last_request`: the last answer to exit: the Coze step ending,
+    normalization, text analysis and the summary (`steps` has each step's seconds).
+    """
+
+    start_up: float
+    ramp_up: float
+    dips: float
+    tail: float
+    extra_requests: float
+    after_last_request: float
+
+    @classmethod
+    def of(cls, started: float, ended: float, arrivals: dict, links: int, rps: float) -> Breakdown:
+        first, last, last_submit = arrivals["first"], arrivals["last"], arrivals["last_submit"]
+        per_second = arrivals["per_second"]
+        ramp_seconds = next(
+            (i for i, count in enumerate(per_second) if count >= RAMPED * rps), len(per_second)
+        )
+        ramp_up = sum(1 - count / rps for count in per_second[:ramp_seconds])
+        before = arrivals["requests_to_last_submit"]
+        after = sum(per_second) - before
+        return cls(
+            start_up=first - started,
+            ramp_up=ramp_up,
+            dips=(last_submit - first) - before / rps - ramp_up,
+            tail=(last - last_submit) - after / rps,
+            extra_requests=(sum(per_second) - 3 * links) / rps,
+            after_last_request=ended - last,
+        )
+
+    def rounded(self) -> dict[str, float]:
+        return {name: round(value, 1) for name, value in asdict(self).items()}
+
+
+def step_seconds(dagster_home: Path) -> dict[str, float]:
+    """Each step's seconds in the run the benchmark made, from the instance's event log."""
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        (run,) = instance.get_runs(limit=1)
+        stats = instance.get_run_step_stats(run.run_id)
+    return {
+        stat.step_key: round((stat.end_time or 0.0) - (stat.start_time or 0.0), 1) for stat in stats
+    }
 
 
 def measure(name: str, rps: float, links: int, **timing: float) -> dict:
@@ -37,8 +96,10 @@ def measure(name: str, rps: float, links: int, **timing: float) -> dict:
         batch = workdir / "bench.txt"
         batch.write_text("\n".join(distinct_links(links)) + "\n", encoding="utf-8")
         env = bench_env(workdir, emulator.url, COZE_RPS=str(rps))
-        wall = timed_run(batch, workdir / "w.duckdb", env)
+        started, ended = run_span(batch, workdir / "w.duckdb", env)
         stats = emulator.stats()
+        steps = step_seconds(Path(env["DAGSTER_HOME"]))
+    wall = ended - started
     floor = 3 * links / rps
     result = {
         "benchmark": "throughput",
@@ -48,7 +109,8 @@ def measure(name: str, rps: float, links: int, **timing: float) -> dict:
         "wall_seconds": round(wall, 1),
         "floor_seconds": round(floor, 1),
         "share_of_floor": round(floor / wall, 3),
-        "api_seconds": round(stats["busy_seconds"], 1),
+        "beyond_floor": Breakdown.of(started, ended, stats["arrivals"], links, rps).rounded(),
+        "steps": steps,
         "sustained_rps": round(stats["requests"] / max(stats["busy_seconds"], 1e-9), 1),
         "polls_per_job": round(stats["polls"] / max(stats["submits"], 1), 2),
         "peak_in_flight": stats["peak_in_flight"],
@@ -61,8 +123,8 @@ def measure(name: str, rps: float, links: int, **timing: float) -> dict:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rps", type=float, nargs="+", default=[20.0, 50.0, 100.0])
-    parser.add_argument("--floor-seconds", type=float, default=150.0)
+    parser.add_argument("--rps", type=float, nargs="+", default=[25.0, 50.0, 100.0])
+    parser.add_argument("--floor-seconds", type=float, default=96.0)
     parser.add_argument("--ideal-rps", type=float, default=50.0)
     parser.add_argument("--high-rps", type=float, default=250.0)
     parser.add_argument(
@@ -76,8 +138,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     results = [measure("realistic", rps, links_for(rps)) for rps in args.rps]
     if not args.only_realistic:
         results.append(measure("ideal", args.ideal_rps, links_for(args.ideal_rps), **IDEAL))
-        high = links_for(args.high_rps) * 2 // 3
-        results.append(measure("high-rate", args.high_rps, high, **HIGH_RATE))
+        results.append(measure("high-rate", args.high_rps, links_for(args.high_rps), **HIGH_RATE))
     return results
 
 

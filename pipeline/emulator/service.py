@@ -20,7 +20,7 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from starlette.requests import Request
@@ -55,6 +55,31 @@ COUNTERS = (
 
 
 @dataclass
+class Arrivals:
+    """When requests arrived, in unix seconds so that a client on the same machine can lay its
+    own clock beside them: how a run used the rate, second by second, and when it submitted
+    last."""
+
+    first: float | None = None
+    last: float = 0.0
+    last_submit: float | None = None
+    requests_to_last_submit: int = 0
+    per_second: list[int] = field(default_factory=list)
+
+    def add(self, now: float) -> None:
+        if self.first is None:
+            self.first = now
+        self.last = now
+        second = int(now - self.first)
+        self.per_second.extend([0] * (second + 1 - len(self.per_second)))
+        self.per_second[second] += 1
+
+    def add_submit(self, now: float, requests_so_far: int) -> None:
+        self.last_submit = now
+        self.requests_to_last_submit = requests_so_far
+
+
+@dataclass
 class Job:
     input: str
     workflow_id: str
@@ -85,8 +110,7 @@ class Emulator:
         self.max_per_second = 0
         self.in_flight = 0
         self.peak_in_flight = 0
-        self.first_arrival: float | None = None
-        self.last_arrival = 0.0
+        self.timeline = Arrivals()
         self.tokens = config.rps or 0.0
         self.refilled = time.monotonic()
 
@@ -133,8 +157,7 @@ class Emulator:
         """Arrival accounting and every refusal that comes before the run or poll itself."""
         config, now = self.config, time.monotonic()
         self.counters["requests"] += 1
-        self.first_arrival = now if self.first_arrival is None else self.first_arrival
-        self.last_arrival = now
+        self.timeline.add(time.time())
         self.arrivals.append(now)
         while self.arrivals and self.arrivals[0] < now - 1.0:
             self.arrivals.popleft()
@@ -245,6 +268,7 @@ class Emulator:
     async def _submit(self, request: Request, text: str, workflow_id: str) -> Response:
         """A paid async run: the job exists from here on, whether or not the answer arrives."""
         self.counters["submits"] += 1
+        self.timeline.add_submit(time.time(), self.counters["requests"])
         self.counters["paid_runs"] += 1
         self.submits_per_input[text] += 1
         execute_id = self._new_execute_id()
@@ -367,7 +391,8 @@ class Emulator:
                 "account_errors": {str(code): n for code, n in self.account_errors.items()},
                 "max_requests_per_second": self.max_per_second,
                 "peak_in_flight": self.peak_in_flight,
-                "busy_seconds": self.last_arrival - (self.first_arrival or self.last_arrival),
+                "busy_seconds": self.timeline.last - (self.timeline.first or self.timeline.last),
+                "arrivals": asdict(self.timeline),
                 "submits_per_input": dict(self.submits_per_input),
                 "jobs": {
                     eid: {

@@ -111,3 +111,27 @@ def test_fast_profile_adds_no_latency() -> None:
         jobs = process.stats()["jobs"]
     assert elapsed < 1.0
     assert [job["seconds"] for job in jobs.values()] == [0.3]
+
+
+def test_arrivals_lay_each_request_on_the_clock_and_mark_the_last_submit() -> None:
+    """The throughput benchmark splits a run's time at the last submit and by the second: the
+    times must be the machine's clock, and the counts every request, refused ones included."""
+    before = time.time()
+    with emulator(rps=2.0) as (process, client):
+        assert metadata(client, "https://b23.tv/a1").json()["code"] == 0
+        execute_id = submit(client, "https://b23.tv/a1").json()["execute_id"]
+        assert metadata(client, "https://b23.tv/a2").status_code == 429
+        time.sleep(1.2)
+        assert (
+            client.get(f"/v1/workflows/{TRANSCRIPT_WORKFLOW_ID}/run_histories/{execute_id}").json()[
+                "code"
+            ]
+            == 0
+        )
+        arrivals = process.stats()["arrivals"]
+    after = time.time()
+    assert before <= arrivals["first"] <= arrivals["last_submit"] <= arrivals["last"] <= after
+    assert arrivals["last"] - arrivals["first"] >= 1.2
+    assert arrivals["requests_to_last_submit"] == 2
+    assert sum(arrivals["per_second"]) == 4
+    assert arrivals["per_second"][0] == 3 and arrivals["per_second"][-1] == 1

@@ -1,8 +1,11 @@
 """When to poll a transcript job, from how long recent jobs ran.
 
 A job is first polled when most recent jobs of its kind have finished (the 80th percentile of
-their run times), then at intervals that grow with how far it has overrun: with 15-45 s jobs
-that is about 1.25 polls a job, against 7 for a schedule that knows nothing. Until a few run
+their run times), then at intervals that grow with how far it has overrun, but never past the
+longest of them (their 98th percentile, a second over, since Coze's times are whole seconds): a
+job that runs as long as recent ones is seen done within about a second, which is what ends a
+batch, whose last jobs are the last submitted. With 15-45 s jobs that is about 1.2 polls a job,
+against 7 for a schedule that knows nothing. Until a few run
 times are known (a new warehouse), a few probe jobs are polled from a second on, backing off
 geometrically; what they teach schedules the others (`JobPoller`).
 
@@ -22,6 +25,7 @@ from collections.abc import Iterable
 KNOWN_ENOUGH = 3
 WINDOW = 200
 FIRST_POLL_QUANTILE = 0.8
+LONGEST_QUANTILE = 0.98
 FIRST_DELAY = 1.0
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 30.0
@@ -72,7 +76,11 @@ class JobDurations:
         expected = self.quantile(FIRST_POLL_QUANTILE)
         if age < expected:
             return max(MIN_INTERVAL, expected - age)
-        return _bounded(STEP_SHARE * self.quantile(0.5) + OVERRUN_SHARE * (age - expected))
+        step = _bounded(STEP_SHARE * self.quantile(0.5) + OVERRUN_SHARE * (age - expected))
+        until_longest = self.quantile(LONGEST_QUANTILE) + 1.0 - age
+        if until_longest > 0:
+            return max(MIN_INTERVAL, min(step, until_longest))
+        return step
 
     def straggler_after(self) -> float | None:
         """Seconds after its submit past which a job is a straggler; None while too little is

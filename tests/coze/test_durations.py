@@ -8,19 +8,25 @@ import random
 from pipeline.coze.durations import (
     FIRST_DELAY,
     KNOWN_ENOUGH,
+    LONGEST_QUANTILE,
     MAX_INTERVAL,
     JobDurations,
     run_seconds,
 )
 
 
-def polls_for(duration: float, schedule: JobDurations) -> int:
-    """Polls a job of `duration` seconds costs when each poll lands exactly when due."""
+def polls_and_seen_at(duration: float, schedule: JobDurations) -> tuple[int, float]:
+    """The polls a job of `duration` seconds costs when each poll lands exactly when due, and
+    the age at which one sees it done."""
     age, polls = schedule.first_poll_after(), 1
     while age < duration:
         age += schedule.next_poll_after(age)
         polls += 1
-    return polls
+    return polls, age
+
+
+def polls_for(duration: float, schedule: JobDurations) -> int:
+    return polls_and_seen_at(duration, schedule)[0]
 
 
 def test_known_run_times_cost_at_most_one_and_a_half_polls_a_job() -> None:
@@ -29,6 +35,17 @@ def test_known_run_times_cost_at_most_one_and_a_half_polls_a_job() -> None:
     jobs = [rng.uniform(15, 45) for _ in range(5000)]
     mean = sum(polls_for(d, schedule) for d in jobs) / len(jobs)
     assert mean <= 1.5, mean
+
+
+def test_a_job_as_long_as_recent_ones_is_seen_done_a_second_after_the_longest() -> None:
+    """The last jobs of a batch end it: seeing them late makes the whole batch late."""
+    rng = random.Random(11)
+    schedule = JobDurations(rng.uniform(15, 45) for _ in range(200))
+    longest = schedule.quantile(LONGEST_QUANTILE)
+    for duration in (longest - 3.0, longest - 0.5, longest):
+        polls, seen_at = polls_and_seen_at(duration, schedule)
+        assert seen_at <= longest + 1.0 and polls <= 3, (duration, seen_at, polls)
+    assert polls_and_seen_at(longest + 30.0, schedule)[1] > longest + 30.0
 
 
 def test_nothing_known_starts_at_a_second_and_backs_off_to_a_cap() -> None:

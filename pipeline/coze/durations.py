@@ -5,9 +5,9 @@ their run times), then at intervals that grow with how far it has overrun, but n
 longest of them (their 98th percentile, a second over, since Coze's times are whole seconds): a
 job that runs as long as recent ones is seen done within about a second, which is what ends a
 batch, whose last jobs are the last submitted. With 15-45 s jobs that is about 1.2 polls a job,
-against 7 for a schedule that knows nothing. Until a few run
-times are known (a new warehouse), a few probe jobs are polled from a second on, backing off
-geometrically; what they teach schedules the others (`JobPoller`).
+against 7 for a schedule that knows nothing. Until a few run times are known (a new warehouse),
+a few probe jobs are polled from a second on, backing off geometrically; what they teach
+schedules the others (`JobPoller`).
 
 Once every other call of a run is done, a job running four times longer than expected (at least
 two minutes) is left for the next run, so normalizing and text analysis of the batch do not wait

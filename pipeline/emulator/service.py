@@ -57,12 +57,14 @@ COUNTERS = (
 @dataclass
 class Arrivals:
     """When requests arrived, in unix seconds so that a client on the same machine can lay its
-    own clock beside them: how a run used the rate, second by second, and when it submitted
-    last."""
+    own clock beside them: how a run used the rate, second by second, when it submitted first
+    and last, and when its last metadata run came."""
 
     first: float | None = None
     last: float = 0.0
+    first_submit: float | None = None
     last_submit: float | None = None
+    last_metadata: float | None = None
     requests_to_last_submit: int = 0
     per_second: list[int] = field(default_factory=list)
 
@@ -75,6 +77,8 @@ class Arrivals:
         self.per_second[second] += 1
 
     def add_submit(self, now: float, requests_so_far: int) -> None:
+        if self.first_submit is None:
+            self.first_submit = now
         self.last_submit = now
         self.requests_to_last_submit = requests_so_far
 
@@ -229,6 +233,7 @@ class Emulator:
     async def _metadata(self, request: Request, text: str) -> Response:
         """A paid sync run; cut at the sync window like the real service's connection."""
         self.counters["metadata_calls"] += 1
+        self.timeline.last_metadata = time.time()
         self.counters["paid_runs"] += 1
         execute_id = self._new_execute_id()
         window = self.config.sync_window
@@ -398,6 +403,7 @@ class Emulator:
                     eid: {
                         "input": job.input,
                         "status": job.outcome if self._finished(job, now) else "Running",
+                        "created": job.created,
                         "seconds": round(job.finish_at - job.created, 3),
                         "lost": self._gone(job, job.workflow_id),
                     }

@@ -1,10 +1,14 @@
 """The Coze step: metadata calls, transcript submits and polls of one run, under one rate limit.
 
-A video's submit follows its metadata answer at once, so its job runs on Coze's side while the
-rest of the batch is being resolved, and polls go out when jobs are likely done
+A video's submit is asked for the moment its metadata answers, so its job runs on Coze's side
+while the rest of the batch is being resolved, and polls go out when jobs are likely done
 (`pipeline.coze.poller`). The three share the client's limiter; among the requests waiting
-for the rate, submits go first (they start a paid job's clock), then metadata calls, then
-polls, which fill what the others leave. Every answer is spooled the moment it arrives, so a
+for the rate, metadata calls go first, then submits, then polls, which fill what the others
+leave. Metadata first because the batch's last submit needs every metadata call and every
+submit before it (2N requests), and its job then runs up to a long job's time: a metadata
+call left waiting behind submits at the end of the batch adds its latency (seconds) to the
+whole run, while submits waiting behind metadata calls cost nothing, the rate being used
+either way. The worker pool (one video per worker) bounds how far metadata run ahead. Every answer is spooled the moment it arrives, so a
 killed run loses nothing and its next run pays nothing twice.
 """
 
@@ -29,8 +33,8 @@ from pipeline.warehouse.queries import RunningJob, VideoWork
 from pipeline.warehouse.raw import Kind, RawRow, row_from_error, row_from_result
 from pipeline.warehouse.recorder import AnswersNotStoredError, Recorder
 
-# A submit waits for the rate ahead of any metadata call asked less than this long before it.
-SUBMIT_LEAD = 60.0
+# A metadata call waits for the rate ahead of any submit asked less than this long after it.
+METADATA_LEAD = 60.0
 
 Logger = logging.Logger | logging.LoggerAdapter
 
@@ -130,7 +134,7 @@ class _Calls:
                 settings.metadata_workflow_id,
                 item.video_key,
                 text,
-                lambda: self.client.run_metadata(text),
+                lambda: self.client.run_metadata(text, key=time.monotonic() - METADATA_LEAD),
             )
             if resolved is None or not work.may_submit:
                 return
@@ -142,7 +146,7 @@ class _Calls:
             settings.transcript_workflow_id,
             item.video_key,
             url,
-            lambda: self.client.submit_transcript(url, key=time.monotonic() - SUBMIT_LEAD),
+            lambda: self.client.submit_transcript(url),
         )
         if isinstance(submitted, Submission):
             self.follow(submitted.execute_id, submitted.workflow_id, item.video_key, 0.0)

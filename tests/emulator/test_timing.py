@@ -130,7 +130,8 @@ def test_arrivals_lay_each_request_on_the_clock_and_mark_the_last_submit() -> No
         )
         arrivals = process.stats()["arrivals"]
     after = time.time()
-    assert before <= arrivals["first"] <= arrivals["last_submit"] <= arrivals["last"] <= after
+    assert before <= arrivals["first"] <= arrivals["last_metadata"] < arrivals["first_submit"]
+    assert arrivals["first_submit"] == arrivals["last_submit"] <= arrivals["last"] <= after
     assert arrivals["last"] - arrivals["first"] >= 1.2
     assert arrivals["requests_to_last_submit"] == 2
     assert sum(arrivals["per_second"]) == 4

@@ -1,5 +1,3 @@
-import sys
+from pipeline.cli import exit_at_once, main
 
-from pipeline.cli import main
-
-sys.exit(main())
+exit_at_once(main())

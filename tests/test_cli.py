@@ -1,10 +1,13 @@
 """The scripted entry refuses bad arguments with a line a person can act on, not a traceback."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pipeline.cli import main
+from pipeline.settings import PROJECT_ROOT
 from pipeline.warehouse.db import connect
 
 
@@ -97,3 +100,36 @@ def test_a_link_file_name_too_long_for_the_system_is_one_line(
     line = _one_line(capsys.readouterr().err)
     assert line.startswith("cannot read link file ") and line.endswith(": File name too long")
     assert not (tmp_path / "w.duckdb").exists()
+
+
+EXITING = """
+import sys, threading, time
+from pathlib import Path
+from pipeline.cli import exit_at_once
+def finish():
+    time.sleep(0.3)
+    Path(sys.argv[1]).write_text("finished")
+if sys.argv[2] == "with-thread":
+    threading.Thread(target=finish).start()
+print("buffered output", end="")
+print("buffered error", end="", file=sys.stderr)
+exit_at_once(7)
+"""
+
+
+@pytest.mark.parametrize("thread", ["with-thread", "alone"])
+def test_the_fast_exit_keeps_the_status_the_output_and_a_working_thread(
+    tmp_path: Path, thread: str
+) -> None:
+    """The command exits skipping the interpreter's teardown: that must not lose buffered
+    output (stdout is a pipe here, so fully buffered), the status, or a thread's work."""
+    marker = tmp_path / "marker"
+    done = subprocess.run(
+        [sys.executable, "-c", EXITING, str(marker), thread],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (7, "buffered output", "buffered error")
+    assert marker.exists() == (thread == "with-thread")

@@ -88,6 +88,18 @@ def step_seconds(dagster_home: Path) -> dict[str, float]:
     }
 
 
+def clock(stats: dict) -> dict[str, float]:
+    """Seconds from the first request to the last submit, to the end of the last job at Coze,
+    and to the last request (its poll): what the tail is made of."""
+    first = stats["arrivals"]["first"]
+    last_done = max(job["created"] + job["seconds"] for job in stats["jobs"].values())
+    return {
+        "last_submit": round(stats["arrivals"]["last_submit"] - first, 1),
+        "last_job_done": round(last_done - first, 1),
+        "last_request": round(stats["arrivals"]["last"] - first, 1),
+    }
+
+
 def measure(name: str, rps: float, links: int, **timing: float) -> dict:
     """One pipeline run on a fresh warehouse, with only COZE_RPS set, as a new user would."""
     config = EmulatorConfig(profile="realistic", rps=rps, **timing)
@@ -110,6 +122,7 @@ def measure(name: str, rps: float, links: int, **timing: float) -> dict:
         "floor_seconds": round(floor, 1),
         "share_of_floor": round(floor / wall, 3),
         "beyond_floor": Breakdown.of(started, ended, stats["arrivals"], links, rps).rounded(),
+        "clock": clock(stats),
         "steps": steps,
         "sustained_rps": round(stats["requests"] / max(stats["busy_seconds"], 1e-9), 1),
         "polls_per_job": round(stats["polls"] / max(stats["submits"], 1), 2),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import zlib
 from datetime import UTC, datetime
 from types import TracebackType
@@ -246,6 +247,7 @@ class CozeClient:
     ) -> tuple[RawExchange, dict[str, Any] | None, float | None, bool]:
         """One request and its answer, read to the end or to MAX_ANSWER_BYTES: the answer, its
         body parsed as a JSON object (or None), its Retry-After, and whether it is whole."""
+        sent = time.monotonic()
         async with (
             self._connections.client() as http,
             http.stream(method, path, json=body, headers=headers, timeout=timeout) as response,
@@ -262,6 +264,7 @@ class CozeClient:
             body=text,
             logid=logid_of(envelope, response.headers.get("x-tt-logid")),
             received_at=datetime.now(UTC),
+            seconds=time.monotonic() - sent,
         )
         return raw, envelope, _retry_after(response), whole
 

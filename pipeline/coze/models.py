@@ -21,6 +21,9 @@ class RawExchange:
     body: str | None
     logid: str | None
     received_at: datetime
+    seconds: float = 0.0
+    """From sending the request to its whole answer: a submit's job started about this long
+    before its answer came."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,7 +149,9 @@ class _Calls:
             lambda: self.client.submit_transcript(url),
         )
         if isinstance(submitted, Submission):
-            self.follow(submitted.execute_id, submitted.workflow_id, item.video_key, 0.0)
+            # The job's clock started when the submit arrived at Coze, not when its answer came.
+            age = submitted.raw.seconds
+            self.follow(submitted.execute_id, submitted.workflow_id, item.video_key, age)
 
     def follow(self, execute_id: str, workflow_id: str, video_key: str, age: float) -> None:
         self.workflow_of[execute_id] = workflow_id

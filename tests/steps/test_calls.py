@@ -53,3 +53,40 @@ def test_metadata_calls_go_ahead_of_submits_so_the_last_submit_comes_early(
     assert stats["metadata_calls"] == VIDEOS and stats["submits"] == VIDEOS
     arrivals = stats["arrivals"]
     assert arrivals["last_metadata"] < arrivals["first_submit"]
+
+
+def test_a_job_is_polled_by_the_clock_of_its_submit_not_of_its_answer(tmp_path: Path) -> None:
+    """Coze starts a job when the submit arrives; its answer comes a latency later (2 s here).
+    Jobs known to run 3 s are polled 3 s after the submit was sent, not 3 s after its answer:
+    the batch's last job is seen done a submit latency sooner. (This one runs 2.5 s, so that
+    the one poll finds it done.)"""
+    url = "https://www.douyin.com/video/7800000000000000001"
+    work = [VideoWork(WorkItem("douyin:7800000000000000001", url, url, url), False, True)]
+    recorder = Recorder(
+        tmp_path / "warehouse.duckdb",
+        max_attempts=3,
+        lock_wait_seconds=5,
+        logger=logging.getLogger("test"),
+    )
+
+    async def calls(base_url: str) -> None:
+        settings = CozeSettings.from_env({}, base_url=base_url, api_token="pat_test")
+        async with CozeClient(settings) as client:
+            progress = await call_coze(
+                client,
+                recorder,
+                work,
+                [],
+                JobDurations([3, 3, 3]),
+                poll_budget_seconds=30,
+                log=recorder.log,
+            )
+        assert progress.polls.done == 1
+
+    with EmulatorProcess(EmulatorConfig(profile="fast", latency=2.0, job_seconds=2.5)) as emulator:
+        asyncio.run(calls(emulator.url))
+        stats = emulator.stats()
+    (job,) = stats["jobs"].values()
+    first_poll_after_submit = stats["arrivals"]["last"] - job["created"]
+    assert stats["polls"] == 1
+    assert first_poll_after_submit < 4.0, "polled from the answer's time (5 s), not the submit's"

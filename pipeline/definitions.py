@@ -10,7 +10,7 @@ import dagster as dg
 from pipeline.coze.config import CozeSettings
 from pipeline.defs.assets import coze_calls, links, normalized_tables
 from pipeline.defs.automation import JOB_NAME, link_files_sensor, unfinished_work_schedule
-from pipeline.defs.checks import ALL_CHECKS
+from pipeline.defs.checks import warehouse_checks
 from pipeline.defs.resources import CozeResource, LinkFilesResource, WarehouseResource
 from pipeline.defs.text import text_analysis
 from pipeline.settings import PipelineSettings
@@ -45,7 +45,7 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
             normalized_tables,
             text_analysis,
         ],
-        asset_checks=ALL_CHECKS,
+        asset_checks=[warehouse_checks],
         jobs=[pipeline_job],
         sensors=[link_files_sensor],
         schedules=[unfinished_work_schedule],

@@ -3,21 +3,12 @@ it exists to catch."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from pipeline.defs.checks import (
-    ALL_CHECKS,
-    MAX_FAILURE_RATE,
-    failure_rate_is_low,
-    resolved_links_have_videos,
-    successful_jobs_have_transcripts,
-    transcript_lengths_agree,
-    trimmed_transcripts,
-)
+from pipeline.defs.checks import CHECKS, MAX_FAILURE_RATE, failure_rate_is_low, warehouse_checks
 from pipeline.defs.resources import WarehouseResource
 from pipeline.warehouse.db import connect
 
@@ -51,46 +42,47 @@ def _healthy(db: Path) -> None:
             )
 
 
-FAULTS: dict[str, tuple[Callable, str]] = {
-    "successful_jobs_have_transcripts": (
-        successful_jobs_have_transcripts,
-        "DELETE FROM transcripts WHERE video_key = 'douyin:2'",
-    ),
-    "transcript_lengths_agree": (
-        transcript_lengths_agree,
-        "UPDATE transcripts SET char_count = 3 WHERE video_key = 'douyin:1'",
-    ),
-    "resolved_links_have_videos": (
-        resolved_links_have_videos,
-        "DELETE FROM videos WHERE video_key = 'douyin:1'",
-    ),
-    "trimmed_transcripts": (
-        trimmed_transcripts,
-        "UPDATE transcripts SET is_trimmed = true WHERE video_key = 'douyin:2'",
-    ),
-    "failure_rate_is_low": (
-        failure_rate_is_low,
-        "UPDATE item_state SET status = 'failed' WHERE video_key = 'douyin:2' "
-        "AND step = 'transcript'",
-    ),
+FAULTS: dict[str, str] = {
+    "successful_jobs_have_transcripts": "DELETE FROM transcripts WHERE video_key = 'douyin:2'",
+    "transcript_lengths_agree": "UPDATE transcripts SET char_count = 3 WHERE video_key = 'douyin:1'",
+    "resolved_links_have_videos": "DELETE FROM videos WHERE video_key = 'douyin:1'",
+    "trimmed_transcripts": "UPDATE transcripts SET is_trimmed = true WHERE video_key = 'douyin:2'",
+    "failure_rate_is_low": "UPDATE item_state SET status = 'failed' WHERE video_key = 'douyin:2' "
+    "AND step = 'transcript'",
 }
 
 
-def test_every_check_has_a_fault_case() -> None:
-    assert {next(iter(c.check_specs)).name for c in ALL_CHECKS} == set(FAULTS)
+def run_checks(db: Path) -> dict[str, dg.AssetCheckEvaluation]:
+    """The checks' one step, executed by Dagster against the warehouse file."""
+    job = dg.define_asset_job("checks", selection=dg.AssetSelection.checks(warehouse_checks))
+    defs = dg.Definitions(
+        assets=[dg.AssetSpec(name) for name in ("link_status", "videos", "transcripts")],
+        asset_checks=[warehouse_checks],
+        jobs=[job],
+        resources={"warehouse": WarehouseResource(path=str(db))},
+    )
+    result = defs.resolve_job_def("checks").execute_in_process()
+    assert result.success
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_every_check_has_a_fault_case_and_runs_in_one_step(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    _healthy(db)
+    evaluations = run_checks(db)
+    assert {spec.name for spec, _ in CHECKS.values()} == set(FAULTS) == set(evaluations)
+    assert all(e.passed for e in evaluations.values())
 
 
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_check_passes_when_healthy_and_fires_on_its_fault(tmp_path: Path, name: str) -> None:
-    check, fault = FAULTS[name]
     db = tmp_path / "w.duckdb"
     _healthy(db)
-    warehouse = WarehouseResource(path=str(db))
-    assert check(warehouse=warehouse).passed
     with connect(db) as conn:
-        conn.execute(fault)
-    result: dg.AssetCheckResult = check(warehouse=warehouse)
-    assert not result.passed, name
+        conn.execute(FAULTS[name])
+    evaluations = run_checks(db)
+    assert not evaluations[name].passed, name
+    assert [other for other, e in evaluations.items() if not e.passed] == [name]
 
 
 def test_failure_rate_fires_only_past_its_threshold(tmp_path: Path) -> None:
@@ -102,5 +94,6 @@ def test_failure_rate_fires_only_past_its_threshold(tmp_path: Path) -> None:
             "UPDATE item_state SET status = 'failed' WHERE video_key = 'douyin:1' "
             "AND step = 'metadata'"
         )
-    result = failure_rate_is_low(warehouse=WarehouseResource(path=str(db)))
+    with connect(db, read_only=True) as conn:
+        result = failure_rate_is_low(conn)
     assert not result.passed and result.metadata["failure_rate"].value == 0.5

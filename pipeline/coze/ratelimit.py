@@ -5,7 +5,13 @@ The rate is the only thing a user sets. How many requests must be in flight to k
 from Little's law (in flight = rate × latency): a metadata run that answers in 3 s needs 300
 in flight to keep 100 requests/s, a poll that answers in 0.1 s needs 10. So the cap on requests
 in flight follows the observed latency, with headroom, bounded by `ceiling` for sockets and
-memory.
+memory. Until the first answer there is no latency to go by and no reason to guess one: the
+rate alone paces the start, up to `ceiling` (a guess of 1 s held a batch of 3 s metadata runs
+to two thirds of the rate for its first seconds).
+
+Starts keep to the schedule of one every 1/rate: a start the event loop makes a little late
+(a millisecond is common, more while answers are being stored) does not push every later one
+back, or the loop's delays would add up to a few percent of the rate.
 
 Waiting requests start in the order of their `key` (smaller first), a time in seconds: the
 caller encodes priority as a lead or a lag on the time it asked (`pipeline.steps.calls`).
@@ -31,8 +37,6 @@ MIN_SHARE = 0.05
 DEFAULT_CEILING = 512
 MIN_IN_FLIGHT = 8
 HEADROOM = 2.0
-# The latency assumed before any answer: a poll's and a sync run's lie on either side.
-INITIAL_LATENCY = 1.0
 LATENCY_SMOOTHING = 0.05
 
 
@@ -46,7 +50,7 @@ class RateLimiter:
         self.max_rps = rps
         self.rps = rps
         self.ceiling = max_in_flight or DEFAULT_CEILING
-        self.latency = INITIAL_LATENCY
+        self.latency: float | None = None
         self.in_flight = 0
         self.peak_in_flight = 0
         self.rate_limited = 0
@@ -59,6 +63,8 @@ class RateLimiter:
 
     @property
     def in_flight_limit(self) -> int:
+        if self.latency is None:
+            return self.ceiling
         wanted = math.ceil(self.max_rps * self.latency * HEADROOM)
         return min(self.ceiling, max(MIN_IN_FLIGHT, wanted))
 
@@ -98,7 +104,10 @@ class RateLimiter:
     def _release(self, latency: float | None) -> None:
         self.in_flight -= 1
         if latency is not None:
-            self.latency += (latency - self.latency) * LATENCY_SMOOTHING
+            known = self.latency
+            self.latency = (
+                latency if known is None else known + (latency - known) * LATENCY_SMOOTHING
+            )
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -116,7 +125,7 @@ class RateLimiter:
             turn.set_result(None)
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            self._next_start = max(now, self._next_start) + 1.0 / self.rps
+            self._next_start = next_start(self._next_start, now, 1.0 / self.rps)
 
     def _wake_at(self, when: float) -> None:
         loop = asyncio.get_running_loop()
@@ -139,3 +148,11 @@ class RateLimiter:
         self.rps = max(self.max_rps * MIN_SHARE, self.rps / 2)
         pause = retry_after if retry_after is not None else 1.0 / self.rps
         self._paused_until = max(self._paused_until, time.monotonic() + pause)
+
+
+def next_start(scheduled: float, now: float, interval: float) -> float:
+    """When the request after one due at `scheduled` and started at `now` may start: on the
+    schedule when this one was late by less than an interval, an interval from now otherwise
+    (after an idle spell, so no burst makes up for it)."""
+    late = now - scheduled
+    return (scheduled if late < interval else now) + interval

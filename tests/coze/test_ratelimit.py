@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from pipeline.coze.ratelimit import MIN_IN_FLIGHT, LimiterClosed, RateLimiter
+from pipeline.coze.ratelimit import MIN_IN_FLIGHT, LimiterClosed, RateLimiter, next_start
 
 
 def test_waiting_requests_start_in_key_order() -> None:
@@ -82,3 +82,32 @@ def test_close_fails_the_waiting_and_refuses_new_requests() -> None:
         return len(ran), sum(isinstance(r, LimiterClosed) for r in results)
 
     assert asyncio.run(scenario()) == (1, 4)
+
+
+def test_a_start_made_late_by_the_event_loop_keeps_the_schedule() -> None:
+    """25 requests/s, every start 2 ms late (an event loop storing answers): the starts stay
+    on the 40 ms grid, so 100 take 4 s and not 4.2; after an idle second, no burst."""
+    scheduled = 0.0
+    for _ in range(100):
+        scheduled = next_start(scheduled, scheduled + 0.002, 0.04)
+    assert scheduled == pytest.approx(4.0)
+    started_after_idle = scheduled + 1.0
+    assert next_start(scheduled, started_after_idle, 0.04) == pytest.approx(
+        started_after_idle + 0.04
+    )
+
+
+def test_before_any_answer_the_rate_alone_paces_the_start() -> None:
+    """No latency is known yet, so none is guessed: a batch of 3 s metadata runs at 100/s gets
+    its 300 in flight from the first seconds; the first answer then sets the latency."""
+
+    async def scenario() -> tuple[int, int, int]:
+        limiter = RateLimiter(rps=100)
+        before = limiter.in_flight_limit
+        async with limiter.slot():
+            await asyncio.sleep(0.05)
+        return before, limiter.ceiling, limiter.in_flight_limit
+
+    before, ceiling, after = asyncio.run(scenario())
+    assert before == ceiling
+    assert MIN_IN_FLIGHT < after < 20  # 100/s × 0.05 s × 2 = 10, and a little jitter

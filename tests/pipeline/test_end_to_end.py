@@ -4,12 +4,15 @@ warehouse on disk: the DuckDB file, and the same tests on a DuckLake (SQLite cat
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from pipeline.emulator import EmulatorProcess
+from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT
 from pipeline.text.search import load_fts
 from pipeline.warehouse.db import connect
@@ -46,10 +49,39 @@ def project(request: pytest.FixtureRequest, tmp_path: Path, emulator: EmulatorPr
 # For the tests that differ only in what a run is given (failures, backfills, missing files).
 ON_THE_FILE = pytest.mark.parametrize("project", ["file"], indirect=True)
 
+EXAMPLE_LINES = ["# a comment", "", *GOOD_LINES, *BAD_LINES]
 
-def test_a_batch_end_to_end(project: Project, instance: dg.DagsterInstance) -> None:
-    batch = project.write_batch("b1.txt", ["# a comment", "", *GOOD_LINES, *BAD_LINES])
-    result = project.run(instance, batch)
+
+@dataclass(frozen=True)
+class SharedRun:
+    project: Project
+    instance: dg.DagsterInstance
+    result: dg.ExecuteInProcessResult
+
+
+@pytest.fixture(scope="module", params=["file", "ducklake"])
+def example_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedRun]:
+    """One materialization of `example.txt` (good and bad lines) per warehouse kind, with its
+    own emulator and Dagster instance, for the tests that only read what it made: built once
+    per module instead of once per test."""
+    root = tmp_path_factory.mktemp(f"example-{request.param}")
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    config = EmulatorConfig(profile="fast", job_seconds=0.3)
+    with (
+        EmulatorProcess(config) as emulator,
+        dg.DagsterInstance.from_config(str(home)) as instance,
+    ):
+        project = Project(root, emulator, lake=request.param == "ducklake")
+        batch = project.write_batch("example.txt", EXAMPLE_LINES)
+        yield SharedRun(project, instance, project.run(instance, batch))
+
+
+def test_a_batch_end_to_end(example_run: SharedRun) -> None:
+    project, instance, result = example_run.project, example_run.instance, example_run.result
     assert result.success
     host = project.emulator.url.removeprefix("http://")
     run = instance.get_run_by_id(result.run_id)
@@ -201,9 +233,7 @@ def test_normalized_tables_rebuild_from_raw_without_the_api(
     assert after == before
 
 
-def test_the_readme_queries_run_on_a_real_warehouse(
-    project: Project, instance: dg.DagsterInstance
-) -> None:
+def test_the_readme_queries_run_on_a_real_warehouse(example_run: SharedRun) -> None:
     """The SQL a newcomer copies from the README must work on what the pipeline writes."""
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     statements = [
@@ -213,10 +243,8 @@ def test_the_readme_queries_run_on_a_real_warehouse(
         if statement.strip()
     ]
     assert len(statements) >= 6
-    lines = [SEED_SHARE_TEXT, *GOOD_LINES[1:], *BAD_LINES]
-    batch = project.write_batch("example.txt", lines)
-    assert project.run(instance, batch).success
-    warehouse = project.warehouse
+    assert example_run.result.success
+    warehouse = example_run.project.warehouse
     # On a lake, BM25 search is in this host's index file (pipeline.text.index), as documented.
     with (
         connect(warehouse, read_only=True) as conn,
@@ -230,7 +258,8 @@ def test_the_readme_queries_run_on_a_real_warehouse(
             .fetchall()
             for statement in statements
         ]
-    assert len(results[0]) == len(lines), "the per-link status query lists every line"
+    links = [line for line in EXAMPLE_LINES if line and not line.startswith("#")]
+    assert len(results[0]) == len(links), "the per-link status query lists every line"
     assert all(row[3] == "ok" for row in results[0] if row[2] is not None)
 
 

@@ -6,8 +6,8 @@ from Little's law (in flight = rate × latency): a metadata run that answers in 
 in flight to keep 100 requests/s, a poll that answers in 0.1 s needs 10. So the cap on requests
 in flight follows the observed latency, with headroom, bounded by `ceiling` for sockets and
 memory. Until the first answer there is no latency to go by and no reason to guess one: the
-rate alone paces the start, up to `ceiling` (a guess of 1 s held a batch of 3 s metadata runs
-to two thirds of the rate for its first seconds).
+rate alone paces the start, up to `ceiling` (a guess of 1 s allowed 2 × rate in flight, where
+3 s metadata runs need 3 × rate: two thirds of the rate until the answers taught the latency).
 
 Starts keep to the schedule of one every 1/rate: a start the event loop makes a little late
 (a millisecond is common, more while answers are being stored) does not push every later one

@@ -2,14 +2,14 @@
 
 A video's submit is asked for the moment its metadata answers, so its job runs on Coze's side
 while the rest of the batch is being resolved, and polls go out when jobs are likely done
-(`pipeline.coze.poller`). The three share the client's limiter; among the requests waiting
-for the rate, metadata calls go first, then submits, then polls, which fill what the others
-leave. Metadata first because the batch's last submit needs every metadata call and every
-submit before it (2N requests), and its job then runs up to a long job's time: a metadata
-call left waiting behind submits at the end of the batch adds its latency (seconds) to the
-whole run, while submits waiting behind metadata calls cost nothing, the rate being used
-either way. The worker pool (one video per worker) bounds how far metadata run ahead. Every answer is spooled the moment it arrives, so a
-killed run loses nothing and its next run pays nothing twice.
+(`pipeline.coze.poller`). The three share the client's limiter; among the requests waiting for
+the rate, metadata calls go first, then submits, then polls, which fill what the others leave.
+Metadata first because the batch's last submit needs every metadata call and every submit before
+it (2N requests), and its job then runs up to a long job's time: a metadata call left waiting
+behind submits at the end of the batch adds its latency (seconds) to the whole run, while
+submits waiting behind metadata calls cost nothing, the rate being used either way. The worker
+pool (one video per worker) bounds how far metadata run ahead. Every answer is spooled the
+moment it arrives, so a killed run loses nothing and its next run pays nothing twice.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +10,8 @@ import dagster as dg
 import pytest
 
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
-from pipeline.settings import PROJECT_ROOT
 from tests.pipeline.helpers import Project
+from tests.support import new_dagster_home
 
 pytest_plugins = ["tests.postgres"]  # the `postgres_server` fixture
 
@@ -21,8 +20,7 @@ pytest_plugins = ["tests.postgres"]  # the `postgres_server` fixture
 def worker_dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A Dagster instance of this test process's own (each xdist worker has one), for the tests
     that take no `dagster_home`: none writes to the repository's .dagster or shares storage."""
-    home = tmp_path_factory.mktemp("dagster_home")
-    shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    home = new_dagster_home(tmp_path_factory.mktemp("worker"))
     before = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = str(home)
     yield home
@@ -41,9 +39,7 @@ def emulator() -> Iterator[EmulatorProcess]:
 @pytest.fixture
 def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh instance configured exactly like the project's own."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    home = new_dagster_home(tmp_path)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return home
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +27,14 @@ print("held", flush=True)
 time.sleep(float(sys.argv[2]))
 conn.close()
 """
+
+
+def new_dagster_home(root: Path, name: str = "dagster_home") -> Path:
+    """A fresh Dagster home in `root`, configured exactly like the project's own."""
+    home = root / name
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    return home
 
 
 def sqlite_lake_env(folder: Path) -> dict[str, str]:

@@ -4,7 +4,6 @@ warehouse on disk: the DuckDB file, and the same tests on a DuckLake (SQLite cat
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pipeline.text.search import load_fts
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.tables import rebuild_all
 from tests.pipeline.helpers import Project
+from tests.support import new_dagster_home
 
 SEED_SHARE_TEXT = (
     "6.15 03/10 goD:/ g@B.tE 克洛克达尔女性身份的秘密 # 海贼王动画 # 航海王入驻抖音 "
@@ -67,9 +67,7 @@ def example_run(
     own emulator and Dagster instance, for the tests that only read what it made: built once
     per module instead of once per test."""
     root = tmp_path_factory.mktemp(f"example-{request.param}")
-    home = root / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    home = new_dagster_home(root)
     config = EmulatorConfig(profile="fast", job_seconds=0.3)
     with (
         EmulatorProcess(config) as emulator,

@@ -5,7 +5,6 @@ escape sequences in answers, a 3 MB tracking URL. Nothing crashes, nothing is lo
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from pipeline.defs.resources import WarehouseResource
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.runs import summary
 from pipeline.settings import PROJECT_ROOT
-from tests.support import PipelineProcess, pipeline_env
+from tests.support import PipelineProcess, new_dagster_home, pipeline_env
 
 
 def videos(first: int, count: int) -> list[str]:
@@ -137,9 +136,7 @@ def test_first_runs_racing_on_a_fresh_instance_all_succeed(tmp_path: Path) -> No
     racers = 3
     with EmulatorProcess(EmulatorConfig(profile="fast")) as emulator:
         for attempt in range(2):
-            home = tmp_path / f"home{attempt}"
-            home.mkdir()
-            shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+            home = new_dagster_home(tmp_path, f"home{attempt}")
             ready = tmp_path / f"ready{attempt}"
             ready.mkdir()
             racer = [sys.executable, "-c", _AT_ONCE, str(ready), str(racers)]

@@ -30,20 +30,13 @@ from pipeline.warehouse.queries import VideoWork, WorkItem
 from pipeline.warehouse.raw import RawRow
 from pipeline.warehouse.recorder import AnswersNotStoredError, Recorder, spool_dir_for
 from pipeline.warehouse.schema import FTS_SCHEMA
-from tests.support import PipelineProcess, hold_database, pipeline_env
+from tests.support import PipelineProcess, hold_database, new_dagster_home, pipeline_env
 
 VIDEOS = [f"https://www.douyin.com/video/78{n:017d}" for n in range(8)]
 
 
 def fast() -> EmulatorConfig:
     return EmulatorConfig(profile="fast", job_seconds=1.0)
-
-
-def new_home(root: Path) -> Path:
-    home = root / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
-    return home
 
 
 def write_batch(root: Path) -> Path:
@@ -84,7 +77,7 @@ def west_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     links, db = write_batch(root), root / "warehouse.duckdb"
     with EmulatorProcess(fast()) as emulator:
         env = pipeline_env(
-            new_home(root), emulator.url, PIPELINE_POLL_BUDGET="60", TZ="America/New_York"
+            new_dagster_home(root), emulator.url, PIPELINE_POLL_BUDGET="60", TZ="America/New_York"
         )
         process = PipelineProcess(links, db, env)
         status = process.finish()
@@ -161,7 +154,7 @@ def test_a_full_disk_under_the_spool_loses_no_answer_and_pays_nothing_twice(
     tmp_path: Path,
 ) -> None:
     links, db = write_batch(tmp_path), tmp_path / "warehouse.duckdb"
-    home = new_home(tmp_path)
+    home = new_dagster_home(tmp_path)
     with EmulatorProcess(fast()) as emulator, full_disk(spool_dir_for(db)) as filler:
         env = pipeline_env(home, emulator.url, PIPELINE_POLL_BUDGET="60")
         first = PipelineProcess(links, db, env)
@@ -318,7 +311,7 @@ def test_a_file_that_is_no_warehouse_gets_one_line_from_every_command(
     db = copy_of(west_run, tmp_path)
     spoil(db)
     links = write_batch(tmp_path)
-    env = pipeline_env(new_home(tmp_path), "http://127.0.0.1:9")  # never reached
+    env = pipeline_env(new_dagster_home(tmp_path), "http://127.0.0.1:9")  # never reached
     for command in (
         ["run", "--links", links],
         ["plan", "--links", links],

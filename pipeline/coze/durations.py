@@ -9,9 +9,14 @@ against 7 for a schedule that knows nothing. Until a few run times are known (a 
 a few probe jobs are polled from a second on, backing off geometrically; what they teach
 schedules the others (`JobPoller`).
 
-Once every other call of a run is done, a job running four times longer than expected (at least
-two minutes) is left for the next run, so normalizing and text analysis of the batch do not wait
-for its slowest job.
+Once every other call of a run is done (no submit left), the rate is spare, and what ends the
+batch is how soon its last jobs are seen done: a job already polled once is polled again at
+most `tail_poll_after` later, which spreads half the rate over the jobs still running and is
+half a second once few are left (a call budget makes every request count, so the poller
+keeps the plain schedule then).
+
+In that tail, a job running four times longer than expected (at least two minutes) is left for
+the next run, so normalizing and text analysis of the batch do not wait for its slowest job.
 
 Run times are Coze's own (`update_time - create_time` of a finished record), not when we saw
 the job finish, so a late poll does not teach the schedule to wait longer.
@@ -38,6 +43,9 @@ OVERRUN_SHARE = 0.5
 # straggler: the rest of the batch does not wait for it (the next run collects it).
 STRAGGLER_FACTOR = 4.0
 STRAGGLER_MIN_SECONDS = 120.0
+# Once no submit is left: re-polls use at most this share of the rate, never closer than this.
+TAIL_RATE_SHARE = 0.5
+TAIL_MIN_INTERVAL = 0.5
 
 
 class JobDurations:
@@ -88,6 +96,12 @@ class JobDurations:
         if not self.known:
             return None
         return max(STRAGGLER_MIN_SECONDS, STRAGGLER_FACTOR * self.quantile(FIRST_POLL_QUANTILE))
+
+
+def tail_poll_after(running_jobs: int, rps: float) -> float:
+    """Longest wait before a running job's next poll once no submit is left, so that polling
+    every running job that often uses `TAIL_RATE_SHARE` of `rps` at most."""
+    return max(TAIL_MIN_INTERVAL, running_jobs / (TAIL_RATE_SHARE * rps))
 
 
 def _bounded(seconds: float) -> float:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from pipeline.coze.budget import BudgetSpent
 from pipeline.coze.client import CozeClient
-from pipeline.coze.durations import KNOWN_ENOUGH, JobDurations, run_seconds
+from pipeline.coze.durations import KNOWN_ENOUGH, JobDurations, run_seconds, tail_poll_after
 from pipeline.coze.errors import CozeError, ServiceHaltError
 from pipeline.coze.models import RunRecord
 from pipeline.coze.ratelimit import LimiterClosed
@@ -64,6 +64,7 @@ class JobPoller:
         self.budget_spent = False
         self.halt: ServiceHaltError | None = None
         self.stragglers = 0
+        self._running_jobs = 0
         self._due: list[tuple[float, int, _Job]] = []
         self._count = 0
         self._probes = 0
@@ -75,6 +76,7 @@ class JobPoller:
         first few jobs probe from a second on; the others wait for what the probes teach
         (`_learnt`), or `UNTIL_KNOWN` seconds at most."""
         job = _Job(execute_id, workflow_id, time.monotonic() - age)
+        self._running_jobs += 1
         if self.durations.known or self._probes < KNOWN_ENOUGH:
             self._probes += not self.durations.known
             first = self.durations.first_poll_after()
@@ -109,12 +111,15 @@ class JobPoller:
         except CozeError as error:
             self.polls += 1
             self.on_error(job.execute_id, error)
-            if error.scope != "job":
+            if error.scope == "job":
+                self._running_jobs -= 1
+            else:
                 self._again(job)
             return
         self.polls += 1
         self.on_record(record)
         if record.finished:
+            self._running_jobs -= 1
             seconds = run_seconds(record.create_time, record.update_time)
             if seconds is not None:
                 was_known = self.durations.known
@@ -139,7 +144,20 @@ class JobPoller:
 
     def _again(self, job: _Job) -> None:
         now = time.monotonic()
-        self._push(now + self.durations.next_poll_after(now - job.submitted), job)
+        wait = self.durations.next_poll_after(now - job.submitted)
+        if self._in_tail:
+            wait = min(wait, tail_poll_after(self._running_jobs, self.client.limiter.rps))
+        self._push(now + wait, job)
+
+    @property
+    def _in_tail(self) -> bool:
+        """No submit is left, so the rate is spare (`tail_poll_after`), unless every request
+        counts against a call budget."""
+        return (
+            self._closed_at is not None
+            and self.durations.known
+            and self.client.budget.limit is None
+        )
 
     async def run(self, *, budget_seconds: float | None) -> None:
         """Poll until every job is done, or only stragglers are left after `close()` (see

@@ -10,8 +10,11 @@ from pipeline.coze.durations import (
     KNOWN_ENOUGH,
     LONGEST_QUANTILE,
     MAX_INTERVAL,
+    TAIL_MIN_INTERVAL,
+    TAIL_RATE_SHARE,
     JobDurations,
     run_seconds,
+    tail_poll_after,
 )
 
 
@@ -77,3 +80,9 @@ def test_a_straggler_is_four_times_the_expected_run_time_and_at_least_two_minute
     assert JobDurations([30.0] * (KNOWN_ENOUGH - 1)).straggler_after() is None
     assert JobDurations([60.0] * 10).straggler_after() == 240.0
     assert JobDurations([1.0] * 10).straggler_after() == 120.0
+
+
+def test_the_tail_spreads_half_the_rate_over_the_running_jobs_and_keeps_a_floor() -> None:
+    assert tail_poll_after(running_jobs=100, rps=25.0) == 100 / (TAIL_RATE_SHARE * 25.0)
+    assert tail_poll_after(running_jobs=2, rps=25.0) == TAIL_MIN_INTERVAL
+    assert tail_poll_after(running_jobs=0, rps=100.0) == TAIL_MIN_INTERVAL

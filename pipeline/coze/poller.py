@@ -23,7 +23,13 @@ from dataclasses import dataclass
 
 from pipeline.coze.budget import BudgetSpent
 from pipeline.coze.client import CozeClient
-from pipeline.coze.durations import KNOWN_ENOUGH, JobDurations, run_seconds, tail_poll_after
+from pipeline.coze.durations import (
+    KNOWN_ENOUGH,
+    LONGEST_QUANTILE,
+    JobDurations,
+    run_seconds,
+    tail_poll_after,
+)
 from pipeline.coze.errors import CozeError, ServiceHaltError
 from pipeline.coze.models import RunRecord
 from pipeline.coze.ratelimit import LimiterClosed
@@ -64,7 +70,7 @@ class JobPoller:
         self.budget_spent = False
         self.halt: ServiceHaltError | None = None
         self.stragglers = 0
-        self._running_jobs = 0
+        self._running: dict[str, _Job] = {}
         self._due: list[tuple[float, int, _Job]] = []
         self._count = 0
         self._probes = 0
@@ -76,7 +82,7 @@ class JobPoller:
         first few jobs probe from a second on; the others wait for what the probes teach
         (`_learnt`), or `UNTIL_KNOWN` seconds at most."""
         job = _Job(execute_id, workflow_id, time.monotonic() - age)
-        self._running_jobs += 1
+        self._running[execute_id] = job
         if self.durations.known or self._probes < KNOWN_ENOUGH:
             self._probes += not self.durations.known
             first = self.durations.first_poll_after()
@@ -112,14 +118,14 @@ class JobPoller:
             self.polls += 1
             self.on_error(job.execute_id, error)
             if error.scope == "job":
-                self._running_jobs -= 1
+                self._running.pop(job.execute_id, None)
             else:
                 self._again(job)
             return
         self.polls += 1
         self.on_record(record)
         if record.finished:
-            self._running_jobs -= 1
+            self._running.pop(job.execute_id, None)
             seconds = run_seconds(record.create_time, record.update_time)
             if seconds is not None:
                 was_known = self.durations.known
@@ -142,11 +148,22 @@ class JobPoller:
         limit = self.durations.straggler_after()
         return limit is not None and all(now - job.submitted > limit for _, _, job in self._due)
 
+    def wait_left(self) -> float | None:
+        """Seconds until the youngest running job has run as long as the longest recent ones,
+        once no job will be added: how long the batch still waits at most. None while too
+        little is known to tell."""
+        if self._closed_at is None or not self.durations.known:
+            return None
+        if not self._running:
+            return 0.0
+        youngest = max(job.submitted for job in self._running.values())
+        return max(0.0, youngest + self.durations.quantile(LONGEST_QUANTILE) - time.monotonic())
+
     def _again(self, job: _Job) -> None:
         now = time.monotonic()
         wait = self.durations.next_poll_after(now - job.submitted)
         if self._in_tail:
-            wait = min(wait, tail_poll_after(self._running_jobs, self.client.limiter.rps))
+            wait = min(wait, tail_poll_after(len(self._running), self.client.limiter.rps))
         self._push(now + wait, job)
 
     @property

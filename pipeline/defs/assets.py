@@ -3,6 +3,7 @@
 
 import asyncio
 from collections.abc import Iterator
+from functools import partial
 
 import dagster as dg
 import polars as pl
@@ -22,10 +23,11 @@ from pipeline.defs.resources import (
 )
 from pipeline.links import parse_file
 from pipeline.steps.calls import CallsProgress, call_coze
+from pipeline.text.analysis import update_text_tables
 from pipeline.warehouse import queries, reports
 from pipeline.warehouse.halts import clear_halts, record_halt
 from pipeline.warehouse.staging import batch_frame, stage_links, stored_lines
-from pipeline.warehouse.tables import refresh_normalized
+from pipeline.warehouse.tables import refresh_normalized, stale_keys
 from pipeline.warehouse.transaction import transaction
 
 API_POOL = "coze_api"
@@ -171,6 +173,14 @@ def coze_calls(
     )
     budget = CallBudget(config.max_calls or coze.max_calls)
 
+    def normalize_and_analyse() -> None:
+        """What `normalized_tables` and `text_analysis` do, on the answers in so far."""
+        open_warehouse = partial(warehouse.connect, wait=False, logger=context.log)
+        with open_warehouse() as conn, transaction(conn):
+            keys = queries.batch_video_keys(conn, context.partition_keys)
+            refresh_normalized(conn, stale_keys(conn, keys))
+        update_text_tables(open_warehouse, context.log)
+
     async def call() -> CallsProgress:
         async with coze.client(budget) as client:
             return await call_coze(
@@ -181,6 +191,7 @@ def coze_calls(
                 durations,
                 poll_budget_seconds=coze.poll_budget_seconds,
                 log=context.log,
+                ahead=normalize_and_analyse,
             )
 
     try:
@@ -263,20 +274,26 @@ NORMALIZED = ("videos", "video_hashtags", "video_mentions", "authors", "transcri
 def normalized_tables(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> Iterator[dg.MaterializeResult]:
-    """Derive the normalized tables for the batch's videos from the raw layer alone."""
+    """Derive the normalized tables for the batch's videos from the raw layer alone, rewriting
+    only the videos whose answers or links changed (the Coze step may have done the rest)."""
     with warehouse.connect(logger=context.log) as conn:
         with transaction(conn):
             keys = queries.batch_video_keys(conn, context.partition_keys)
-            context.log.info(f"normalizing {len(keys)} videos from the raw layer")
-            counts = refresh_normalized(conn, keys)
+            stale = stale_keys(conn, keys)
+            context.log.info(
+                f"normalizing {len(stale)} of the batch's {len(keys)} videos from the raw layer "
+                "(the others' rows are current)"
+            )
+            counts = refresh_normalized(conn, stale)
         rows = reports.row_counts(conn, NORMALIZED, context.partition_keys)
         rows |= reports.row_counts(conn, ("hashtag_stats",))  # corpus-wide
         status = reports.transcript_statuses(conn, context.partition_keys)
+        trimmed = reports.status_counts(conn, context.partition_keys).trimmed
     if counts.undecodable:
         context.log.warning(f"{counts.undecodable} stored answers could not be decoded")
-    if counts.trimmed:
+    if trimmed:
         context.log.warning(
-            f"{counts.trimmed} transcripts were cut by Coze as too large: kept up to the cut "
+            f"{trimmed} transcripts were cut by Coze as too large: kept up to the cut "
             "(transcripts.is_trimmed)"
         )
     snapshot = warehouse.publish(context.log)
@@ -285,5 +302,5 @@ def normalized_tables(
         if name == "link_status":
             metadata.update({f"transcripts_{k}": v for k, v in status.items()})
         if name == "transcripts":
-            metadata["trimmed"] = counts.trimmed
+            metadata["trimmed"] = trimmed
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)

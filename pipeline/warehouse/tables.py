@@ -38,31 +38,61 @@ def _raw_rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[RawRow]:
     return [RawRow(*r) for r in conn.execute(sql).fetchall()]
 
 
+# What each video's normalized rows come from: its latest metadata answer, its links, and the
+# latest poll answer of a successful job.
+_LATEST_METADATA = (
+    "SELECT {columns} FROM raw_responses WHERE kind = 'metadata' AND outcome = 'ok' "
+    "AND {scope} QUALIFY row_number() OVER (PARTITION BY video_key ORDER BY seq DESC) = 1"
+)
+_LINKS = (
+    "SELECT video_key, min(platform) AS platform, min(video_id) AS video_id, min(url) AS url, "
+    "min(canonical_url) AS canonical_url FROM links WHERE error IS NULL AND {scope} "
+    "GROUP BY video_key"
+)
+_LATEST_SUCCESS = (
+    "SELECT {columns} FROM raw_responses r "
+    "JOIN transcript_jobs j ON j.execute_id = r.execute_id AND j.status = 'Success' "
+    "WHERE r.kind = 'poll' AND r.outcome = 'ok' AND {scope} "
+    "QUALIFY row_number() OVER (PARTITION BY r.video_key ORDER BY r.seq DESC) = 1"
+)
+
+
+def stale_keys(conn: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> list[str]:
+    """The videos among `keys` whose normalized rows are not those their sources give now: a
+    newer metadata answer (videos.fetched_at is its arrival), another link to them, or a newer
+    successful poll answer (transcripts.response_id). The others need no rewrite."""
+    with lookup(conn, "_stale_scope", "video_key", keys):
+        scope = "video_key IN (SELECT video_key FROM _stale_scope)"
+        raw_scope = "r.video_key IN (SELECT video_key FROM _stale_scope)"
+        rows = conn.execute(
+            f"WITH m AS ({_LATEST_METADATA.format(columns='video_key, received_at', scope=scope)}), "
+            f"l AS ({_LINKS.format(scope=scope)}), "
+            f"p AS ({_LATEST_SUCCESS.format(columns='r.video_key, r.response_id', scope=raw_scope)}) "
+            "SELECT s.video_key FROM _stale_scope s "
+            "LEFT JOIN m USING (video_key) LEFT JOIN l USING (video_key) "
+            "LEFT JOIN videos v USING (video_key) "
+            "LEFT JOIN p USING (video_key) LEFT JOIN transcripts t USING (video_key) "
+            "WHERE m.received_at IS DISTINCT FROM v.fetched_at "
+            "OR (m.video_key IS NOT NULL AND (v.platform, v.video_id, v.source_url, v.canonical_url) "
+            "IS DISTINCT FROM (l.platform, l.video_id, l.url, l.canonical_url)) "
+            "OR p.response_id IS DISTINCT FROM t.response_id"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
 def refresh_normalized(
     conn: duckdb.DuckDBPyConnection, keys: Sequence[str] | None
 ) -> NormalizedCounts:
     """Rewrite videos, hashtags, mentions, authors and transcripts for `keys` (None: all)."""
     scope, raw_scope = _in_scope(keys), _in_scope(keys, "r.video_key")
     with nullcontext() if keys is None else lookup(conn, "_scope", "video_key", keys):
-        metadata = _raw_rows(
-            conn,
-            f"SELECT {_RAW_COLUMNS} FROM raw_responses WHERE kind = 'metadata' AND outcome = 'ok' "
-            f"AND {scope} QUALIFY row_number() OVER "
-            "(PARTITION BY video_key ORDER BY seq DESC) = 1",
-        )
-        links = {
-            r[0]: r[1:]
-            for r in conn.execute(
-                "SELECT video_key, min(platform), min(video_id), min(url), min(canonical_url) "
-                f"FROM links WHERE error IS NULL AND {scope} GROUP BY video_key"
-            ).fetchall()
-        }
+        metadata = _raw_rows(conn, _LATEST_METADATA.format(columns=_RAW_COLUMNS, scope=scope))
+        links = {r[0]: r[1:] for r in conn.execute(_LINKS.format(scope=scope)).fetchall()}
         polls = _raw_rows(
             conn,
-            f"SELECT {', '.join('r.' + c for c in RawRow.__slots__)} FROM raw_responses r "
-            "JOIN transcript_jobs j ON j.execute_id = r.execute_id AND j.status = 'Success' "
-            f"WHERE r.kind = 'poll' AND r.outcome = 'ok' AND {raw_scope} "
-            "QUALIFY row_number() OVER (PARTITION BY r.video_key ORDER BY r.seq DESC) = 1",
+            _LATEST_SUCCESS.format(
+                columns=", ".join("r." + c for c in RawRow.__slots__), scope=raw_scope
+            ),
         )
 
     videos, hashtags, mentions, authors, undecodable = [], [], [], [], 0

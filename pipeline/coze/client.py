@@ -115,9 +115,13 @@ class CozeClient:
         self.limiter = limiter or RateLimiter(settings.rps, settings.max_in_flight)
         self.budget = budget or CallBudget(None)
         self._rng = random.Random()
+        # One TLS context for every shard: building one loads the CA bundle, 25 ms in which the
+        # event loop starts nothing, once per 8 connections while a batch ramps up.
+        tls = httpx.create_ssl_context()
         self._connections = Connections(
             lambda limits: httpx.AsyncClient(
                 base_url=settings.base_url,
+                verify=tls,
                 timeout=httpx.Timeout(
                     connect=settings.connect_timeout,
                     read=settings.read_timeout,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 
 import pytest
 
@@ -244,3 +245,33 @@ def test_token_never_in_repr_or_logs(caplog):
 async def _one_call(configured: CozeSettings) -> None:
     async with CozeClient(configured) as client:
         await client.run_metadata("https://b23.tv/x")
+
+
+def test_every_connection_shares_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """40 sync runs of 0.5 s at once need five clients of 8 connections. Building a TLS context
+    loads the CA bundle (25 ms with the event loop stalled); one per client stalled a batch's
+    ramp-up by over a second at 100 requests/s, so the CA bundle is loaded once."""
+    loads: list[object] = []
+    load_verify_locations = ssl.SSLContext.load_verify_locations
+
+    def counted(context: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        loads.append(context)
+        load_verify_locations(context, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+
+    async def scenario(url: str) -> None:
+        async with CozeClient(settings(url, rps=1000.0)) as client:
+            await asyncio.gather(
+                *(
+                    client.run_metadata(f"https://www.douyin.com/video/76{n:017d}")
+                    for n in range(40)
+                )
+            )
+
+    with EmulatorProcess(EmulatorConfig(profile="fast", latency=0.5)) as emulator:
+        run(scenario(emulator.url))
+        contexts = len(loads)
+        peak = emulator.stats()["peak_in_flight"]
+    assert peak > 32, "the requests did not need five clients"
+    assert contexts == 1

@@ -89,7 +89,9 @@ async def committing(
             await asyncio.sleep(FLUSH_EVERY_SECONDS)
             await asyncio.to_thread(recorder.flush, wait=False)
             if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS:
-                report()
+                # Each line is an event stored in Dagster's database: a few ms that would
+                # hold back every start the event loop has due meanwhile.
+                await asyncio.to_thread(report)
                 last_progress = time.monotonic()
 
     task = asyncio.create_task(tick())

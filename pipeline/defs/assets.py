@@ -21,6 +21,7 @@ from pipeline.defs.resources import (
     MissingLinkFileError,
     WarehouseResource,
 )
+from pipeline.defs.text import publish_at_end
 from pipeline.links import parse_file
 from pipeline.steps.calls import CallsProgress, call_coze
 from pipeline.text.analysis import update_text_tables
@@ -222,7 +223,7 @@ def coze_calls(
             conn, ("raw_responses", "item_state", "transcript_jobs"), context.partition_keys
         )
         rows |= reports.row_counts(conn, ("service_halts",))  # the deployment's, not a batch's
-    snapshot = warehouse.publish(context.log)
+    snapshot = {} if publish_at_end(context) else warehouse.publish(context.log)
     yield dg.MaterializeResult(
         asset_key="metadata_responses",
         metadata={
@@ -276,7 +277,7 @@ def normalized_tables(
 ) -> Iterator[dg.MaterializeResult]:
     """Derive the normalized tables for the batch's videos from the raw layer alone, rewriting
     only the videos whose answers or links changed (the Coze step may have done the rest)."""
-    with warehouse.connect(logger=context.log) as conn:
+    with warehouse.published_on_failure(context.log), warehouse.connect(logger=context.log) as conn:
         with transaction(conn):
             keys = queries.batch_video_keys(conn, context.partition_keys)
             stale = stale_keys(conn, keys)
@@ -296,7 +297,7 @@ def normalized_tables(
             f"{trimmed} transcripts were cut by Coze as too large: kept up to the cut "
             "(transcripts.is_trimmed)"
         )
-    snapshot = warehouse.publish(context.log)
+    snapshot = {} if publish_at_end(context) else warehouse.publish(context.log)
     for name in (*NORMALIZED, "hashtag_stats"):
         metadata: dict[str, dg.RawMetadataValue] = {**snapshot, "dagster/row_count": rows[name]}
         if name == "link_status":

@@ -1,6 +1,8 @@
 """Resources: where the warehouse and link files live, and how to reach Coze."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -74,6 +76,18 @@ class WarehouseResource(dg.ConfigurableResource):
             name: dg.MetadataValue.path(str(value)) if isinstance(value, Path) else value
             for name, value in done.items()
         }
+
+    @contextmanager
+    def published_on_failure(
+        self, logger: logging.Logger | logging.LoggerAdapter
+    ) -> Iterator[None]:
+        """A step of a run whose earlier steps left the publish to its end (`publish_at_end`)
+        publishes what they stored when it fails."""
+        try:
+            yield
+        except BaseException:
+            self.publish(logger)
+            raise
 
     def recorder(self, logger: logging.Logger | logging.LoggerAdapter) -> Recorder:
         """On the file, a long Coze step also refreshes the readers' snapshot now and then; a

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.catalog import table_spec
 from pipeline.defs.resources import WarehouseResource
 from pipeline.text.analysis import update_text_tables
@@ -23,6 +24,18 @@ TEXT_TABLES = (
 )
 
 
+def publish_at_end(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run goes on to `text_analysis`, which publishes the snapshot at its end (or
+    when it fails), so the steps before it need not: a whole-job run copies the file once, not
+    after each of its three writing steps."""
+    run = context.run
+    if run.step_keys_to_execute is not None:
+        return text_analysis.node_def.name in run.step_keys_to_execute
+    if run.asset_selection is not None:
+        return not run.asset_selection.isdisjoint(text_analysis.keys)
+    return context.job_def.name == JOB_NAME
+
+
 @dg.multi_asset(
     specs=[
         table_spec(name, deps=["transcripts", "videos", "video_hashtags"], group=ANALYSIS)
@@ -34,11 +47,14 @@ def text_analysis(
 ) -> Iterator[dg.MaterializeResult]:
     """Corpus-wide, so not partitioned; incremental: only changed transcripts are re-segmented.
     Row counts are the tables' totals."""
-    stats = update_text_tables(lambda: warehouse.connect(logger=context.log), context.log)
-    if refresh_index_file(warehouse.location, changed=stats.index_rebuilt):
-        context.log.info(f"search index rebuilt from the lake in {warehouse.location.search_index}")
-    with warehouse.connect(read_only=True, logger=context.log) as conn:
-        rows = reports.row_counts(conn, TEXT_TABLES)
+    with warehouse.published_on_failure(context.log):
+        stats = update_text_tables(lambda: warehouse.connect(logger=context.log), context.log)
+        if refresh_index_file(warehouse.location, changed=stats.index_rebuilt):
+            context.log.info(
+                f"search index rebuilt from the lake in {warehouse.location.search_index}"
+            )
+        with warehouse.connect(read_only=True, logger=context.log) as conn:
+            rows = reports.row_counts(conn, TEXT_TABLES)
     context.log.info(f"text analysis: {stats.processed} transcripts (re)segmented")
     snapshot = warehouse.publish(context.log)
     summary: dict[str, dict[str, dg.RawMetadataValue]] = {

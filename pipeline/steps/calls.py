@@ -235,14 +235,10 @@ async def call_coze(
         finally:
             polled.set()
 
-    def ahead_alone() -> None:
-        assert ahead is not None
-        with recorder.commits_held():
-            ahead()
-
     tasks: list[Awaitable[object]] = [videos_then_close(), poll()]
     if ahead is not None:
-        tasks.append(work_ahead(ahead_alone, calls.poller.wait_left, polled, log))
+        work_alone = recorder.holding_commits(ahead)
+        tasks.append(work_ahead(work_alone, calls.poller.wait_left, polled, log))
     parts = (progress.metadata, progress.submits, progress.polls)
     async with committing(recorder, parts, log, calls.rate_line):
         await asyncio.gather(*tasks)

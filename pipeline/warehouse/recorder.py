@@ -11,11 +11,10 @@ next commit, and the step stops paying for more (`pipeline.steps.runner`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -169,12 +168,15 @@ class Recorder:
             if spool is not None:
                 spool.discard()
 
-    @contextlib.contextmanager
-    def commits_held(self) -> Iterator[None]:
-        """No commit of this process meanwhile: whoever holds this writes the warehouse alone.
+    def holding_commits(self, work: Callable[[], object]) -> Callable[[], None]:
+        """`work` with no commit of this process meanwhile, so it writes the warehouse alone.
         Answers keep going to the spool."""
-        with _COMMITS:
-            yield
+
+        def alone() -> None:
+            with _COMMITS:
+                work()
+
+        return alone
 
     def recover(self) -> int:
         """Commit answers left in the spool by a process that died before committing them."""

@@ -12,7 +12,7 @@ schedules the others (`JobPoller`).
 Once every other call of a run is done (no submit left), the rate is spare, and what ends the
 batch is how soon its last jobs are seen done: a job already polled once is polled again at
 most `tail_poll_after` later, which spreads half the rate over the jobs still running and is
-half a second once few are left (a call budget makes every request count, so the poller
+a quarter of a second once few are left (a call budget makes every request count, so the poller
 keeps the plain schedule then).
 
 In that tail, a job running four times longer than expected (at least two minutes) is left for
@@ -45,7 +45,7 @@ STRAGGLER_FACTOR = 4.0
 STRAGGLER_MIN_SECONDS = 120.0
 # Once no submit is left: re-polls use at most this share of the rate, never closer than this.
 TAIL_RATE_SHARE = 0.5
-TAIL_MIN_INTERVAL = 0.5
+TAIL_MIN_INTERVAL = 0.25
 
 
 class JobDurations:

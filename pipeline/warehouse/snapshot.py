@@ -9,7 +9,7 @@ folder, fsynced, then renamed over the snapshot. A reader sees the previous snap
 one, never half a file, and one holding the old one open keeps reading the old inode.
 
 A DuckLake needs no snapshot: readers attach it read-only and see its last commit, without any
-lock. After a step its small files are compacted instead (`after_write`).
+lock. After a run's last writing step its small files are compacted instead (`after_write`).
 
 The copy is made by a child process: POSIX drops every lock a process holds on a file when any
 descriptor of it is closed, so reading the warehouse in the writer's own process would release

@@ -67,11 +67,13 @@ class WarehouseResource(dg.ConfigurableResource):
             logger=logger,
         )
 
-    def publish(self, logger: logging.Logger | logging.LoggerAdapter) -> dict[str, object]:
+    def publish(
+        self, logger: logging.Logger | logging.LoggerAdapter, *, wait: bool = True
+    ) -> dict[str, object]:
         """At the end of a step that wrote: a new read-only snapshot of the file, or the lake's
         small files compacted (`pipeline.warehouse.snapshot.after_write`), as the step's
         metadata. Never fails the step."""
-        done = after_write(self.location, self.lock_wait_seconds, logger)
+        done = after_write(self.location, self.lock_wait_seconds if wait else 0.0, logger)
         return {
             name: dg.MetadataValue.path(str(value)) if isinstance(value, Path) else value
             for name, value in done.items()
@@ -82,11 +84,12 @@ class WarehouseResource(dg.ConfigurableResource):
         self, logger: logging.Logger | logging.LoggerAdapter
     ) -> Iterator[None]:
         """A step of a run whose earlier steps left the publish to its end (`publish_at_end`)
-        publishes what they stored when it fails."""
+        publishes what they stored when it fails; at once or not at all, so a step that failed
+        waiting for a locked warehouse does not wait for it again."""
         try:
             yield
         except BaseException:
-            self.publish(logger)
+            self.publish(logger, wait=False)
             raise
 
     def recorder(self, logger: logging.Logger | logging.LoggerAdapter) -> Recorder:

@@ -61,14 +61,13 @@ def stale_keys(conn: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> list[str
     """The videos among `keys` whose normalized rows are not those their sources give now: a
     newer metadata answer (videos.fetched_at is its arrival), another link to them, or a newer
     successful poll answer (transcripts.response_id). The others need no rewrite."""
-    with lookup(conn, "_stale_scope", "video_key", keys):
-        scope = "video_key IN (SELECT video_key FROM _stale_scope)"
-        raw_scope = "r.video_key IN (SELECT video_key FROM _stale_scope)"
+    scope, raw_scope = _in_scope(keys), _in_scope(keys, "r.video_key")
+    with lookup(conn, "_scope", "video_key", keys):
         rows = conn.execute(
             f"WITH m AS ({_LATEST_METADATA.format(columns='video_key, received_at', scope=scope)}), "
             f"l AS ({_LINKS.format(scope=scope)}), "
             f"p AS ({_LATEST_SUCCESS.format(columns='r.video_key, r.response_id', scope=raw_scope)}) "
-            "SELECT s.video_key FROM _stale_scope s "
+            "SELECT s.video_key FROM _scope s "
             "LEFT JOIN m USING (video_key) LEFT JOIN l USING (video_key) "
             "LEFT JOIN videos v USING (video_key) "
             "LEFT JOIN p USING (video_key) LEFT JOIN transcripts t USING (video_key) "

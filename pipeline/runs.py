@@ -29,6 +29,7 @@ from pipeline.defs.assets import API_POOL, coze_calls
 from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batch_key, batches
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.instance import connected_instance
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
 from pipeline.terminal import printable
 from pipeline.warehouse import reports
@@ -71,7 +72,7 @@ def open_instance() -> dg.DagsterInstance:
     home = ensure_dagster_home()
     with (home / ".pipeline-init.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        return dg.DagsterInstance.get()
+        return connected_instance(home)
 
 
 @contextlib.contextmanager

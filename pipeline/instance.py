@@ -3,7 +3,7 @@
 Dagster's SQLite event log builds a new SQLAlchemy engine and connection for every event it
 stores, about two thirds of the 7-8 ms an event costs here, and a run of the job stores about
 130 of them, half before its first Coze request and half after its last. Keeping one connection
-per database file for the instance's life stores an event in 1-3 ms. The files, schema, WAL
+per database file for the instance's life stores an event in 1-6 ms. The files, schema, WAL
 journal and locking stay Dagster's own, so the UI and the daemon, which open the same home with
 Dagster's stock classes, read and write them alongside.
 

@@ -23,6 +23,7 @@ import dagster as dg
 import yaml
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, SqliteStorageConfig
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine
@@ -34,7 +35,6 @@ STORAGE_KEYS = ("storage", "run_storage", "event_log_storage", "schedule_storage
 # Database files kept connected: the index and the few runs a process writes (its own, and
 # dead runs it marks failed); older ones are closed first.
 KEPT_CONNECTIONS = 8
-SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 
 
 class ConnectedSqliteEventLogStorage(SqliteEventLogStorage):

@@ -20,10 +20,12 @@ from pipeline.coze.errors import (
     CozeError,
     EndpointError,
     JobEndedError,
+    JobStateUnknownError,
     MalformedPayloadError,
     PermanentError,
     RateLimitedError,
     ServerError,
+    UnknownCodeError,
     WorkflowFailedError,
     WorkflowUnavailableError,
 )
@@ -32,6 +34,15 @@ from pipeline.coze.models import MetadataResult, RawExchange, RunRecord, Submiss
 # A transcript of a three-hour talk is ~100k characters; an answer far beyond that is broken.
 MAX_BODY_CHARS = 4_000_000
 _STATUSES = ("Running", "Success", "Fail")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_unicode(text: str) -> str:
+    """`text` with each lone surrogate (JSON's `\\ud83d` alone: what JavaScript's `substring`
+    leaves when it cuts inside an emoji) replaced by U+FFFD. Such a string cannot be encoded,
+    so DuckDB, a log line or a file would refuse it; json.loads joins every valid pair, so any
+    surrogate left in its output is a lone one."""
+    return _LONE_SURROGATE.sub("\ufffd", text) if _LONE_SURROGATE.search(text) else text
 
 
 def _malformed(raw: RawExchange, why: str) -> MalformedPayloadError:
@@ -126,7 +137,7 @@ def error_for(
     that mean "try later" (5xx, 408, 429) and on 401/403, which say the token was refused."""
     code = envelope.get("code") if envelope else None
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
-    msg = str(envelope.get("msg") or "") if envelope else ""
+    msg = valid_unicode(str(envelope.get("msg") or "")) if envelope else ""
     status = raw.http_status or 0
     scope = codes.scope_of(code, status)
     if envelope is None and scope in (None, "item") and not _json_like(raw.body):
@@ -140,7 +151,7 @@ def error_for(
         if envelope is None:
             return _malformed(raw, "not a JSON object")
         if code is None and isinstance(envelope.get("error_message"), str):
-            scope, msg = "item", envelope["error_message"]
+            scope, msg = "item", valid_unicode(envelope["error_message"])
         else:
             return None
     details = {"code": code, "http_status": raw.http_status, "logid": raw.logid, "raw": raw}
@@ -160,6 +171,8 @@ def error_for(
         return JobEndedError(
             f"Coze has no record of this job ({where}): it is lost on Coze's side", **details
         )
+    if scope == "unknown":
+        return UnknownCodeError(f"Coze error of unknown meaning ({where})", **details)
     if code == codes.WORKFLOW_FAILED:
         return WorkflowFailedError(f"workflow execution failed ({where})", **details)
     if code == codes.BAD_PARAMETER or status == 400:
@@ -199,7 +212,7 @@ def _text(raw: RawExchange, data: dict[str, Any], key: str, *, required: bool = 
         return ""
     if not isinstance(value, str):
         raise _malformed(raw, f"{key} is {type(value).__name__}, not a string")
-    return value
+    return valid_unicode(value)
 
 
 def decode_metadata(raw: RawExchange) -> MetadataResult:
@@ -286,7 +299,7 @@ def _recover_trimmed(output: Any) -> tuple[str | None, str | None]:
         inner = outer.get("Output") if isinstance(outer, dict) else None
     if not isinstance(inner, str):
         return None, None
-    return _member_prefix(inner, "content"), _member_prefix(inner, "title")
+    return _valid(_member_prefix(inner, "content")), _valid(_member_prefix(inner, "title"))
 
 
 def _transcript(
@@ -305,7 +318,20 @@ def _transcript(
         raise _malformed(raw, "content is not a string")
     if title is not None and not isinstance(title, str):
         raise _malformed(raw, "title is not a string")
-    return content, title
+    return _valid(content), _valid(title)
+
+
+def _valid(text: str | None) -> str | None:
+    return None if text is None else valid_unicode(text)
+
+
+def _state_unknown(raw: RawExchange, why: str) -> JobStateUnknownError:
+    return JobStateUnknownError(
+        f"Coze's record of this job says nothing usable: {why}",
+        http_status=raw.http_status,
+        logid=raw.logid,
+        raw=raw,
+    )
 
 
 def decode_run(raw: RawExchange) -> RunRecord:
@@ -321,11 +347,11 @@ def decode_run(raw: RawExchange) -> RunRecord:
     envelope = _envelope(raw)
     records = envelope.get("data")
     if not isinstance(records, list) or not records or not isinstance(records[0], dict):
-        raise _malformed(raw, "data is not a non-empty list of run records")
+        raise _state_unknown(raw, f"no run record (data is {_preview(json.dumps(records))})")
     record = records[0]
     status = record.get("execute_status")
     if status not in _STATUSES:
-        raise _malformed(raw, f"execute_status {status!r}")
+        raise _state_unknown(raw, f"execute_status {valid_unicode(repr(status))}")
     trimmed = record.get("is_output_trimmed") is True
     content, title = None, None
     if status == "Success":
@@ -347,7 +373,7 @@ def decode_run(raw: RawExchange) -> RunRecord:
         workflow_id=raw.workflow_id,
         status=status,
         error_code=_optional_int(record.get("error_code")) or None,
-        error_message=message if isinstance(message, str) and message else None,
+        error_message=valid_unicode(message) if isinstance(message, str) and message else None,
         is_output_trimmed=trimmed,
         content=content,
         title=title,

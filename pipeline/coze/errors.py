@@ -59,6 +59,30 @@ class TransportError(RetryableError):
     poll, which costs nothing to repeat."""
 
 
+class UnknownCodeError(CozeError):
+    """A code in no table: nobody knows whose fault it is. Not re-sent at once (three such
+    answers in a row halt the run, and re-sending would only delay that), never permanent:
+    the video stays retryable for a later run."""
+
+    scope: Scope = "unknown"
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
+class JobStateUnknownError(CozeError):
+    """A poll whose record says nothing usable: an `execute_status` outside Running, Success
+    and Fail, or no record at all. The job is polled again with backoff, without holding the
+    run, and ends only once it is older than Coze's run limit (`ledger`)."""
+
+    scope: Scope = "transient"
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
 class UncertainError(CozeError):
     """A paid POST that may have reached Coze (read timeout, connection dropped after sending).
 
@@ -115,6 +139,13 @@ class WorkflowUnavailableError(ServiceHaltError):
     """The workflow is missing or not published."""
 
     scope: Scope = "workflow"
+
+
+class ServiceFailingError(ServiceHaltError):
+    """Every call of the run failed the same way, for several videos in a row and with nothing
+    answered well: an outage, or a code nobody knows. The service's fault, not the videos'."""
+
+    scope: Scope = "service"
 
 
 class EndpointError(ServiceHaltError):

@@ -30,7 +30,7 @@ from pipeline.coze.durations import (
     run_seconds,
     tail_poll_after,
 )
-from pipeline.coze.errors import CozeError, ServiceHaltError
+from pipeline.coze.errors import CozeError, JobStateUnknownError, ServiceHaltError
 from pipeline.coze.models import RunRecord
 from pipeline.coze.ratelimit import LimiterClosed
 
@@ -41,6 +41,10 @@ POLL_LAG = 600.0
 # unless the probes teach the schedule sooner.
 UNTIL_KNOWN = 30.0
 MAX_POLLS_WAITING = 512
+# A job whose record says nothing usable is polled again after this, doubling each time: it
+# may come back, but it does not hold the run (`run`), and the ledger ends it after 24 h.
+UNKNOWN_STATE_FIRST_WAIT = 30.0
+UNKNOWN_STATE_LONGEST_WAIT = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +74,10 @@ class JobPoller:
         self.budget_spent = False
         self.halt: ServiceHaltError | None = None
         self.stragglers = 0
+        self.unknown_state = 0
+        """Jobs left for a later run because their records said nothing usable."""
         self._running: dict[str, _Job] = {}
+        self._unknown_polls: dict[str, int] = {}
         self._due: list[tuple[float, int, _Job]] = []
         self._count = 0
         self._probes = 0
@@ -114,6 +121,14 @@ class JobPoller:
             self.halt = self.halt or error
             self.client.limiter.close()
             return
+        except JobStateUnknownError as error:
+            self.polls += 1
+            self.on_error(job.execute_id, error)
+            tries = self._unknown_polls.get(job.execute_id, 0)
+            self._unknown_polls[job.execute_id] = tries + 1
+            wait = min(UNKNOWN_STATE_LONGEST_WAIT, UNKNOWN_STATE_FIRST_WAIT * 2**tries)
+            self._push(time.monotonic() + wait, job)
+            return
         except CozeError as error:
             self.polls += 1
             self.on_error(job.execute_id, error)
@@ -123,6 +138,7 @@ class JobPoller:
                 self._again(job)
             return
         self.polls += 1
+        self._unknown_polls.pop(job.execute_id, None)
         self.on_record(record)
         if record.finished:
             self._running.pop(job.execute_id, None)
@@ -144,9 +160,15 @@ class JobPoller:
         heapq.heapify(self._due)
         self._changed.set()
 
-    def _only_stragglers(self, now: float) -> bool:
+    def _only_left_behind(self, now: float) -> bool:
+        """Every job still due is a straggler or one whose record said nothing usable: the
+        batch does not wait for them."""
         limit = self.durations.straggler_after()
-        return limit is not None and all(now - job.submitted > limit for _, _, job in self._due)
+        return all(
+            job.execute_id in self._unknown_polls
+            or (limit is not None and now - job.submitted > limit)
+            for _, _, job in self._due
+        )
 
     def wait_left(self) -> float | None:
         """Seconds until the youngest running job has run as long as the longest recent ones,
@@ -209,8 +231,10 @@ class JobPoller:
                 task.add_done_callback(finished)
             if not running and (stop or (self._closed_at is not None and not self._due)):
                 break
-            if not running and self._closed_at is not None and self._only_stragglers(now):
-                self.stragglers = len(self._due)
+            if not running and self._closed_at is not None and self._only_left_behind(now):
+                left = [job.execute_id for _, _, job in self._due]
+                self.unknown_state = sum(key in self._unknown_polls for key in left)
+                self.stragglers = len(left) - self.unknown_state
                 break
             wake = [end] if end is not None and not stop else []
             if self._due and not stop and len(running) < MAX_POLLS_WAITING:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pipeline.coze.budget import BudgetSpent
 from pipeline.coze.client import CozeClient
 from pipeline.coze.durations import JobDurations
-from pipeline.coze.errors import CozeError, ServiceHaltError
+from pipeline.coze.errors import CozeError, JobStateUnknownError, ServiceHaltError
+from pipeline.coze.health import RunHealth
 from pipeline.coze.models import MetadataResult, RunRecord, Submission
 from pipeline.coze.poller import JobPoller
 from pipeline.coze.ratelimit import LimiterClosed
@@ -69,6 +70,7 @@ class _Calls:
         self.log = log
         self.progress = progress
         self.stop = StopSignal(recorder, client.limiter)
+        self.health = RunHealth()
         self.workflow_of: dict[str, str] = {}
         self.video_of: dict[str, str] = {}
         self.poller = JobPoller(
@@ -81,6 +83,20 @@ class _Calls:
         except AnswersNotStoredError as error:
             self.log.error("starting no more calls: %s", error)
             self.stop.stop()
+
+    def halt(self, error: ServiceHaltError) -> None:
+        if self.stop.halt is None:
+            self.stop.halt = error
+            self.log.error(str(error))
+        self.stop.stop()
+
+    def failed(self, kind: Kind, video_key: str, error: CozeError) -> bool:
+        """Whether the failure counts against the video's attempts; halts the run when it
+        shows the service, not the videos, is failing (`RunHealth`)."""
+        charged = self.health.charges_failures(kind)
+        if (halt := self.health.failure(kind, video_key, error)) is not None:
+            self.halt(halt)
+        return charged
 
     async def call(
         self,
@@ -96,10 +112,7 @@ class _Calls:
         try:
             result = await send()
         except ServiceHaltError as error:
-            if self.stop.halt is None:
-                self.stop.halt = error
-                self.log.error(str(error))
-            self.stop.stop()
+            self.halt(error)
             return None
         except BudgetSpent as spent:
             if not self.stop.budget_spent:
@@ -110,7 +123,8 @@ class _Calls:
         except LimiterClosed:
             return None
         except CozeError as error:
-            row = row_from_error(kind, item_key, workflow_id, text, error)
+            charged = self.failed(kind, item_key, error)
+            row = row_from_error(kind, item_key, workflow_id, text, error, charged=charged)
             if row.outcome == "uncertain":
                 progress.uncertain += 1
             else:
@@ -120,6 +134,7 @@ class _Calls:
             self.record(row)
             return None
         progress.done += 1
+        self.health.good_answer(kind)
         self.record(row_from_result(kind, item_key, result))
         return result
 
@@ -161,6 +176,7 @@ class _Calls:
         self.poller.add(execute_id, workflow_id, age)
 
     def on_record(self, record: RunRecord) -> None:
+        self.health.good_answer("poll")
         self.record(row_from_result("poll", self.video_of[record.execute_id], record))
         if record.finished:
             self.progress.polls.done += 1
@@ -168,20 +184,29 @@ class _Calls:
                 self.progress.polls.failed += 1
 
     def on_poll_error(self, execute_id: str, error: CozeError) -> None:
+        video_key = self.video_of[execute_id]
+        charged = self.failed("poll", video_key, error)
         self.record(
             row_from_error(
                 "poll",
-                self.video_of[execute_id],
+                video_key,
                 self.workflow_of[execute_id],
                 execute_id,
                 error,
                 execute_id=execute_id,
+                charged=charged,
             )
         )
         if error.scope == "job":
             self.progress.polls.done += 1
             self.progress.polls.failed += 1
             self.log.warning("job %s ended without a transcript: %s", execute_id, error)
+        elif isinstance(error, JobStateUnknownError):
+            self.log.warning(
+                "job %s: %s; polled again with backoff, by this run and the next ones",
+                execute_id,
+                error,
+            )
         else:
             self.log.warning("poll of %s failed, polled again later: %s", execute_id, error)
 
@@ -248,6 +273,12 @@ async def call_coze(
             f"{calls.poller.stragglers} jobs have run over {durations.straggler_after():.0f}s, "
             "far longer than recent jobs: the batch does not wait for them, the next run "
             "collects them"
+        )
+    if calls.poller.unknown_state:
+        log.info(
+            f"{calls.poller.unknown_state} jobs' records say nothing usable (an unknown status, "
+            "or no record): the batch does not wait for them; later runs poll them again, and "
+            "a job still so 24 h after its submit ends failed"
         )
     progress.budget_spent = calls.stop.budget_spent or calls.poller.budget_spent
     halt = calls.stop.halt or calls.poller.halt

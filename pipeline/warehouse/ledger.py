@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from pipeline.coze.decode import decode_run, decode_submission
 from pipeline.coze.durations import run_seconds
-from pipeline.coze.errors import CozeError
+from pipeline.coze.errors import CozeError, JobStateUnknownError
 from pipeline.warehouse.raw import RawRow
+
+# An async workflow runs 24 h at most (docs/coze.md): a job whose record still says nothing
+# usable after that will never say more.
+RUN_LIMIT = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +73,12 @@ class Ledger:
                 self._poll(row)
 
     def _failure(self, row: RawRow, step: str) -> None:
+        """A failure the service shared with every call of its run costs no attempt."""
         prev = self.items.get((row.video_key, step))
-        attempts = (prev.attempts if prev else 0) + 1
-        out_of_attempts = row.outcome == "permanent" or attempts >= self.max_attempts
+        attempts = (prev.attempts if prev else 0) + (row.outcome != "service_fault")
+        out_of_attempts = row.outcome == "permanent" or (
+            row.outcome == "retryable" and attempts >= self.max_attempts
+        )
         self.items[(row.video_key, step)] = ItemState(
             row.video_key,
             step,
@@ -149,10 +156,19 @@ class Ledger:
         if job is None or job.status != "Running":
             return
         job = replace(job, poll_count=job.poll_count + 1, logid=row.logid or job.logid)
-        if row.outcome == "retryable":
-            self.jobs[job.execute_id] = job
-            return
-        if row.outcome == "permanent":
+        if row.outcome in ("retryable", "service_fault"):
+            too_old = _utc(row.received_at) - _utc(job.submitted_at) > RUN_LIMIT
+            unknown = _state_unknown(row) if too_old else None
+            if unknown is None:
+                self.jobs[job.execute_id] = job
+                return
+            job = replace(
+                job,
+                status="Fail",
+                finished_at=row.received_at,
+                error_message=f"{unknown} more than 24 h after its submit, Coze's run limit",
+            )
+        elif row.outcome == "permanent":
             job = replace(
                 job,
                 status="Fail",
@@ -199,6 +215,23 @@ class Ledger:
             job.error_message,
             row.received_at,
         )
+
+
+def _utc(moment: datetime) -> datetime:
+    """Naive UTC, as DuckDB gives back what the client stamped aware."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _state_unknown(row: RawRow) -> JobStateUnknownError | None:
+    """The poll's error, when its record said nothing usable (a status outside Running,
+    Success and Fail, or no record)."""
+    try:
+        decode_run(row.exchange())
+    except JobStateUnknownError as error:
+        return error
+    except CozeError:
+        return None
+    return None
 
 
 def _debug_url(row: RawRow) -> str | None:

@@ -11,7 +11,7 @@ from pipeline.coze.errors import CozeError, UncertainError
 from pipeline.coze.models import MetadataResult, RawExchange, RunRecord, Submission
 
 Kind = Literal["metadata", "submit", "poll"]
-Outcome = Literal["ok", "retryable", "permanent", "uncertain"]
+Outcome = Literal["ok", "retryable", "service_fault", "permanent", "uncertain"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +69,14 @@ def row_from_error(
     request_input: str,
     error: CozeError,
     execute_id: str | None = None,
+    *,
+    charged: bool = True,
 ) -> RawRow:
+    """`charged=False` when the run has had no good answer yet, so the failure may be the
+    service's rather than the video's: a retryable one then costs the video no attempt."""
     outcome = outcome_of(kind, error)
+    if outcome == "retryable" and not charged:
+        outcome = "service_fault"
     if error.raw is not None:
         return _row(kind, video_key, error.raw, execute_id, outcome, error.code, str(error))
     return RawRow(
@@ -95,13 +101,14 @@ def outcome_of(kind: Kind, error: CozeError) -> Outcome:
 
     A paid job ends only by its record: on a poll, every error but a job-ending one leaves the
     job running. A submit that may have reached Coze is `uncertain`, resubmitted only on request;
-    a sync run that may have run is retried by a later run, within the per-video attempts.
+    a sync run that may have run is retried by a later run, within the per-video attempts. A
+    code nobody knows is never permanent.
     """
     if kind == "poll":
         return "permanent" if error.scope == "job" else "retryable"
     if isinstance(error, UncertainError):
         return "uncertain" if kind == "submit" else "retryable"
-    return "retryable" if error.retryable else "permanent"
+    return "retryable" if error.retryable or error.scope == "unknown" else "permanent"
 
 
 def _row(

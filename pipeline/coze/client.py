@@ -39,6 +39,7 @@ from pipeline.coze.errors import (
 )
 from pipeline.coze.models import MetadataResult, RawExchange, RunRecord, Submission
 from pipeline.coze.ratelimit import RateLimiter
+from pipeline.scrub import scrub, scrub_optional
 
 log = logging.getLogger("pipeline.coze")
 
@@ -93,7 +94,7 @@ def _text(content: bytes, response: httpx.Response) -> str:
 
 
 def _why(exc: httpx.HTTPError) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return scrub(f"{type(exc).__name__}: {exc}") if str(exc) else type(exc).__name__
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -257,7 +258,8 @@ class CozeClient:
             http.stream(method, path, json=body, headers=headers, timeout=timeout) as response,
         ):
             content, whole = await _read_capped(response, MAX_ANSWER_BYTES)
-        text = _text(content, response)
+        # Masked before anything reads it: a server may echo the request's Authorization.
+        text = scrub(_text(content, response))
         envelope = parse_envelope(text)
         raw = RawExchange(
             method=method,
@@ -266,7 +268,7 @@ class CozeClient:
             request_input=request_input,
             http_status=response.status_code,
             body=text,
-            logid=logid_of(envelope, response.headers.get("x-tt-logid")),
+            logid=scrub_optional(logid_of(envelope, response.headers.get("x-tt-logid"))),
             received_at=datetime.now(UTC),
             seconds=time.monotonic() - sent,
         )

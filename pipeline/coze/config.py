@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.envvars import ConfigError, env_float, env_int
+from pipeline.scrub import add_secret
 
 REAL_SERVICE_HOSTS = ("api.coze.cn", "api.coze.com")
 # The most an answer may hold once decompressed; the client stops reading past it, so a gzip
@@ -63,6 +64,8 @@ class CozeSettings:
 
     def __post_init__(self) -> None:
         """The same rules whether the values came from the environment or the Dagster UI."""
+        add_secret(self.api_token)
+        add_secret(self.poll_token)
         if self.rps <= 0 or (self.max_in_flight or 1) < 1 or self.http_attempts < 1:
             raise ConfigError("rps must be > 0, max_in_flight and http_attempts >= 1")
         if self.deadline_factor < 1:

@@ -282,14 +282,14 @@ def main_plan(
     links: str, db: str | None, *, resubmit_uncertain: bool = False, output: str = "text"
 ) -> int:
     """The `plan` subcommand: parse, read, count, print. Exit 2 when the link file is missing."""
-    from pipeline.links import parse_file
+    from pipeline.links import link_file_problem, parse_file
     from pipeline.warehouse.db import WarehouseLockedError, connect, warehouse_exists
 
     environ = {**os.environ, **({"PIPELINE_DB": db} if db else {})}
     settings = PipelineSettings.from_env(environ)
     links_file = Path(links)
-    if not links_file.is_file():
-        print(f"no link file at {links_file}", file=sys.stderr)
+    if problem := link_file_problem(links_file):
+        print(problem, file=sys.stderr)
         return 2
     counts = count_links(parse_file(links_file)["video_key"].to_list())
     warehouse = settings.warehouse

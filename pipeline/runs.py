@@ -30,6 +30,7 @@ from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batch_key, batches
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.instance import connected_instance
+from pipeline.links import link_file_problem
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
 from pipeline.terminal import printable
 from pipeline.warehouse import reports
@@ -209,8 +210,8 @@ def run_batch(
 ) -> RunFailure | None:
     """Materialize the whole job for one link file; the reason when the run itself failed."""
     links_file = links_file.resolve()
-    if not links_file.is_file():
-        raise FileNotFoundError(f"no link file at {links_file}")
+    if problem := link_file_problem(links_file):
+        raise FileNotFoundError(problem)
     batch = batch_key(links_file, PipelineSettings.from_env(environ).links_dir)
     with coze_endpoint(dict(environ)) as env:
         defs = build_definitions(env)

@@ -12,6 +12,7 @@ from pipeline.coze.budget import CallBudget
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
 from pipeline.defs.partitions import batch_file
+from pipeline.links import link_file_problem
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.location import Lake, Warehouse
 from pipeline.warehouse.recorder import Recorder
@@ -119,6 +120,8 @@ class LinkFilesResource(dg.ConfigurableResource):
 
     def path(self, batch: str) -> Path:
         path = batch_file(batch, Path(self.directory))
+        if path is not None and path.exists() and (problem := link_file_problem(path)):
+            raise MissingLinkFileError(f"batch {batch!r}: {problem}")
         if path is None or not path.is_file():
             raise MissingLinkFileError(
                 f"batch {batch!r} has no link file (looked for {path or batch}): it was moved or "

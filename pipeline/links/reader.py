@@ -4,10 +4,36 @@ from __future__ import annotations
 
 import codecs
 import os
+import stat
+from pathlib import Path
 
 import polars as pl
 
 from pipeline.links.vectorized import parse_text
+
+_NOT_REGULAR = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def link_file_problem(path: Path) -> str | None:
+    """Why `path` cannot be read as a link file, in one line; None when it can. A directory or
+    a FIFO named `*.txt` exists, so "no link file" would send a person looking for a file that
+    is there (and reading a FIFO would hang the run)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"no link file at {path}"
+    except OSError as error:
+        return f"cannot read the link file at {path}: {error.strerror or error}"
+    if stat.S_ISREG(mode):
+        return None
+    what = _NOT_REGULAR.get(stat.S_IFMT(mode), "not a regular file")
+    return f"{path} is {what}, not a link file: give a text file of links"
 
 
 def decode_link_bytes(data: bytes) -> str:

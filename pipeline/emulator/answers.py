@@ -25,6 +25,10 @@ MESSAGES: dict[int, str] = {
     codes.DAILY_QUOTA: "用户限流",
     codes.SYSTEM_LIMIT: "已达系统请求上限，请稍后重试",
     codes.BALANCE_INSUFFICIENT: "当前账户的 Coze Token 余额不足",
+    codes.MODEL_ERROR: "模型错误",
+    codes.PAY_AS_YOU_GO_ARREARS: "火山Bot调用按量余额不足",
+    codes.MODEL_ARREARS: "模型欠费",
+    codes.SENSITIVE_CONTENT: "内容包含敏感信息,请修改后重新提交",
     codes.AUTH_FAILED: "身份验证无效",
     codes.RISK_CONTROL: "命中风控拦截",
     codes.WORKFLOW_NOT_FOUND: "workflow not found or not published",
@@ -63,7 +67,8 @@ class Answers:
     def coded(self, code: int, msg: str | None = None, **extra: Any) -> Response:
         """A coded error, HTTP 200; the logid in the body always, in the header half the time."""
         logid = self.logid()
-        body = {"code": code, "msg": msg or MESSAGES[code], **extra, "detail": {"logid": logid}}
+        msg = msg or MESSAGES.get(code, "error")
+        body = {"code": code, "msg": msg, **extra, "detail": {"logid": logid}}
         headers = {"x-tt-logid": logid} if self.rng.random() < 0.5 else {}
         return self.json(body, headers=headers)
 

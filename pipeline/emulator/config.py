@@ -60,6 +60,11 @@ class EmulatorConfig:
     drop_submits: int = _opt(0, "accept (and bill) the next N submits, then close without answer")
     sync_window: float = _opt(90.0, "seconds after which a sync run's connection is closed")
     retention_seconds: float = _opt(7 * 86400.0, "age after which a job's record is gone (4314)")
+    coded_error: int | None = _opt(None, "answer this code (HTTP 200) to every call of coded_on")
+    coded_on: str = _opt("metadata,submit,poll", "the kinds of call coded_error answers")
+    echo_authorization: bool = _opt(
+        False, "coded errors' msg repeats the request's Authorization header, as a careless proxy"
+    )
     seed: int = _opt(0, "seed of every random draw")
 
     def __post_init__(self) -> None:
@@ -77,6 +82,13 @@ class EmulatorConfig:
                 raise ValueError(f"{name} must not be negative")
         if self.drop_submits < 0 or self.retention_seconds < 0 or self.sync_window <= 0:
             raise ValueError("drop_submits, retention_seconds >= 0 and sync_window > 0 needed")
+        unknown_kinds = set(self.coded_on.split(",")) - set(typing.get_args(AnswerKind))
+        if unknown_kinds:
+            raise ValueError(f"coded_on takes metadata, submit and poll, not {unknown_kinds}")
+
+    def coded_error_for(self, kind: AnswerKind) -> int | None:
+        """The code `coded_error` answers this kind of call with, if any."""
+        return self.coded_error if kind in self.coded_on.split(",") else None
 
     @property
     def timing(self) -> Timing:

@@ -9,7 +9,11 @@ or poll itself. Some inputs misbehave on purpose, so failures can be tested dete
 - `/poison/no-output/`, `/poison/huge/`: a successful job with no `output`, or a 10 MB one;
 - `/poison/slow-sync/`: a sync run longer than the sync window, so its connection is cut;
 - `/poison/lost/`: a job whose record is gone right after submit (4314 on every poll);
-- `/poison/slow-job/`: a job that runs an hour (`SLOW_JOB_SECONDS`), a straggler.
+- `/poison/slow-job/`: a job that runs an hour (`SLOW_JOB_SECONDS`), a straggler;
+- `/poison/sensitive/`: the metadata run answers 4105 (sensitive content);
+- `/poison/half-emoji/`: a title and nickname ending in a lone surrogate (`\\ud83d`);
+- `/poison/cancelled/`, `/poison/no-record/`: a finished job whose status is `Cancelled`, or
+  whose record is missing (`data: []`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from starlette.responses import JSONResponse, Response
 from pipeline.coze import codes
 from pipeline.coze.config import METADATA_WORKFLOW_ID, TRANSCRIPT_WORKFLOW_ID
 from pipeline.emulator import content
-from pipeline.emulator.answers import TRANSIENT_CODES, Answers, close_without_answer
+from pipeline.emulator.answers import MESSAGES, TRANSIENT_CODES, Answers, close_without_answer
 from pipeline.emulator.config import AnswerKind, EmulatorConfig
 
 SPACE_ID = "7476805188205182986"
@@ -51,6 +55,7 @@ COUNTERS = (
     "cut_sync_runs",
     "paid_runs",
     "lost_polls",
+    "coded_errors",
 )
 
 
@@ -153,6 +158,17 @@ class Emulator:
         self.account_errors[code] += 1
         return self.answers.coded(code)
 
+    def _coded_error(self, request: Request, kind: AnswerKind) -> Response | None:
+        """The `coded_error` switch: an account in arrears, an outage, a code nobody knows."""
+        code = self.config.coded_error_for(kind)
+        if code is None:
+            return None
+        self.counters["coded_errors"] += 1
+        msg = MESSAGES.get(code, f"error {code}")
+        if self.config.echo_authorization:
+            msg += f" (request had Authorization: {request.headers.get('authorization', '')})"
+        return self.answers.coded(code, msg)
+
     def _broke(self) -> bool:
         limit = self.config.balance_calls
         return limit is not None and self.counters["paid_runs"] >= limit
@@ -220,6 +236,10 @@ class Emulator:
         if self._broke():  # again: runs that passed the gate together may have spent it
             await self._wait("poll")
             return self._account_error(codes.BALANCE_INSUFFICIENT)
+        coded = self._coded_error(request, "submit" if is_async else "metadata")
+        if coded is not None:
+            await self._wait("poll")
+            return coded
         if workflow_id == METADATA_WORKFLOW_ID and not is_async:
             return await self._metadata(request, text)
         if workflow_id == TRANSCRIPT_WORKFLOW_ID and is_async:
@@ -252,13 +272,20 @@ class Emulator:
                 "workflow execution failed: video not found or deleted",
                 debug_url=debug_url,
             )
+        if "/poison/sensitive/" in text:
+            return self.answers.coded(codes.SENSITIVE_CONTENT, debug_url=debug_url)
         data: dict[str, Any] = content.metadata(text, int(time.time()))
         if "/poison/wrong-types/" in text:
             data["title"] = 12345
+        half_emoji = "/poison/half-emoji/" in text
+        if half_emoji:  # as JavaScript's substring leaves an emoji cut in two
+            data["title"] += "\ud83d"
+            data["nickname"] += "\ud83d"
         encoded = (
             None
             if "/poison/data-null/" in text
-            else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+            # ASCII escapes: a lone surrogate can only travel as `\\ud83d`
+            else json.dumps(data, ensure_ascii=half_emoji, separators=(",", ":"))
         )
         return self.answers.ok(
             {
@@ -317,7 +344,7 @@ class Emulator:
         )
 
     async def history(self, request: Request) -> Response:
-        refused = self._gate(request, poll=True)
+        refused = self._gate(request, poll=True) or self._coded_error(request, "poll")
         await self._wait("poll")
         if refused is not None:
             return refused
@@ -328,10 +355,11 @@ class Emulator:
         if job is None or self._gone(job, workflow_id):
             self.counters["lost_polls"] += 1
             return self.answers.coded(codes.RECORD_NOT_FOUND)
+        no_record = "/poison/no-record/" in job.input and self._finished(job, time.time())
         return self.answers.ok(
             {
                 "msg": "",
-                "data": [self._record(execute_id, job)],
+                "data": [] if no_record else [self._record(execute_id, job)],
                 "detail": {"logid": self.answers.logid()},
                 "code": 0,
             }
@@ -382,6 +410,8 @@ class Emulator:
             "output": output,
             "usage": {"token_count": tokens, "output_count": tokens, "input_count": 0},
         }
+        if status != "Running" and "/poison/cancelled/" in job.input:
+            record.update(execute_status="Cancelled", output="", error_code="")
         if status == "Success" and "/poison/no-output/" in job.input:
             del record["output"]
         if status == "Success" and "/poison/huge/" in job.input:

@@ -165,23 +165,23 @@ CODES: dict[int, CodeInfo] = {
 
 def scope_of(code: int | None, http_status: int | None) -> Scope | None:
     """The scope of an answer, or None for a success. HTTP 429 is a rate limit whatever the
-    body says; otherwise a code wins over the HTTP status, since Coze sends coded errors with
-    HTTP 200 and a code means the same on any status: one in no table is `unknown`, never the
-    item's fault. A body that is not JSON at all is `endpoint` on most statuses too;
+    body says; otherwise a code of the table wins over the HTTP status, since Coze sends coded
+    errors with HTTP 200 and a code means the same on any status. A code in no table is
+    `unknown`, never the item's fault, unless an error status says more (a gateway's 502). A body that is not JSON at all is `endpoint` on most statuses too;
     `decode.error_for` decides that, as it needs the body."""
     status = http_status or 0
     if status == 429:
         return "rate_limit"
-    if code is not None and code != SUCCESS:
-        return CODES[code].scope if code in CODES else "unknown"
+    if code is not None and code in CODES:
+        return CODES[code].scope
     if status in (401, 403):
         return "account"
     if status >= 500 or status == 408:
         return "transient"
     if status == 404:
         return "endpoint"  # Coze answers a missing workflow with code 4200, not a bare 404
+    if code is not None and code != SUCCESS:
+        return "unknown"
     if status == 400:
         return "item"
-    if status >= 400:
-        return "unknown"
-    return None
+    return "unknown" if status >= 400 else None

@@ -140,7 +140,7 @@ def error_for(
     msg = valid_unicode(str(envelope.get("msg") or "")) if envelope else ""
     status = raw.http_status or 0
     scope = codes.scope_of(code, status)
-    if envelope is None and scope in (None, "item") and not _json_like(raw.body):
+    if envelope is None and scope in (None, "item", "unknown") and not _json_like(raw.body):
         scope = "endpoint"
     if scope == "endpoint":
         what = f"{raw.method} {raw.path} got HTTP {status} and {_preview(raw.body)}"

@@ -13,15 +13,19 @@ from pipeline.coze.decode import (
     decode_submission,
     error_for,
     parse_envelope,
+    valid_unicode,
 )
 from pipeline.coze.errors import (
     AccountError,
     BadRequestError,
     EndpointError,
     JobEndedError,
+    JobStateUnknownError,
     MalformedPayloadError,
+    PermanentError,
     RateLimitedError,
     ServerError,
+    UnknownCodeError,
     WorkflowFailedError,
     WorkflowUnavailableError,
 )
@@ -156,14 +160,29 @@ def test_a_finished_job_whose_output_cannot_be_read_has_ended(change):
         decode_run(exchange(history(**change)))
 
 
-def test_an_unknown_execute_status_is_malformed_not_the_end_of_the_job():
-    with pytest.raises(MalformedPayloadError) as caught:
-        decode_run(exchange(history(execute_status="Done")))
-    assert caught.value.scope == "item"
+def test_an_unknown_execute_status_says_the_state_is_unknown_not_the_end_of_the_job():
+    for status in ("Cancelled", "Timeout", None):
+        with pytest.raises(JobStateUnknownError, match=f"execute_status {status!r}") as caught:
+            decode_run(exchange(history(execute_status=status)))
+        assert caught.value.scope != "job" and not caught.value.retryable
+
+
+def test_text_with_half_an_emoji_is_made_valid_unicode():
+    """A lone surrogate (JavaScript cut an emoji in two) can be neither stored nor printed."""
+    data = json.dumps(
+        {"title": "标题\ud83d", "nickname": "\udc00作者", "cover_url": "", "output": ""}
+    )
+    assert "\\ud83d" in data  # travels as an escape, as a JSON writer sends it
+    result = decode_metadata(exchange(json.dumps({"code": 0, "msg": "Success", "data": data})))
+    assert (result.title, result.nickname) == ("标题\ufffd", "\ufffd作者")
+    output = json.dumps({"Output": json.dumps({"content": "话\ud83d", "title": "t\ude00"})})
+    record = decode_run(exchange(history(output=output)))
+    assert (record.content, record.title) == ("话\ufffd", "t\ufffd")
+    assert valid_unicode("完整的😀") == "完整的😀"
 
 
 def test_missing_data_list_and_huge_answers_are_malformed():
-    with pytest.raises(MalformedPayloadError, match="non-empty list"):
+    with pytest.raises(JobStateUnknownError, match="no run record"):
         decode_run(exchange('{"code":0,"msg":"","data":[]}'))
     huge = history(
         output=json.dumps(
@@ -190,6 +209,13 @@ def test_missing_data_list_and_huge_answers_are_malformed():
         (200, "<html>sign in</html>", EndpointError),
         (404, "Not Found", EndpointError),
         (404, '{"code":404,"msg":"not found"}', EndpointError),
+        (200, '{"code":4019,"msg":"火山Bot调用按量余额不足"}', AccountError),
+        (200, '{"code":4022,"msg":"模型欠费"}', AccountError),
+        (200, '{"code":4012,"msg":"invalid model"}', WorkflowUnavailableError),
+        (200, '{"code":4105,"msg":"内容包含敏感信息"}', PermanentError),
+        (200, '{"code":4999,"msg":"new"}', UnknownCodeError),
+        (200, '{"code":4006,"msg":"invalid bot"}', UnknownCodeError),
+        (409, '{"code":1001,"msg":"conflict"}', UnknownCodeError),
         (404, '{"code":4200,"msg":"workflow not found"}', WorkflowUnavailableError),
         (200, '{"code":4200,"msg":"workflow not found"}', WorkflowUnavailableError),
         (200, '{"code":6000,"msg":"workflow failed"}', WorkflowFailedError),

@@ -21,17 +21,17 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # answer to use, "malformed" for a success envelope that is not our workflows' shape, or
 # "uncertain" for a submit's success that cannot be read (it may still be a paid job).
 EXPECTED = {
-    "err_cozejs_400_1001_detail": "item",
+    "err_cozejs_400_1001_detail": "unknown",  # a code (or a status) in no table: never the item's fault
     "err_cozejs_400_4000": "item",
     "err_cozejs_401_4100": "account",
     "err_cozejs_403_4101": "account",
     "err_cozejs_404_4200": "workflow",
-    "err_cozejs_418": "item",
+    "err_cozejs_418": "unknown",  # a code (or a status) in no table: never the item's fault
     "err_cozejs_429_4013": "rate_limit",
     "err_cozejs_500": "transient",
     "err_cozejs_502": "transient",
     "err_cozepy_test_4000_json_fail": "item",
-    "err_cozepy_test_code100": "item",
+    "err_cozepy_test_code100": "unknown",  # a code (or a status) in no table: never the item's fault
     "err_cozepy_test_error_message_only": "item",
     "err_docs_4000": "item",
     "err_docs_4008": "account",

@@ -26,6 +26,7 @@ MESSAGES: dict[int, str] = {
     codes.SYSTEM_LIMIT: "已达系统请求上限，请稍后重试",
     codes.BALANCE_INSUFFICIENT: "当前账户的 Coze Token 余额不足",
     codes.AUTH_FAILED: "身份验证无效",
+    codes.PERMISSION_DENIED: "没有权限访问该资源",
     codes.RISK_CONTROL: "命中风控拦截",
     codes.WORKFLOW_NOT_FOUND: "workflow not found or not published",
     codes.RECORD_NOT_FOUND: "未找到执行记录",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipeline.coze.auth import JwtApp
 from pipeline.coze.budget import CallBudget
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
@@ -156,9 +157,14 @@ class CozeResource(dg.ConfigurableResource):
     base_url: str
     api_token: str | None = None
     poll_token: str | None = None
+    # A JWT app (when no api_token): the key as an `EnvVar`, or the path of its file.
+    jwt_client_id: str | None = None
+    jwt_public_key_id: str | None = None
+    jwt_private_key: str | None = None
+    jwt_private_key_file: str | None = None
     metadata_workflow_id: str
     transcript_workflow_id: str
-    rps: float
+    rps: float | None = None
     max_in_flight: int | None = None
     http_attempts: int
     poll_budget_seconds: float = 900.0
@@ -171,13 +177,20 @@ class CozeResource(dg.ConfigurableResource):
         *,
         api_token: dg.EnvVar | None,
         poll_token: dg.EnvVar | None,
+        jwt_private_key: dg.EnvVar | None,
+        jwt_private_key_file: str | None,
         poll_budget_seconds: float,
         max_calls: int | None,
     ) -> "CozeResource":
+        app = settings.jwt_app
         return cls(
             **{name: getattr(settings, name) for name in SETTING_FIELDS},
             api_token=api_token,
             poll_token=poll_token,
+            jwt_client_id=app.client_id if app else None,
+            jwt_public_key_id=app.public_key_id if app else None,
+            jwt_private_key=jwt_private_key,
+            jwt_private_key_file=jwt_private_key_file,
             poll_budget_seconds=poll_budget_seconds,
             max_calls=max_calls,
         )
@@ -187,6 +200,12 @@ class CozeResource(dg.ConfigurableResource):
             **{name: getattr(self, name) for name in SETTING_FIELDS},
             api_token=self.api_token,
             poll_token=self.poll_token,
+            jwt_app=JwtApp.from_values(
+                self.jwt_client_id,
+                self.jwt_public_key_id,
+                self.jwt_private_key,
+                self.jwt_private_key_file,
+            ),
         )
 
     def client(self, budget: CallBudget | None = None) -> CozeClient:

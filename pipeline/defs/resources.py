@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -13,6 +14,7 @@ from pipeline.coze.budget import CallBudget
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
 from pipeline.defs.partitions import batch_file
+from pipeline.scrub import MASK
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.location import Lake, Warehouse
 from pipeline.warehouse.recorder import Recorder
@@ -139,6 +141,7 @@ class LinkFilesResource(dg.ConfigurableResource):
         return sorted(p for p in Path(self.directory).glob("*.txt") if p.is_file())
 
 
+SECRET_FIELDS = ("api_token", "poll_token", "jwt_private_key")
 # The settings a deployment may change, shown as the resource's config in the Dagster UI.
 # Their defaults and rules live once, in `CozeSettings`; tokens are given as `EnvVar`s.
 SETTING_FIELDS = (
@@ -194,6 +197,10 @@ class CozeResource(dg.ConfigurableResource):
             poll_budget_seconds=poll_budget_seconds,
             max_calls=max_calls,
         )
+
+    def __repr_args__(self) -> Any:
+        """The secrets, once Dagster has resolved their `EnvVar`s, masked in repr and str."""
+        return [(k, MASK if k in SECRET_FIELDS and v else v) for k, v in super().__repr_args__()]
 
     def settings(self) -> CozeSettings:
         return CozeSettings(

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from pipeline.coze.auth import ENV_KEY, ENV_KEY_FILE
 from pipeline.coze.config import CozeSettings
 from pipeline.defs.assets import coze_calls, links, normalized_tables
 from pipeline.defs.automation import JOB_NAME, link_files_sensor, unfinished_work_schedule
@@ -25,10 +26,13 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
     env = os.environ if environ is None else environ
     settings = PipelineSettings.from_env(env)
     coze_settings = CozeSettings.from_env(env)
+    jwt = coze_settings.jwt_app is not None
     coze = CozeResource.from_settings(
         coze_settings,
         api_token=_secret("COZE_API_TOKEN", env),
         poll_token=_secret("COZE_POLL_TOKEN", env),
+        jwt_private_key=_secret(ENV_KEY, env) if jwt else None,
+        jwt_private_key_file=env.get(ENV_KEY_FILE) if jwt and not env.get(ENV_KEY) else None,
         poll_budget_seconds=settings.poll_budget_seconds,
         max_calls=settings.max_calls,
     )

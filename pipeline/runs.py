@@ -23,6 +23,7 @@ from typing import Any
 
 import dagster as dg
 
+from pipeline.coze.auth import ENV_CLIENT_ID
 from pipeline.coze.config import CozeSettings
 from pipeline.definitions import build_definitions
 from pipeline.defs.assets import API_POOL, coze_calls
@@ -80,10 +81,10 @@ def open_instance() -> dg.DagsterInstance:
 def coze_endpoint(environ: dict[str, str]) -> Iterator[dict[str, str]]:
     """The service configured, else a built-in emulator for the run's duration.
 
-    A token means the real service (or COZE_BASE_URL); COZE_BASE_URL alone means an emulator
-    someone already runs; neither means start one here.
+    A token or a JWT app means the real service (or COZE_BASE_URL); COZE_BASE_URL alone means an
+    emulator someone already runs; none of them means start one here.
     """
-    if environ.get("COZE_API_TOKEN") or environ.get("COZE_BASE_URL"):
+    if any(environ.get(name) for name in ("COZE_API_TOKEN", "COZE_BASE_URL", ENV_CLIENT_ID)):
         yield environ
         return
     with EmulatorProcess(EmulatorConfig()) as emulator:

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import dagster as dg
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pipeline.settings import PROJECT_ROOT
 
@@ -140,6 +142,20 @@ class PipelineProcess:
         self.process.wait(timeout=timeout)
         self._reader.join(timeout=10)
         return self.process.returncode
+
+
+def rsa_key_pair() -> tuple[str, str]:
+    """A new RSA key pair as PEM text (private, public), as a Coze JWT app's keys are made."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private.decode(), public.decode()
 
 
 def files_containing(secret: str, *roots: Path) -> list[Path]:

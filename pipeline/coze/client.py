@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
+from pipeline.coze.auth import REFUSED_TOKEN_CODES, TokenSource, token_source
 from pipeline.coze.budget import CallBudget
-from pipeline.coze.config import MAX_ANSWER_BYTES, CozeSettings
+from pipeline.coze.config import DEFAULT_RPS, MAX_ANSWER_BYTES, CozeSettings
 from pipeline.coze.connections import Connections
 from pipeline.coze.decode import (
     decode_metadata,
@@ -113,7 +114,7 @@ class CozeClient:
         budget: CallBudget | None = None,
     ) -> None:
         self.settings = settings
-        self.limiter = limiter or RateLimiter(settings.rps, settings.max_in_flight)
+        self.limiter = limiter or RateLimiter(settings.rps or DEFAULT_RPS, settings.max_in_flight)
         self.budget = budget or CallBudget(None)
         self._rng = random.Random()
         # One TLS context for every shard: building one loads the CA bundle, 25 ms in which the
@@ -132,6 +133,16 @@ class CozeClient:
                 limits=limits,
                 headers={"Content-Type": "application/json", "Accept-Encoding": "gzip, deflate"},
             )
+        )
+        self.tokens: TokenSource = token_source(
+            settings.api_token,
+            settings.poll_token,
+            settings.jwt_app,
+            settings.base_url,
+            settings.shown_base_url,
+            self._connections.client,
+            attempts=settings.http_attempts,
+            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
         )
 
     def __repr__(self) -> str:
@@ -201,13 +212,16 @@ class CozeClient:
                 raw=error.raw,
             ) from None
 
-    def _token(self, method: str) -> tuple[str | None, str]:
-        """The token a call sends, and how to name it to a person (never its value)."""
-        if method == "POST":
-            return self.settings.api_token, "submit token (COZE_API_TOKEN)"
-        if self.settings.poll_token:
-            return self.settings.poll_token, "poll token (COZE_POLL_TOKEN)"
-        return self.settings.api_token, "poll token (COZE_API_TOKEN; no COZE_POLL_TOKEN set)"
+    async def read_once(self, path: str) -> tuple[RawExchange, dict[str, Any] | None]:
+        """One GET of an account read (its plan) with the submit token, outside the rate, the
+        call budget and the retries: the run goes on without it, so it never waits for it."""
+        token, _ = await self.tokens.bearer("POST")
+        timeout = httpx.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout)
+        async with asyncio.timeout(self.settings.read_timeout * self.settings.deadline_factor):
+            raw, envelope, _, _ = await self._exchange(
+                "GET", path, "", "", None, self._headers(token), timeout
+            )
+        return raw, envelope
 
     def _headers(self, token: str | None) -> dict[str, str]:
         if token:
@@ -307,8 +321,6 @@ class CozeClient:
     ) -> RawExchange:
         """Send, retrying only what certainly started no run; return the successful answer or
         raise its classified error."""
-        token, token_role = self._token(method)
-        headers = self._headers(token)
         read = read_timeout or self.settings.read_timeout
         timeout = httpx.Timeout(
             connect=self.settings.connect_timeout,
@@ -318,12 +330,17 @@ class CozeClient:
         )
         deadline = read * self.settings.deadline_factor
         attempt = 0
+        renewed = False
         while True:
             attempt += 1
             last = attempt >= self.settings.http_attempts
             retry_after: float | None = None
             try:
                 async with self.limiter.slot(key):
+                    # Asked per attempt, in its turn: a token that expired while the request
+                    # waited for the rate is replaced before it is sent.
+                    token, token_role = await self.tokens.bearer(method)
+                    headers = self._headers(token)
                     self.budget.take()
                     async with asyncio.timeout(deadline):
                         raw, envelope, retry_after, whole = await self._exchange(
@@ -340,6 +357,9 @@ class CozeClient:
             if error is None:
                 self.limiter.on_success()
                 return raw
+            if error.code in REFUSED_TOKEN_CODES and not renewed and await self.tokens.renew(token):
+                renewed = True  # a refused token started no run: sent once more, newly minted
+                continue
             if isinstance(error, RateLimitedError):
                 self.limiter.on_rate_limited(retry_after)
             if not error.retryable or last:

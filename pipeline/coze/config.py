@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pipeline.coze.auth import JwtApp
 from pipeline.envvars import ConfigError, env_float, env_int
 from pipeline.scrub import add_secret
 
@@ -18,6 +19,8 @@ REAL_SERVICE_HOSTS = ("api.coze.cn", "api.coze.com")
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 METADATA_WORKFLOW_ID = "7535017326866415642"
 TRANSCRIPT_WORKFLOW_ID = "7535294053631819826"
+# The rate when COZE_RPS is not set and the account's plan cannot be read: inside every plan.
+DEFAULT_RPS = 5.0
 TEXT_ENV = {
     "base_url": "COZE_BASE_URL",
     "api_token": "COZE_API_TOKEN",
@@ -32,10 +35,13 @@ class CozeSettings:
     base_url: str = "https://api.coze.cn"
     api_token: str | None = field(default=None, repr=False)
     poll_token: str | None = field(default=None, repr=False)
+    # Used when no api_token is set (COZE_JWT_OAUTH_*): the app mints its own access tokens.
+    jwt_app: JwtApp | None = field(default=None, repr=False)
     metadata_workflow_id: str = METADATA_WORKFLOW_ID
     transcript_workflow_id: str = TRANSCRIPT_WORKFLOW_ID
-    # 5 requests/s stays well inside every plan's QPS (docs/coze.md); set COZE_RPS to the plan's.
-    rps: float = 5.0
+    # COZE_RPS; None means the account's plan's workflow QPS, read once per run from the
+    # benefits API (`pipeline.coze.plan`), else DEFAULT_RPS.
+    rps: float | None = None
     # Requests in flight follow the rate and the observed latency (`RateLimiter`); this only
     # bounds them further.
     max_in_flight: int | None = None
@@ -55,7 +61,9 @@ class CozeSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> CozeSettings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {name: env[var] for name, var in TEXT_ENV.items() if env.get(var)}
-        values["rps"] = env_float(env, "COZE_RPS", cls.rps, minimum=0, inclusive=False)
+        if env.get("COZE_RPS", "").strip():
+            values["rps"] = env_float(env, "COZE_RPS", DEFAULT_RPS, minimum=0, inclusive=False)
+        values["jwt_app"] = JwtApp.from_env(env)
         if env.get("COZE_MAX_IN_FLIGHT"):
             values["max_in_flight"] = env_int(env, "COZE_MAX_IN_FLIGHT", 1, minimum=1)
         values["http_attempts"] = env_int(env, "COZE_MAX_ATTEMPTS", cls.http_attempts, minimum=1)
@@ -63,10 +71,15 @@ class CozeSettings:
         return cls(**values)
 
     def __post_init__(self) -> None:
-        """The same rules whether the values came from the environment or the Dagster UI."""
+        """The same rules whether the values came from the environment or the Dagster UI; the
+        tokens are masked in every text from now on."""
         add_secret(self.api_token)
         add_secret(self.poll_token)
-        if self.rps <= 0 or (self.max_in_flight or 1) < 1 or self.http_attempts < 1:
+        if (
+            (self.rps is not None and self.rps <= 0)
+            or (self.max_in_flight or 1) < 1
+            or self.http_attempts < 1
+        ):
             raise ConfigError("rps must be > 0, max_in_flight and http_attempts >= 1")
         if self.deadline_factor < 1:
             raise ConfigError("deadline_factor must be >= 1: a deadline cuts before a read does")

@@ -140,6 +140,10 @@ class RateLimiter:
         self._timer = None
         self._dispatch()
 
+    def set_rate(self, rps: float) -> None:
+        """The rate decided once the account's plan is known, before the first request."""
+        self.max_rps = self.rps = rps
+
     def on_success(self) -> None:
         self.rps = min(self.max_rps, self.rps + self.max_rps * RECOVERY_PER_SUCCESS)
 

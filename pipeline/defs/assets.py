@@ -13,6 +13,7 @@ from pipeline.coze.budget import CallBudget
 from pipeline.coze.durations import WINDOW as DURATION_WINDOW
 from pipeline.coze.durations import JobDurations
 from pipeline.coze.errors import ServiceHaltError
+from pipeline.coze.plan import settle_rate
 from pipeline.defs.catalog import TABLE_DOCS, table_metadata, table_spec
 from pipeline.defs.partitions import batches, one_run_per_backfill
 from pipeline.defs.resources import (
@@ -168,10 +169,6 @@ def coze_calls(
         )
         running = queries.running_jobs(conn, context.partition_keys)
         durations = JobDurations(queries.recent_run_seconds(conn, DURATION_WINDOW))
-    context.log.info(
-        f"coze: {sum(w.needs_metadata for w in work)} videos to resolve, "
-        f"{sum(w.may_submit for w in work)} may be submitted, {len(running)} jobs running"
-    )
     budget = CallBudget(config.max_calls or coze.max_calls)
 
     def normalize_and_analyse() -> None:
@@ -184,6 +181,11 @@ def coze_calls(
 
     async def call() -> CallsProgress:
         async with coze.client(budget) as client:
+            context.log.info(f"coze: {await settle_rate(client)}")
+            context.log.info(
+                f"coze: {sum(w.needs_metadata for w in work)} videos to resolve, "
+                f"{sum(w.may_submit for w in work)} may be submitted, {len(running)} jobs running"
+            )
             return await call_coze(
                 client,
                 recorder,

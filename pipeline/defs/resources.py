@@ -5,14 +5,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
+from pipeline.coze.auth import JwtApp
 from pipeline.coze.budget import CallBudget
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
 from pipeline.defs.partitions import batch_file
 from pipeline.links import link_file_problem
+from pipeline.scrub import MASK
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.location import Lake, Warehouse
 from pipeline.warehouse.recorder import Recorder
@@ -141,6 +144,7 @@ class LinkFilesResource(dg.ConfigurableResource):
         return sorted(p for p in Path(self.directory).glob("*.txt") if p.is_file())
 
 
+SECRET_FIELDS = ("api_token", "poll_token", "jwt_private_key")
 # The settings a deployment may change, shown as the resource's config in the Dagster UI.
 # Their defaults and rules live once, in `CozeSettings`; tokens are given as `EnvVar`s.
 SETTING_FIELDS = (
@@ -159,9 +163,14 @@ class CozeResource(dg.ConfigurableResource):
     base_url: str
     api_token: str | None = None
     poll_token: str | None = None
+    # A JWT app (when no api_token): the key as an `EnvVar`, or the path of its file.
+    jwt_client_id: str | None = None
+    jwt_public_key_id: str | None = None
+    jwt_private_key: str | None = None
+    jwt_private_key_file: str | None = None
     metadata_workflow_id: str
     transcript_workflow_id: str
-    rps: float
+    rps: float | None = None
     max_in_flight: int | None = None
     http_attempts: int
     poll_budget_seconds: float = 900.0
@@ -174,22 +183,39 @@ class CozeResource(dg.ConfigurableResource):
         *,
         api_token: dg.EnvVar | None,
         poll_token: dg.EnvVar | None,
+        jwt_private_key: dg.EnvVar | None,
+        jwt_private_key_file: str | None,
         poll_budget_seconds: float,
         max_calls: int | None,
     ) -> "CozeResource":
+        app = settings.jwt_app
         return cls(
             **{name: getattr(settings, name) for name in SETTING_FIELDS},
             api_token=api_token,
             poll_token=poll_token,
+            jwt_client_id=app.client_id if app else None,
+            jwt_public_key_id=app.public_key_id if app else None,
+            jwt_private_key=jwt_private_key,
+            jwt_private_key_file=jwt_private_key_file,
             poll_budget_seconds=poll_budget_seconds,
             max_calls=max_calls,
         )
+
+    def __repr_args__(self) -> Any:
+        """The secrets, once Dagster has resolved their `EnvVar`s, masked in repr and str."""
+        return [(k, MASK if k in SECRET_FIELDS and v else v) for k, v in super().__repr_args__()]
 
     def settings(self) -> CozeSettings:
         return CozeSettings(
             **{name: getattr(self, name) for name in SETTING_FIELDS},
             api_token=self.api_token,
             poll_token=self.poll_token,
+            jwt_app=JwtApp.from_values(
+                self.jwt_client_id,
+                self.jwt_public_key_id,
+                self.jwt_private_key,
+                self.jwt_private_key_file,
+            ),
         )
 
     def client(self, budget: CallBudget | None = None) -> CozeClient:

@@ -30,6 +30,7 @@ MESSAGES: dict[int, str] = {
     codes.MODEL_ARREARS: "模型欠费",
     codes.SENSITIVE_CONTENT: "内容包含敏感信息,请修改后重新提交",
     codes.AUTH_FAILED: "身份验证无效",
+    codes.PERMISSION_DENIED: "没有权限访问该资源",
     codes.RISK_CONTROL: "命中风控拦截",
     codes.WORKFLOW_NOT_FOUND: "workflow not found or not published",
     codes.RECORD_NOT_FOUND: "未找到执行记录",

@@ -57,6 +57,16 @@ class EmulatorConfig:
     daily_quota: int | None = _opt(None, "requests before everything gets code 4008")
     async_needs_paid_plan: bool = _opt(False, "answer code 6003 to every is_async run")
     require_token: str | None = _opt(None, "answer code 4100 unless this bearer token is sent")
+    jwt_public_key: str | None = _opt(
+        None,
+        "PEM of an OAuth JWT app's public key, or a path to it: then every run and poll needs "
+        "an access token minted by POST /api/permission/oauth2/token, else code 4100",
+    )
+    jwt_client_id: str | None = _opt(None, "the JWT app's client id (the JWT's iss)")
+    jwt_key_id: str | None = _opt(None, "the JWT app's public key id (the JWT's kid)")
+    access_token_seconds: float = _opt(900.0, "life of a minted access token, at most as asked")
+    benefits_qps: float = _opt(50.0, "workflow QPS the benefits API answers (the free plan's)")
+    refuse_benefits: bool = _opt(False, "answer code 4101 to the benefits API (no getBenefit)")
     drop_submits: int = _opt(0, "accept (and bill) the next N submits, then close without answer")
     sync_window: float = _opt(90.0, "seconds after which a sync run's connection is closed")
     retention_seconds: float = _opt(7 * 86400.0, "age after which a job's record is gone (4314)")
@@ -80,6 +90,11 @@ class EmulatorConfig:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative")
+        jwt = (self.jwt_public_key, self.jwt_client_id, self.jwt_key_id)
+        if any(jwt) and not all(jwt):
+            raise ValueError("jwt_public_key, jwt_client_id and jwt_key_id go together")
+        if self.access_token_seconds <= 0 or self.benefits_qps <= 0:
+            raise ValueError("access_token_seconds and benefits_qps must be > 0")
         if self.drop_submits < 0 or self.retention_seconds < 0 or self.sync_window <= 0:
             raise ValueError("drop_submits, retention_seconds >= 0 and sync_window > 0 needed")
         unknown_kinds = set(self.coded_on.split(",")) - set(typing.get_args(AnswerKind))
@@ -115,7 +130,8 @@ class EmulatorConfig:
             flag = f"--{f.name.replace('_', '-')}"
             if value is None or value is False:
                 continue
-            args += [flag] if value is True else [flag, str(value)]
+            # `--flag=value`: a value that starts with "-" (a PEM) is not taken for a flag.
+            args += [flag] if value is True else [f"{flag}={value}"]
         return args
 
 

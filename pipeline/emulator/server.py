@@ -23,6 +23,9 @@ from pipeline.emulator.answers import KeepRawSend
 from pipeline.emulator.config import EmulatorConfig, add_arguments, from_args
 from pipeline.emulator.service import Emulator
 
+OAUTH_TOKEN_PATH = "/api/permission/oauth2/token"
+BENEFITS_PATH = "/v1/commerce/benefit/benefits/get"
+
 __all__ = ["EmulatorConfig", "create_app", "main", "serve"]
 
 
@@ -36,6 +39,8 @@ def create_app(config: EmulatorConfig) -> KeepRawSend:
                 emulator.counted(emulator.history),
                 methods=["GET"],
             ),
+            Route(OAUTH_TOKEN_PATH, emulator.oauth_token, methods=["POST"]),
+            Route(BENEFITS_PATH, emulator.benefits, methods=["GET"]),
             Route("/_emulator/stats", emulator.stats, methods=["GET"]),
             Route("/_emulator/config", emulator.configure, methods=["POST"]),
         ]

@@ -35,6 +35,7 @@ from pipeline.coze.config import METADATA_WORKFLOW_ID, TRANSCRIPT_WORKFLOW_ID
 from pipeline.emulator import content
 from pipeline.emulator.answers import MESSAGES, TRANSIENT_CODES, Answers, close_without_answer
 from pipeline.emulator.config import AnswerKind, EmulatorConfig
+from pipeline.emulator.oauth import AccessTokens
 
 SPACE_ID = "7476805188205182986"
 FIRST_EXECUTE_ID = 7535298640308535332
@@ -56,6 +57,9 @@ COUNTERS = (
     "paid_runs",
     "lost_polls",
     "coded_errors",
+    "tokens_minted",
+    "token_refusals",
+    "benefit_reads",
 )
 
 
@@ -122,6 +126,7 @@ class Emulator:
         self.timeline = Arrivals()
         self.tokens = config.rps or 0.0
         self.refilled = time.monotonic()
+        self.access_tokens = AccessTokens()
 
     def counted(
         self, handler: Callable[[Request], Awaitable[Response]]
@@ -182,8 +187,7 @@ class Emulator:
         while self.arrivals and self.arrivals[0] < now - 1.0:
             self.arrivals.popleft()
         self.max_per_second = max(self.max_per_second, len(self.arrivals))
-        token = config.require_token
-        if token is not None and request.headers.get("authorization") != f"Bearer {token}":
+        if not self._authorized(request):
             self.counters["auth_failures"] += 1
             return self._account_error(codes.AUTH_FAILED)
         if config.daily_quota is not None and self.counters["requests"] > config.daily_quota:
@@ -208,6 +212,61 @@ class Emulator:
             self.counters["transient_errors"] += 1
             return self.answers.coded(self.rng.choice(TRANSIENT_CODES))
         return None
+
+    def _authorized(self, request: Request) -> bool:
+        """The required static token, and with a JWT app a live access token it minted."""
+        authorization = request.headers.get("authorization")
+        token = self.config.require_token
+        if token is not None and authorization != f"Bearer {token}":
+            return False
+        return self.config.jwt_public_key is None or self.access_tokens.live(authorization)
+
+    async def oauth_token(self, request: Request) -> Response:
+        """The JWT app's token exchange (`pipeline.emulator.oauth`); a refused JWT is code 4100
+        with what was wrong."""
+        await self._wait("poll")
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        answer = self.access_tokens.exchange(
+            self.config, request.headers.get("authorization"), request.url.netloc, body
+        )
+        if isinstance(answer, str):
+            self.counters["token_refusals"] += 1
+            return self.answers.coded(codes.AUTH_FAILED, answer)
+        self.counters["tokens_minted"] += 1
+        return self.answers.json(answer, headers={"x-tt-logid": self.answers.logid()})
+
+    async def benefits(self, request: Request) -> Response:
+        """The account's plan, as coze-py's `benefits.retrieve` reads it: the workflow QPS in
+        `effective.item_info.total`; code 4101 for a token without the permission."""
+        self.counters["benefit_reads"] += 1
+        await self._wait("poll")
+        if not self._authorized(request):
+            return self._account_error(codes.AUTH_FAILED)
+        if self.config.refuse_benefits:
+            return self._account_error(codes.PERMISSION_DENIED)
+        now = int(time.time())
+        item = {
+            "used": 0,
+            "total": self.config.benefits_qps,
+            "start_at": now - 86400,
+            "end_at": now + 365 * 86400,
+            "strategy": "by_quota",
+        }
+        status = {"status": "valid", "item_info": item}
+        info = {
+            "basic": status,
+            "extra": [],
+            "effective": status,
+            "resource_id": request.query_params.get("resource_id", "workflow"),
+            "benefit_type": "api_run_qps",
+        }
+        data = {"basic_info": {"user_level": "free"}, "benefit_info": [info]}
+        return self.answers.ok(
+            {"code": 0, "msg": "", "data": data, "detail": {"logid": self.answers.logid()}}
+        )
 
     async def run(self, request: Request) -> Response:
         refused = self._gate(request, poll=False)
@@ -429,6 +488,7 @@ class Emulator:
                 "busy_seconds": self.timeline.last - (self.timeline.first or self.timeline.last),
                 "arrivals": asdict(self.timeline),
                 "submits_per_input": dict(self.submits_per_input),
+                "access_tokens": list(self.access_tokens.expiry),
                 "jobs": {
                     eid: {
                         "input": job.input,

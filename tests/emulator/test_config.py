@@ -27,6 +27,13 @@ EVERY_FIELD_SET = EmulatorConfig(
     daily_quota=900,
     async_needs_paid_plan=True,
     require_token="pat_x",
+    # A PEM starts with dashes: it must reach the emulator as a value, not as a flag.
+    jwt_public_key="-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n",
+    jwt_client_id="1234567890",
+    jwt_key_id="kid_x",
+    access_token_seconds=12.0,
+    benefits_qps=37.0,
+    refuse_benefits=True,
     drop_submits=2,
     sync_window=30.0,
     retention_seconds=86400.0,
@@ -55,7 +62,14 @@ def test_every_field_survives_the_command_line() -> None:
 
 @pytest.mark.parametrize(
     "changes",
-    [{"profile": "slow"}, {"fail_rate": 1.5}, {"fail_rate": 0.6, "trim_rate": 0.6}, {"rps": -1}],
+    [
+        {"profile": "slow"},
+        {"fail_rate": 1.5},
+        {"fail_rate": 0.6, "trim_rate": 0.6},
+        {"rps": -1},
+        {"jwt_client_id": "1234567890"},
+        {"access_token_seconds": 0},
+    ],
 )
 def test_a_config_the_emulator_would_misread_is_refused(changes: dict[str, object]) -> None:
     """A typo must fail the test that makes it, not silently test nothing."""

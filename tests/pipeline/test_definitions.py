@@ -6,7 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pipeline.coze.auth import JwtApp
+from pipeline.definitions import build_definitions
+from pipeline.defs.resources import CozeResource
 from pipeline.settings import PROJECT_ROOT
+from tests.support import rsa_key_pair
 
 
 def test_workspace_validates(tmp_path: Path) -> None:
@@ -46,3 +50,23 @@ def test_a_broken_location_fails_validation(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode != 0
+
+
+def test_a_jwt_app_reaches_the_coze_resource_as_names_never_as_its_key(tmp_path: Path) -> None:
+    """Dagster stores a resource's config: the key is an `EnvVar` (its name) or a file's path,
+    and a resolved resource masks its secrets in repr."""
+    private_key, _ = rsa_key_pair()
+    key_file = tmp_path / "app.pem"
+    key_file.write_text(private_key, encoding="utf-8")
+    app = {"COZE_JWT_OAUTH_CLIENT_ID": "1234567", "COZE_JWT_OAUTH_PUBLIC_KEY_ID": "kid_1"}
+    env = {"PIPELINE_DB": str(tmp_path / "w.duckdb"), "PIPELINE_LINKS_DIR": str(tmp_path), **app}
+    by_text = build_definitions({**env, "COZE_JWT_OAUTH_PRIVATE_KEY": private_key})
+    by_file = build_definitions({**env, "COZE_JWT_OAUTH_PRIVATE_KEY_FILE": str(key_file)})
+    text_coze, file_coze = by_text.resources["coze"], by_file.resources["coze"]
+    assert text_coze.jwt_private_key == "COZE_JWT_OAUTH_PRIVATE_KEY"
+    assert text_coze.jwt_private_key_file is None
+    assert file_coze.jwt_private_key is None and file_coze.jwt_private_key_file == str(key_file)
+    assert file_coze.settings().jwt_app == JwtApp("1234567", "kid_1", private_key)
+    resolved = CozeResource(**{**file_coze.model_dump(), "jwt_private_key": private_key})
+    key_line = private_key.splitlines()[2]
+    assert key_line not in repr(resolved) and key_line not in str(resolved)

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from pipeline.alerts.send import webhook_url
 from pipeline.coze.auth import ENV_KEY, ENV_KEY_FILE
 from pipeline.coze.config import CozeSettings
+from pipeline.defs.alerts import failed_run_alert
 from pipeline.defs.assets import coze_calls, links, normalized_tables
 from pipeline.defs.automation import JOB_NAME, link_files_sensor, unfinished_work_schedule
 from pipeline.defs.checks import warehouse_checks
@@ -51,7 +53,7 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
         ],
         asset_checks=[warehouse_checks],
         jobs=[pipeline_job],
-        sensors=[link_files_sensor],
+        sensors=[link_files_sensor, failed_run_alert(pipeline_job, webhook_url(env))],
         schedules=[unfinished_work_schedule],
         resources={
             "warehouse": WarehouseResource.of(

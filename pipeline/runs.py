@@ -23,6 +23,8 @@ from typing import Any
 
 import dagster as dg
 
+from pipeline.alerts.once import alert_failed_run
+from pipeline.alerts.send import webhook_url
 from pipeline.coze.auth import ENV_CLIENT_ID
 from pipeline.coze.config import CozeSettings
 from pipeline.definitions import build_definitions
@@ -32,6 +34,7 @@ from pipeline.defs.partitions import batch_key, batches
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.instance import connected_instance
 from pipeline.links import link_file_problem
+from pipeline.scrub import scrub
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
 from pipeline.terminal import printable
 from pipeline.warehouse import reports
@@ -194,6 +197,18 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> RunFailure | None:
     return None
 
 
+def alert(instance: dg.DagsterInstance, run_id: str, webhook: str) -> None:
+    """Tell PIPELINE_ALERT_WEBHOOK, with no daemon needed; nothing here may change how the run
+    ended or the exit status, so any error becomes one line."""
+    try:
+        outcome = alert_failed_run(instance, run_id, webhook)
+    except Exception as error:  # the instance's database busy, say: the run's result stands
+        line = scrub(f"the alert could not be sent: {printable(error, 300)}")
+        print(line, file=sys.stderr, flush=True)
+        return
+    print(outcome.line, file=sys.stderr if outcome.failed else sys.stdout, flush=True)
+
+
 def api_run_config(*, resubmit_uncertain: bool, max_calls: int | None) -> dict[str, Any]:
     """The same per-run choices the Launchpad offers for the Coze step."""
     config: dict[str, Any] = {"resubmit_uncertain": resubmit_uncertain}
@@ -236,6 +251,8 @@ def run_batch(
                     tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
                     raise_on_error=False,
                 )
+            if not result.success and (webhook := webhook_url(environ)):
+                alert(instance, run_id, webhook)
     if result.success:
         return None
     return failure_reason(result) or RunFailure("the run failed: see the log above", False)
@@ -286,6 +303,7 @@ def main_run(
         environ["PIPELINE_DB"] = db
     settings = PipelineSettings.from_env(environ)
     CozeSettings.from_env(environ)  # a bad COZE_ number is refused before an emulator starts
+    webhook_url(environ)  # and a PIPELINE_ALERT_WEBHOOK that is no URL
     try:
         failure = run_batch(
             Path(links), environ, resubmit_uncertain=resubmit_uncertain, max_calls=max_calls

@@ -95,7 +95,10 @@ def test_ui_serves_the_code_location(dagster_home: Path, tmp_path: Path) -> None
             "transcript_tokens",
             "search_documents",
         } <= assets
-        assert [s["name"] for s in repo["sensors"]] == ["link_files_sensor"]
+        assert sorted(s["name"] for s in repo["sensors"]) == [
+            "failed_run_alert",
+            "link_files_sensor",
+        ]
         assert [s["name"] for s in repo["schedules"]] == ["unfinished_work_schedule"]
         assert "pipeline_job" in {j["name"] for j in repo["jobs"]}
         assert server.stdout is not None

@@ -1,14 +1,15 @@
 """The process's secrets, and the one function that keeps them out of every text it emits.
 
-Tokens are registered where they are read or minted (the settings, the OAuth exchange); every
-answer body, error message, log line and halt line passes `scrub` before it is printed, logged
-or stored. A server that echoes the request's `Authorization` header back, or a proxy that puts
-it in an error page, cannot make a token land in the warehouse or Dagster's storage.
+Tokens are registered where they are read or minted (the settings, the OAuth exchange). The
+client scrubs each answer (body and logid) and each transport error the moment it arrives, so
+nothing built from them later (error messages, halt lines, log lines, `raw_responses`) can
+carry a token: a server that echoes the request's `Authorization` header back, or a proxy that
+puts it in an error page, cannot make one land in the warehouse or Dagster's storage. Alerts
+pass `scrub` again before they leave the machine.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 
 MASK = "***"
@@ -41,16 +42,3 @@ def scrub(text: str) -> str:
 
 def scrub_optional(text: str | None) -> str | None:
     return None if text is None else scrub(text)
-
-
-class ScrubbingFilter(logging.Filter):
-    """Masks secrets in a record's final message, arguments included: a last line of defence
-    for a message built from something not scrubbed at its source."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if _secrets:
-            message = record.getMessage()
-            cleaned = scrub(message)
-            if cleaned != message:
-                record.msg, record.args = cleaned, None
-        return True

@@ -37,6 +37,9 @@ EVERY_FIELD_SET = EmulatorConfig(
     drop_submits=2,
     sync_window=30.0,
     retention_seconds=86400.0,
+    coded_error=4019,
+    coded_on="submit,poll",
+    echo_authorization=True,
     seed=9,
 )
 

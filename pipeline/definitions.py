@@ -15,6 +15,7 @@ from pipeline.defs.assets import coze_calls, links, normalized_tables
 from pipeline.defs.automation import JOB_NAME, link_files_sensor, unfinished_work_schedule
 from pipeline.defs.checks import warehouse_checks
 from pipeline.defs.resources import CozeResource, LinkFilesResource, WarehouseResource
+from pipeline.defs.snapshot import read_snapshot
 from pipeline.defs.text import text_analysis
 from pipeline.settings import PipelineSettings
 
@@ -50,6 +51,7 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
             coze_calls,
             normalized_tables,
             text_analysis,
+            read_snapshot,
         ],
         asset_checks=[warehouse_checks],
         jobs=[pipeline_job],

@@ -25,7 +25,6 @@ from pipeline.coze.budget import BudgetSpent
 from pipeline.coze.client import CozeClient
 from pipeline.coze.durations import (
     KNOWN_ENOUGH,
-    LONGEST_QUANTILE,
     JobDurations,
     run_seconds,
     tail_poll_after,
@@ -169,17 +168,6 @@ class JobPoller:
             or (limit is not None and now - job.submitted > limit)
             for _, _, job in self._due
         )
-
-    def wait_left(self) -> float | None:
-        """Seconds until the youngest running job has run as long as the longest recent ones,
-        once no job will be added: how long the batch still waits at most. None while too
-        little is known to tell."""
-        if self._closed_at is None or not self.durations.known:
-            return None
-        if not self._running:
-            return 0.0
-        youngest = max(job.submitted for job in self._running.values())
-        return max(0.0, youngest + self.durations.quantile(LONGEST_QUANTILE) - time.monotonic())
 
     def _again(self, job: _Job) -> None:
         now = time.monotonic()

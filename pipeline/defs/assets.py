@@ -3,7 +3,6 @@
 
 import asyncio
 from collections.abc import Iterator
-from functools import partial
 
 import dagster as dg
 import polars as pl
@@ -22,10 +21,8 @@ from pipeline.defs.resources import (
     MissingLinkFileError,
     WarehouseResource,
 )
-from pipeline.defs.text import publish_at_end
 from pipeline.links import parse_file
 from pipeline.steps.calls import CallsProgress, call_coze
-from pipeline.text.analysis import update_text_tables
 from pipeline.warehouse import queries, reports
 from pipeline.warehouse.halts import clear_halts, record_halt
 from pipeline.warehouse.staging import batch_frame, stage_links, stored_lines
@@ -171,14 +168,6 @@ def coze_calls(
         durations = JobDurations(queries.recent_run_seconds(conn, DURATION_WINDOW))
     budget = CallBudget(config.max_calls or coze.max_calls)
 
-    def normalize_and_analyse() -> None:
-        """What `normalized_tables` and `text_analysis` do, on the answers in so far."""
-        open_warehouse = partial(warehouse.connect, wait=False, logger=context.log)
-        with open_warehouse() as conn, transaction(conn):
-            keys = queries.batch_video_keys(conn, context.partition_keys)
-            refresh_normalized(conn, stale_keys(conn, keys))
-        update_text_tables(open_warehouse, context.log)
-
     async def call() -> CallsProgress:
         async with coze.client(budget) as client:
             context.log.info(f"coze: {await settle_rate(client)}")
@@ -194,7 +183,6 @@ def coze_calls(
                 durations,
                 poll_budget_seconds=coze.poll_budget_seconds,
                 log=context.log,
-                ahead=normalize_and_analyse,
             )
 
     try:
@@ -202,7 +190,9 @@ def coze_calls(
     except ServiceHaltError as halt:
         with warehouse.connect(logger=context.log) as conn:
             until = record_halt(conn, halt)
-        warehouse.publish(context.log)  # the halt and the answers before it, for readers
+        # The run ends here, before `read_snapshot`: the halt and the answers before it, for
+        # readers.
+        warehouse.publish(context.log)
         context.log.error(f"automated runs wait until {until:%Y-%m-%d %H:%M} UTC")
         raise dg.Failure(
             description=str(halt),
@@ -225,11 +215,9 @@ def coze_calls(
             conn, ("raw_responses", "item_state", "transcript_jobs"), context.partition_keys
         )
         rows |= reports.row_counts(conn, ("service_halts",))  # the deployment's, not a batch's
-    snapshot = {} if publish_at_end(context) else warehouse.publish(context.log)
     yield dg.MaterializeResult(
         asset_key="metadata_responses",
         metadata={
-            **snapshot,
             "api_calls": budget.sent,
             "call_budget_spent": progress.budget_spent,
             "called": progress.metadata.done,
@@ -239,7 +227,6 @@ def coze_calls(
     yield dg.MaterializeResult(
         asset_key="transcript_jobs",
         metadata={
-            **snapshot,
             "submitted": submits.done - submits.failed - submits.uncertain,
             "failed": submits.failed,
             "uncertain": submits.uncertain,
@@ -247,13 +234,10 @@ def coze_calls(
         },
     )
     for table in ("raw_responses", "item_state", "service_halts"):
-        yield dg.MaterializeResult(
-            asset_key=table, metadata={**snapshot, "dagster/row_count": rows[table]}
-        )
+        yield dg.MaterializeResult(asset_key=table, metadata={"dagster/row_count": rows[table]})
     yield dg.MaterializeResult(
         asset_key="transcript_responses",
         metadata={
-            **snapshot,
             "polls": progress.poll_calls,
             "finished": progress.polls.done,
             "failed": progress.polls.failed,
@@ -278,7 +262,7 @@ def normalized_tables(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> Iterator[dg.MaterializeResult]:
     """Derive the normalized tables for the batch's videos from the raw layer alone, rewriting
-    only the videos whose answers or links changed (the Coze step may have done the rest)."""
+    only the videos whose answers or links changed since they were last derived."""
     with warehouse.published_on_failure(context.log), warehouse.connect(logger=context.log) as conn:
         with transaction(conn):
             keys = queries.batch_video_keys(conn, context.partition_keys)
@@ -299,9 +283,8 @@ def normalized_tables(
             f"{trimmed} transcripts were cut by Coze as too large: kept up to the cut "
             "(transcripts.is_trimmed)"
         )
-    snapshot = {} if publish_at_end(context) else warehouse.publish(context.log)
     for name in (*NORMALIZED, "hashtag_stats"):
-        metadata: dict[str, dg.RawMetadataValue] = {**snapshot, "dagster/row_count": rows[name]}
+        metadata: dict[str, dg.RawMetadataValue] = {"dagster/row_count": rows[name]}
         if name == "link_status":
             metadata.update({f"transcripts_{k}": v for k, v in status.items()})
         if name == "transcripts":

@@ -87,9 +87,9 @@ class WarehouseResource(dg.ConfigurableResource):
     def published_on_failure(
         self, logger: logging.Logger | logging.LoggerAdapter
     ) -> Iterator[None]:
-        """A step of a run whose earlier steps left the publish to its end (`publish_at_end`)
-        publishes what they stored when it fails; at once or not at all, so a step that failed
-        waiting for a locked warehouse does not wait for it again."""
+        """A writing step that fails publishes what the run stored so far, as `read_snapshot`
+        will not run; at once or not at all, so a step that failed waiting for a locked
+        warehouse does not wait for it again."""
         try:
             yield
         except BaseException:

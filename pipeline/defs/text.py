@@ -4,7 +4,6 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.catalog import table_spec
 from pipeline.defs.resources import WarehouseResource
 from pipeline.text.analysis import update_text_tables
@@ -22,18 +21,6 @@ TEXT_TABLES = (
     "keyword_refresh",
     "keyword_stats",
 )
-
-
-def publish_at_end(context: dg.AssetExecutionContext) -> bool:
-    """Whether this run goes on to `text_analysis`, which publishes the snapshot at its end (or
-    when it fails), so the steps before it need not: a whole-job run copies the file once, not
-    after each of its three writing steps."""
-    run = context.run
-    if run.step_keys_to_execute is not None:
-        return text_analysis.node_def.name in run.step_keys_to_execute
-    if run.asset_selection is not None:
-        return not run.asset_selection.isdisjoint(text_analysis.keys)
-    return context.job_def.name == JOB_NAME
 
 
 @dg.multi_asset(
@@ -56,7 +43,6 @@ def text_analysis(
         with warehouse.connect(read_only=True, logger=context.log) as conn:
             rows = reports.row_counts(conn, TEXT_TABLES)
     context.log.info(f"text analysis: {stats.processed} transcripts (re)segmented")
-    snapshot = warehouse.publish(context.log)
     summary: dict[str, dict[str, dg.RawMetadataValue]] = {
         "transcript_sentences": {
             "transcripts": stats.transcripts,
@@ -69,5 +55,6 @@ def text_analysis(
     for name in TEXT_TABLES:
         yield dg.MaterializeResult(
             asset_key=name,
-            metadata={**snapshot, "dagster/row_count": rows[name], **summary.get(name, {})},
+            metadata={"dagster/row_count": rows[name], **summary.get(name, {})},
         )
+

@@ -28,7 +28,6 @@ from pipeline.coze.health import RunHealth
 from pipeline.coze.models import MetadataResult, RunRecord, Submission
 from pipeline.coze.poller import JobPoller
 from pipeline.coze.ratelimit import LimiterClosed
-from pipeline.steps.ahead import work_ahead
 from pipeline.steps.inputs import metadata_input, transcript_input
 from pipeline.steps.runner import StepProgress, StopSignal, committing, for_each
 from pipeline.warehouse.queries import RunningJob, VideoWork
@@ -228,12 +227,9 @@ async def call_coze(
     *,
     poll_budget_seconds: float,
     log: Logger,
-    ahead: Callable[[], object] | None = None,
 ) -> CallsProgress:
     """Jobs still running `poll_budget_seconds` after the last submit, or when Coze halts the
-    run or the call budget ends, stay `Running` for the next run: never resubmitted. `ahead`,
-    the local steps' work, runs in rounds while the batch waits for its last jobs
-    (`pipeline.steps.ahead`), with the recorder's commits held."""
+    run or the call budget ends, stay `Running` for the next run: never resubmitted."""
     progress = CallsProgress(
         metadata=StepProgress("metadata", sum(w.needs_metadata for w in work)),
         submits=StepProgress(
@@ -252,21 +248,11 @@ async def call_coze(
             calls.poller.close()
         log.info(f"transcripts: {progress.still_running} jobs pending, no submit left")
 
-    polled = asyncio.Event()
-
-    async def poll() -> None:
-        try:
-            await calls.poller.run(budget_seconds=poll_budget_seconds)
-        finally:
-            polled.set()
-
-    tasks: list[Awaitable[object]] = [videos_then_close(), poll()]
-    if ahead is not None:
-        work_alone = recorder.holding_commits(ahead)
-        tasks.append(work_ahead(work_alone, calls.poller.wait_left, polled, log))
     parts = (progress.metadata, progress.submits, progress.polls)
     async with committing(recorder, parts, log, calls.rate_line):
-        await asyncio.gather(*tasks)
+        await asyncio.gather(
+            videos_then_close(), calls.poller.run(budget_seconds=poll_budget_seconds)
+        )
     progress.poll_calls = calls.poller.polls
     if calls.poller.stragglers:
         log.info(

@@ -168,16 +168,6 @@ class Recorder:
             if spool is not None:
                 spool.discard()
 
-    def holding_commits(self, work: Callable[[], object]) -> Callable[[], None]:
-        """`work` with no commit of this process meanwhile, so it writes the warehouse alone.
-        Answers keep going to the spool."""
-
-        def alone() -> None:
-            with _COMMITS:
-                work()
-
-        return alone
-
     def recover(self) -> int:
         """Commit answers left in the spool by a process that died before committing them."""
         recovered = 0

@@ -2,8 +2,8 @@
 
 DuckDB lets one process write while no other even reads, so a reader on the live file either
 fails with a lock error or stalls the next run. The pipeline therefore publishes a copy,
-`<stem>.read.duckdb` beside the warehouse, at the end of each run's last writing step, or of a
-step after the Coze step that fails (`pipeline.defs.text.publish_at_end`): checkpointed
+`<stem>.read.duckdb` beside the warehouse, as the run's last step (the `read_snapshot` asset),
+or where a run stops early (a Coze halt, a failing step): checkpointed
 while the writer's connection (and so the file lock) is held, copied to a temp file in the same
 folder, fsynced, then renamed over the snapshot. A reader sees the previous snapshot or the new
 one, never half a file, and one holding the old one open keeps reading the old inode.

@@ -1,4 +1,4 @@
-"""The readers' snapshot is copied once per run, at its last writing step, or where it fails."""
+"""The readers' snapshot is copied once per run, by its `read_snapshot` step, or where it fails."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pipeline.defs import text
 from pipeline.defs.assets import coze_calls
 from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batches
+from pipeline.defs.snapshot import read_snapshot
 from pipeline.warehouse.snapshot import snapshot_path
 from tests.pipeline.helpers import Project
 
@@ -38,25 +39,30 @@ def test_a_whole_run_publishes_once_at_its_end(
 ) -> None:
     result = project.run(instance, project.write_batch("batch.txt", LINKS))
     assert result.success
-    assert publishes(instance, result.run_id) == ["text_analysis"]
+    assert publishes(instance, result.run_id) == ["read_snapshot"]
     assert snapshot_count(project, "transcripts") == 3
     assert snapshot_count(project, "transcript_sentences") > 0
 
 
-def test_a_run_without_text_analysis_publishes_after_its_own_steps(
+def test_a_selection_publishes_only_when_it_holds_read_snapshot(
     project: Project, instance: dg.DagsterInstance
 ) -> None:
-    """Materializing the Coze step alone (as from the UI): it is the run's last writing step."""
+    """Materializing the Coze step alone (as from the UI) leaves the readers' copy as it was;
+    with `read_snapshot` selected too, that step publishes, after the Coze step."""
     batch = project.write_batch("batch.txt", LINKS)
     instance.add_dynamic_partitions(batches.name, [batch])
     job = build_definitions(project.env()).resolve_job_def(JOB_NAME)
+    calls = [dg.AssetKey("links"), *coze_calls.keys]
+    result = job.execute_in_process(instance=instance, partition_key=batch, asset_selection=calls)
+    assert result.success
+    assert publishes(instance, result.run_id) == []
     result = job.execute_in_process(
         instance=instance,
         partition_key=batch,
-        asset_selection=[dg.AssetKey("links"), *coze_calls.keys],
+        asset_selection=[*calls, *read_snapshot.keys],
     )
     assert result.success
-    assert publishes(instance, result.run_id) == ["coze_calls"]
+    assert publishes(instance, result.run_id) == ["read_snapshot"]
     assert snapshot_count(project, "raw_responses") == 9
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.coze.client import CozeClient
@@ -33,10 +31,8 @@ def call(
     work: Sequence[VideoWork],
     durations: JobDurations,
     rps: float = 5.0,
-    ahead: Callable[[Recorder], object] | None = None,
 ) -> tuple[CallsProgress, dict]:
-    """The step's calls for `work` against an emulator; their progress and the emulator's stats.
-    `ahead` is the work ahead of the last jobs, given the step's recorder."""
+    """The step's calls for `work` against an emulator; their progress and the emulator's stats."""
     recorder = Recorder(
         tmp_path / "warehouse.duckdb",
         max_attempts=3,
@@ -55,7 +51,6 @@ def call(
                 durations,
                 poll_budget_seconds=30,
                 log=recorder.log,
-                ahead=None if ahead is None else lambda: ahead(recorder),
             )
 
     with EmulatorProcess(config) as emulator:
@@ -92,30 +87,3 @@ def test_a_job_is_polled_by_the_clock_of_its_submit_not_of_its_answer(tmp_path: 
     (job,) = stats["jobs"].values()
     first_poll_after_submit = stats["arrivals"]["last"] - job["created"]
     assert first_poll_after_submit < 4.0, "polled from the answer's time (5 s), not the submit's"
-
-
-def test_work_ahead_runs_twice_while_the_last_jobs_run_with_commits_held(tmp_path: Path) -> None:
-    """Jobs known to run 10 s, all submitted at once: the wait left is within the horizon from
-    the first check (2 s), and the second round fits at the last check with 5 s or more left.
-    Both rounds end before the batch's last poll, and while one runs, no commit can start: the
-    work ahead writes the warehouse alone."""
-    rounds: list[tuple[float, bool]] = []
-    flushes: list[threading.Thread] = []
-
-    def ahead(recorder: Recorder) -> None:
-        flush = threading.Thread(target=recorder.flush, kwargs={"wait": True})
-        flush.start()
-        flush.join(0.3)
-        flushes.append(flush)
-        rounds.append((time.time(), flush.is_alive()))
-
-    config = EmulatorConfig(profile="fast", job_seconds=10.0)
-    progress, stats = call(
-        tmp_path, config, videos(4, needs_metadata=False), JobDurations([10, 10, 10]), 20.0, ahead
-    )
-    for flush in flushes:
-        flush.join()
-    assert progress.polls.done == 4
-    assert len(rounds) == 2
-    assert all(held for _, held in rounds), "a commit ran during a round"
-    assert all(ended < stats["arrivals"]["last"] for ended, _ in rounds)

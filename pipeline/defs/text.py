@@ -57,4 +57,3 @@ def text_analysis(
             asset_key=name,
             metadata={"dagster/row_count": rows[name], **summary.get(name, {})},
         )
-

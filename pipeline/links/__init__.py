@@ -1,8 +1,7 @@
 """Share links: find, classify and canonicalize the link in every pasted line."""
 
-from pipeline.links.parse import Link, parse_line
 from pipeline.links.reader import decode_link_bytes, link_file_problem, parse_file
-from pipeline.links.vectorized import LINK_COLUMNS, parse_text
+from pipeline.links.vectorized import LINK_COLUMNS, Link, parse_line, parse_text
 
 __all__ = [
     "LINK_COLUMNS",

@@ -1,14 +1,7 @@
-"""One pasted line -> one link record. Pure: no network, no file access.
+"""What a URL is: its platform, video id and canonical form. Pure: no network, no file access.
 
-A line may be a share text copied from an app (title, hashtags, a share code, a trailer in
-Chinese), a bare URL, a note, or blank. Blank lines and lines starting with `#` are skipped.
-Every other line yields a `Link`; a line with no usable link carries `error` instead of raising:
-
-- `no_url`: no `scheme://` anywhere in the line;
-- `bad_scheme`: only non-http(s) URLs (`ftp://…`);
-- `unsupported_platform`: http(s) URLs, none of a supported platform.
-
-When a line holds several URLs, the first one of a supported platform wins.
+The line rules (skipped lines, errors, which URL of a line wins) live in
+`pipeline.links.vectorized`, the one parser, which uses these patterns and `classify`.
 
 `video_key` identifies a video across the whole warehouse: `{platform}:{video_id}` when the URL
 carries the id (Bilibili parts other than the first add `:p{N}`), else the canonical URL, which
@@ -33,11 +26,9 @@ URL_PATTERN = r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+"
 ANY_SCHEME_PATTERN = r"[A-Za-z][A-Za-z0-9+.\-]*://"
 # Sentence punctuation glued to a URL's end is not part of it.
 TRAILING = ".,;:!?)]'\""
-# Explicit, so the Python and the polars paths agree on what whitespace is.
+# Explicit, so no engine's own idea of whitespace decides which lines are blank.
 WHITESPACE = " \t\r\n\x0b\x0c\u3000\u00a0\ufeff"
 
-_URL = re.compile(URL_PATTERN)
-_ANY_SCHEME = re.compile(ANY_SCHEME_PATTERN)
 
 PLATFORM_HOSTS: tuple[tuple[str, str], ...] = (
     ("iesdouyin.com", "douyin"),
@@ -135,26 +126,6 @@ _WEIBO = re.compile(r"^/(?:[0-9]+|status|detail)/([A-Za-z0-9]+)(?:/|$)")
 
 
 @dataclass(frozen=True, slots=True)
-class Link:
-    raw: str
-    url: str | None
-    platform: str | None
-    video_id: str | None
-    canonical_url: str | None
-    error: str | None
-    part: int = 1
-
-    @property
-    def video_key(self) -> str | None:
-        if self.error is not None:
-            return None
-        if self.video_id is not None:
-            suffix = f":p{self.part}" if self.part > 1 else ""
-            return f"{self.platform}:{self.video_id}{suffix}"
-        return self.canonical_url
-
-
-@dataclass(frozen=True, slots=True)
 class Classified:
     """What a single URL is, independent of the line it came from."""
 
@@ -163,15 +134,6 @@ class Classified:
     video_id: str | None
     canonical_url: str
     part: int = 1
-
-
-def is_skipped(line: str) -> bool:
-    stripped = line.strip(WHITESPACE)
-    return not stripped or stripped.startswith("#")
-
-
-def find_urls(text: str) -> list[str]:
-    return [m.rstrip(TRAILING) for m in _URL.findall(text)]
 
 
 def platform_of(host: str) -> str | None:
@@ -327,25 +289,3 @@ def _weibo_mid(path: str) -> str | None:
     if len(post) <= 9:  # a mid has 16 digits, an mblogid 9 characters
         return mblogid_to_mid(post)
     return post if post.isdigit() and not post.startswith("0") and len(post) <= 20 else None
-
-
-def choose(raw: str, urls: list[str]) -> Link:
-    """The line's link from its http(s) URLs: the first of a supported platform."""
-    if not urls:
-        error = "bad_scheme" if _ANY_SCHEME.search(raw) else "no_url"
-        return Link(raw, None, None, None, None, error)
-    for url in urls:
-        found = classify(url)
-        if found.platform is not None:
-            return Link(
-                raw, url, found.platform, found.video_id, found.canonical_url, None, found.part
-            )
-    first = classify(urls[0])
-    return Link(raw, urls[0], None, None, first.canonical_url, "unsupported_platform")
-
-
-def parse_line(text: str) -> Link | None:
-    """None for a skipped line (blank or a `#` comment)."""
-    if is_skipped(text):
-        return None
-    return choose(text, find_urls(text))

@@ -1,14 +1,27 @@
-"""The whole-file path: the same records as `parse_line`, with the per-line work in polars.
+"""The link parser: pasted lines -> one link record each, with the per-line work in polars.
 
-Lines are cut, filtered and searched for URLs by polars (Rust regex, the same patterns as the
-line parser). Short share links, the URL every app's share text carries, are settled in polars
-too: they name no video id and are their own canonical URL. Every other distinct URL goes
-through Python's `classify`, once.
+A line may be a share text copied from an app (title, hashtags, a share code, a trailer in
+Chinese), a bare URL, a note, or blank. Blank lines and lines starting with `#` are skipped.
+Every other line yields a record; a line with no usable link carries `error` instead of raising:
+
+- `no_url`: no `scheme://` anywhere in the line;
+- `bad_scheme`: only non-http(s) URLs (`ftp://…`);
+- `unsupported_platform`: http(s) URLs, none of a supported platform.
+
+When a line holds several URLs, the first one of a supported platform wins. `video_key` is
+`{platform}:{video_id}` (Bilibili parts other than the first add `:p{N}`), else the canonical
+URL (`pipeline.links.parse`).
+
+Lines are cut, filtered and searched for URLs by polars (Rust regex). Short share links, the
+URL every app's share text carries, are settled in polars too: they name no video id and are
+their own canonical URL. Every other distinct URL goes through Python's `classify`, once. One
+line (`parse_line`) takes the same path as a million: there is one parser, and it is this one.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -50,6 +63,25 @@ _CLASSIFIED = {
     "canonical_url": pl.Utf8,
     "part": pl.Int64,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One line's record, as `parse_line` gives it (a row of `parse_lines`)."""
+
+    raw: str
+    url: str | None
+    platform: str | None
+    video_id: str | None
+    canonical_url: str | None
+    video_key: str | None
+    error: str | None
+
+
+def parse_line(text: str) -> Link | None:
+    """None for a skipped line (blank or a `#` comment)."""
+    rows = parse_lines([text]).drop("line_no").rows()
+    return Link(*rows[0]) if rows else None
 
 
 def split_lines(text: str) -> list[str]:

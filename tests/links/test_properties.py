@@ -95,7 +95,8 @@ LINE = st.one_of(
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(LINE, max_size=30), st.booleans())
-def test_line_parser_and_vectorized_path_agree(lines, crlf):
+def test_a_lines_record_does_not_depend_on_the_lines_around_it(lines, crlf):
+    """Parsed alone or in a file, a line gives the same record, numbered as the file holds it."""
     text = ("\r\n" if crlf else "\n").join(lines)
     expected = []
     for number, line in enumerate(text.split("\n"), start=1):

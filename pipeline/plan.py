@@ -24,6 +24,7 @@ from typing import Any, Literal
 import duckdb
 
 from pipeline.settings import PipelineSettings
+from pipeline.status import ItemStatus, JobStatus, next_calls
 
 # Polls a job costs when the warehouse has too few finished jobs to say: the poller's first
 # look usually comes before a short job ends, and the second after (docs/coze.md).
@@ -117,28 +118,31 @@ def make_plan(
     (so a pending metadata call leads to a submit in the same run)."""
     meta = [view.metadata.get(k) for k in links.video_keys]
     trans = [view.transcript.get(k) for k in links.video_keys]
-    # Submits wait for metadata; a video whose metadata failed for good is never submitted.
-    submittable = [t for m, t in zip(meta, trans, strict=True) if m != "failed"]
-    submits_never_tried = submittable.count(None)
-    submits_retry = submittable.count("retry")
-    submits_uncertain = submittable.count("uncertain") if resubmit_uncertain else 0
-    submits = submits_never_tried + submits_retry + submits_uncertain
+    calls = [
+        next_calls(m, t, resubmit_uncertain=resubmit_uncertain)
+        for m, t in zip(meta, trans, strict=True)
+    ]
+    submitted = [t for t, c in zip(trans, calls, strict=True) if c.may_submit]
+    submits_never_tried = submitted.count(None)
+    submits_retry = submitted.count(ItemStatus.RETRY)
+    submits_uncertain = submitted.count(ItemStatus.UNCERTAIN)
+    submits = len(submitted)
     per_job, source = polls_per_job(view.finished_jobs, view.finished_polls)
     # round() first: 25 * 2.2 is 55.00000000000001 in floats, which must not ceil to 56.
     expected_polls = math.ceil(round((submits + view.running_jobs) * per_job, 6))
     metadata_never_tried = meta.count(None)
-    metadata_retry = meta.count("retry")
-    metadata_calls = metadata_never_tried + metadata_retry
+    metadata_retry = meta.count(ItemStatus.RETRY)
+    metadata_calls = sum(c.needs_metadata for c in calls)
     return Plan(
         lines=links.lines,
         usable_links=links.usable,
         distinct_videos=len(links.video_keys),
-        metadata_ok=meta.count("ok"),
-        transcripts_ok=trans.count("ok"),
+        metadata_ok=meta.count(ItemStatus.OK),
+        transcripts_ok=trans.count(ItemStatus.OK),
         running_jobs=view.running_jobs,
-        failed_metadata=meta.count("failed"),
-        failed_transcript=trans.count("failed"),
-        uncertain=trans.count("uncertain"),
+        failed_metadata=meta.count(ItemStatus.FAILED),
+        failed_transcript=trans.count(ItemStatus.FAILED),
+        uncertain=trans.count(ItemStatus.UNCERTAIN),
         resubmit_uncertain=resubmit_uncertain,
         metadata_calls=metadata_calls,
         metadata_never_tried=metadata_never_tried,
@@ -182,12 +186,12 @@ def read_warehouse(conn: duckdb.DuckDBPyConnection, video_keys: Iterable[str]) -
             if step in states:
                 states[step][key] = status
         (running,) = conn.execute(
-            "SELECT count(*) FROM transcript_jobs WHERE status = 'Running' "
+            f"SELECT count(*) FROM transcript_jobs WHERE status = '{JobStatus.RUNNING}' "
             "AND video_key IN (SELECT video_key FROM _plan_keys)"
         ).fetchone() or (0,)
     finished, polls = conn.execute(
         "SELECT count(*), coalesce(sum(poll_count), 0) FROM transcript_jobs "
-        "WHERE status IN ('Success', 'Fail')"
+        f"WHERE status IN ('{JobStatus.SUCCESS}', '{JobStatus.FAIL}')"
     ).fetchone() or (0, 0)
     return WarehouseView(states["metadata"], states["transcript"], running, finished, int(polls))
 

@@ -28,6 +28,7 @@ from pipeline.coze.health import RunHealth
 from pipeline.coze.models import MetadataResult, RunRecord, Submission
 from pipeline.coze.poller import JobPoller
 from pipeline.coze.ratelimit import LimiterClosed
+from pipeline.status import JobStatus, Outcome
 from pipeline.steps.inputs import metadata_input, transcript_input
 from pipeline.steps.runner import StepProgress, StopSignal, committing, for_each
 from pipeline.warehouse.queries import RunningJob, VideoWork
@@ -124,7 +125,7 @@ class _Calls:
         except CozeError as error:
             charged = self.failed(kind, item_key, error)
             row = row_from_error(kind, item_key, workflow_id, text, error, charged=charged)
-            if row.outcome == "uncertain":
+            if row.outcome == Outcome.UNCERTAIN:
                 progress.uncertain += 1
             else:
                 progress.failed += 1
@@ -179,7 +180,7 @@ class _Calls:
         self.record(row_from_result("poll", self.video_of[record.execute_id], record))
         if record.finished:
             self.progress.polls.done += 1
-            if record.status == "Fail":
+            if record.status == JobStatus.FAIL:
                 self.progress.polls.failed += 1
 
     def on_poll_error(self, execute_id: str, error: CozeError) -> None:

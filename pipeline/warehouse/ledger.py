@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pipeline.coze.decode import decode_run, decode_submission
 from pipeline.coze.durations import run_seconds
 from pipeline.coze.errors import CozeError, JobStateUnknownError
+from pipeline.status import ItemStatus, JobStatus, Outcome
 from pipeline.warehouse.raw import RawRow
 
 # An async workflow runs 24 h at most (docs/coze.md): a job whose record still says nothing
@@ -27,7 +28,7 @@ RUN_LIMIT = timedelta(hours=24)
 class ItemState:
     video_key: str
     step: str  # metadata | transcript
-    status: str  # ok | failed | retry | running | uncertain
+    status: ItemStatus
     attempts: int
     error_code: int | None
     error_message: str | None
@@ -39,7 +40,7 @@ class Job:
     execute_id: str
     video_key: str
     workflow_id: str
-    status: str  # Running | Success | Fail
+    status: JobStatus
     attempt: int
     submitted_at: datetime
     finished_at: datetime | None
@@ -75,14 +76,14 @@ class Ledger:
     def _failure(self, row: RawRow, step: str) -> None:
         """A failure the service shared with every call of its run costs no attempt."""
         prev = self.items.get((row.video_key, step))
-        attempts = (prev.attempts if prev else 0) + (row.outcome != "service_fault")
-        out_of_attempts = row.outcome == "permanent" or (
-            row.outcome == "retryable" and attempts >= self.max_attempts
+        attempts = (prev.attempts if prev else 0) + (row.outcome != Outcome.SERVICE_FAULT)
+        out_of_attempts = row.outcome == Outcome.PERMANENT or (
+            row.outcome == Outcome.RETRYABLE and attempts >= self.max_attempts
         )
         self.items[(row.video_key, step)] = ItemState(
             row.video_key,
             step,
-            "failed" if out_of_attempts else "retry",
+            ItemStatus.FAILED if out_of_attempts else ItemStatus.RETRY,
             attempts,
             row.error_code,
             row.error_message,
@@ -90,14 +91,14 @@ class Ledger:
         )
 
     def _metadata(self, row: RawRow) -> None:
-        if row.outcome != "ok":
+        if row.outcome != Outcome.OK:
             self._failure(row, "metadata")
             return
         prev = self.items.get((row.video_key, "metadata"))
         self.items[(row.video_key, "metadata")] = ItemState(
             row.video_key,
             "metadata",
-            "ok",
+            ItemStatus.OK,
             prev.attempts if prev else 0,
             None,
             None,
@@ -105,19 +106,19 @@ class Ledger:
         )
 
     def _submit(self, row: RawRow) -> None:
-        if row.outcome == "uncertain":
+        if row.outcome == Outcome.UNCERTAIN:
             prev = self.items.get((row.video_key, "transcript"))
             self.items[(row.video_key, "transcript")] = ItemState(
                 row.video_key,
                 "transcript",
-                "uncertain",
+                ItemStatus.UNCERTAIN,
                 (prev.attempts if prev else 0) + 1,
                 row.error_code,
                 row.error_message,
                 row.received_at,
             )
             return
-        if row.outcome != "ok" or row.execute_id is None:
+        if row.outcome != Outcome.OK or row.execute_id is None:
             self._failure(row, "transcript")
             return
         if row.execute_id in self.jobs:
@@ -128,7 +129,7 @@ class Ledger:
             execute_id=row.execute_id,
             video_key=row.video_key,
             workflow_id=row.workflow_id,
-            status="Running",
+            status=JobStatus.RUNNING,
             attempt=attempt,
             submitted_at=row.received_at,
             finished_at=None,
@@ -144,7 +145,7 @@ class Ledger:
         self.items[(row.video_key, "transcript")] = ItemState(
             row.video_key,
             "transcript",
-            "running",
+            ItemStatus.RUNNING,
             prev.attempts + 1 if prev else 1,
             None,
             None,
@@ -153,10 +154,10 @@ class Ledger:
 
     def _poll(self, row: RawRow) -> None:
         job = self.jobs.get(row.execute_id or "")
-        if job is None or job.status != "Running":
+        if job is None or job.status != JobStatus.RUNNING:
             return
         job = replace(job, poll_count=job.poll_count + 1, logid=row.logid or job.logid)
-        if row.outcome in ("retryable", "service_fault"):
+        if row.outcome in (Outcome.RETRYABLE, Outcome.SERVICE_FAULT):
             too_old = _utc(row.received_at) - _utc(job.submitted_at) > RUN_LIMIT
             unknown = _state_unknown(row) if too_old else None
             if unknown is None:
@@ -164,14 +165,14 @@ class Ledger:
                 return
             job = replace(
                 job,
-                status="Fail",
+                status=JobStatus.FAIL,
                 finished_at=row.received_at,
                 error_message=f"{unknown} more than 24 h after its submit, Coze's run limit",
             )
-        elif row.outcome == "permanent":
+        elif row.outcome == Outcome.PERMANENT:
             job = replace(
                 job,
-                status="Fail",
+                status=JobStatus.FAIL,
                 finished_at=row.received_at,
                 error_code=row.error_code,
                 error_message=row.error_message,
@@ -183,7 +184,7 @@ class Ledger:
                 record = None
                 job = replace(
                     job,
-                    status="Fail",
+                    status=JobStatus.FAIL,
                     finished_at=row.received_at,
                     error_code=error.code,
                     error_message=str(error),
@@ -191,8 +192,8 @@ class Ledger:
             if record is not None:
                 job = replace(
                     job,
-                    status=record.status,
-                    finished_at=row.received_at if record.status != "Running" else None,
+                    status=JobStatus(record.status),
+                    finished_at=row.received_at if record.finished else None,
                     error_code=record.error_code or None,
                     error_message=record.error_message or None,
                     is_output_trimmed=record.is_output_trimmed,
@@ -203,13 +204,13 @@ class Ledger:
                     else None,
                 )
         self.jobs[job.execute_id] = job
-        if job.status == "Running":
+        if job.status == JobStatus.RUNNING:
             return
         prev = self.items.get((job.video_key, "transcript"))
         self.items[(job.video_key, "transcript")] = ItemState(
             job.video_key,
             "transcript",
-            "ok" if job.status == "Success" else "failed",
+            ItemStatus.OK if job.status == JobStatus.SUCCESS else ItemStatus.FAILED,
             prev.attempts if prev else job.attempt,
             job.error_code,
             job.error_message,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from pipeline.status import JobStatus, LinkStatus, next_calls
 from pipeline.warehouse.frames import lookup
 
 
@@ -51,23 +52,23 @@ class VideoWork:
 def coze_todo(
     conn: duckdb.DuckDBPyConnection, batches: Sequence[str], *, resubmit_uncertain: bool = False
 ) -> list[VideoWork]:
-    """Videos never resolved or whose last failure may be retried; resolved videos with no live
-    or successful transcript job (and attempts left); videos whose last submit may have
-    started an unseen paid job only when the user asks. Only listed lines: a line removed from
-    its file is never paid for again, only its running job polled (`running_jobs`)."""
-    uncertain = " OR t.status = 'uncertain'" if resubmit_uncertain else ""
+    """The batch's videos with a call to make (`pipeline.status.next_calls`, the rule `plan`
+    counts with). Only listed lines: a line removed from its file is never paid for again, only
+    its running job polled (`running_jobs`)."""
     with lookup(conn, "_batches", "batch", batches):
         rows = conn.execute(
-            f"WITH k AS ({_BATCH_KEYS}), w AS ("
-            "SELECT k.*, m.status IS NULL OR m.status = 'retry' AS needs_metadata, "
-            f"t.status IS NULL OR t.status = 'retry'{uncertain} AS may_submit FROM k "
+            f"WITH k AS ({_BATCH_KEYS}) "
+            "SELECT k.video_key, k.raw_text, k.url, k.canonical_url, m.status, t.status FROM k "
             "LEFT JOIN item_state m ON m.video_key = k.video_key AND m.step = 'metadata' "
             "LEFT JOIN item_state t ON t.video_key = k.video_key AND t.step = 'transcript' "
-            "WHERE m.status IS NULL OR m.status IN ('retry', 'ok')) "
-            "SELECT video_key, raw_text, url, canonical_url, needs_metadata, may_submit FROM w "
-            "WHERE needs_metadata OR may_submit ORDER BY first_seen"
+            "ORDER BY k.first_seen"
         ).fetchall()
-    return [VideoWork(WorkItem(*r[:4]), r[4], r[5]) for r in rows]
+    work = []
+    for *item, metadata, transcript in rows:
+        calls = next_calls(metadata, transcript, resubmit_uncertain=resubmit_uncertain)
+        if calls.any:
+            work.append(VideoWork(WorkItem(*item), calls.needs_metadata, calls.may_submit))
+    return work
 
 
 def recent_run_seconds(conn: duckdb.DuckDBPyConnection, limit: int) -> list[float]:
@@ -85,7 +86,7 @@ def running_jobs(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> lis
         rows = conn.execute(
             "SELECT j.execute_id, j.video_key, j.workflow_id, "
             "epoch(now()::TIMESTAMP) - epoch(j.submitted_at) FROM transcript_jobs j "
-            "WHERE j.status = 'Running' AND j.video_key IN "
+            f"WHERE j.status = '{JobStatus.RUNNING}' AND j.video_key IN "
             "(SELECT video_key FROM links WHERE batch IN (SELECT batch FROM _batches)) "
             "ORDER BY j.submitted_at"
         ).fetchall()
@@ -107,6 +108,7 @@ def unfinished_batches(conn: duckdb.DuckDBPyConnection) -> list[str]:
         r[0]
         for r in conn.execute(
             "SELECT DISTINCT l.batch FROM links l JOIN link_status s USING (video_key) "
-            "WHERE s.metadata_status = 'pending' OR s.transcript_status = 'pending' ORDER BY 1"
+            f"WHERE s.metadata_status = '{LinkStatus.PENDING}' "
+            f"OR s.transcript_status = '{LinkStatus.PENDING}' ORDER BY 1"
         ).fetchall()
     ]

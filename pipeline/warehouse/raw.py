@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 from pipeline.coze.errors import CozeError, UncertainError
 from pipeline.coze.models import MetadataResult, RawExchange, RunRecord, Submission
+from pipeline.status import Outcome
 
 Kind = Literal["metadata", "submit", "poll"]
-Outcome = Literal["ok", "retryable", "service_fault", "permanent", "uncertain"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,13 @@ class RawRow:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RawRow:
-        return cls(**{**data, "received_at": datetime.fromisoformat(data["received_at"])})
+        return cls(
+            **{
+                **data,
+                "outcome": Outcome(data["outcome"]),
+                "received_at": datetime.fromisoformat(data["received_at"]),
+            }
+        )
 
     def exchange(self) -> RawExchange:
         """Rebuild what the client saw, so stored answers decode through the client's decoders."""
@@ -59,7 +65,7 @@ def row_from_result(
 ) -> RawRow:
     raw = result.raw
     execute_id = getattr(result, "execute_id", None)
-    return _row(kind, video_key, raw, execute_id, "ok", None, None)
+    return _row(kind, video_key, raw, execute_id, Outcome.OK, None, None)
 
 
 def row_from_error(
@@ -75,8 +81,8 @@ def row_from_error(
     """`charged=False` when the run has had no good answer yet, so the failure may be the
     service's rather than the video's: a retryable one then costs the video no attempt."""
     outcome = outcome_of(kind, error)
-    if outcome == "retryable" and not charged:
-        outcome = "service_fault"
+    if outcome == Outcome.RETRYABLE and not charged:
+        outcome = Outcome.SERVICE_FAULT
     if error.raw is not None:
         return _row(kind, video_key, error.raw, execute_id, outcome, error.code, str(error))
     return RawRow(
@@ -105,10 +111,12 @@ def outcome_of(kind: Kind, error: CozeError) -> Outcome:
     code nobody knows is never permanent.
     """
     if kind == "poll":
-        return "permanent" if error.scope == "job" else "retryable"
+        return Outcome.PERMANENT if error.scope == "job" else Outcome.RETRYABLE
     if isinstance(error, UncertainError):
-        return "uncertain" if kind == "submit" else "retryable"
-    return "retryable" if error.retryable or error.scope == "unknown" else "permanent"
+        return Outcome.UNCERTAIN if kind == "submit" else Outcome.RETRYABLE
+    if error.retryable or error.scope == "unknown":
+        return Outcome.RETRYABLE
+    return Outcome.PERMANENT
 
 
 def _row(

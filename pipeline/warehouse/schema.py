@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from pipeline.status import ItemStatus, JobStatus, LinkStatus, Outcome, listed
 from pipeline.warehouse.transaction import transaction
 
 
@@ -116,8 +117,10 @@ TABLES: tuple[Table, ...] = (
             C(
                 "outcome",
                 "VARCHAR",
-                "ok, retryable, permanent or uncertain (a submit that may have started a paid "
-                "job whose answer was lost): what the client made of the answer.",
+                f"{listed(Outcome)}: what the client made of the answer. `service_fault`: "
+                "retryable, but every call of its kind in its run had failed, so it cost no "
+                "attempt; `uncertain`: a submit that may have started a paid job whose answer "
+                "was lost.",
                 False,
             ),
             C("error_code", "BIGINT", "Coze code or workflow error_code when not ok."),
@@ -143,9 +146,9 @@ TABLES: tuple[Table, ...] = (
             C(
                 "status",
                 "VARCHAR",
-                "ok, failed (permanent or out of attempts), retry, running, or uncertain (a "
-                "submit that may have reached Coze with no answer; resubmitted only with "
-                "--resubmit-uncertain).",
+                f"{listed(ItemStatus)}. `failed`: permanent or out of attempts; `uncertain`: a "
+                "submit that may have reached Coze with no answer, resubmitted only with "
+                "--resubmit-uncertain.",
                 False,
             ),
             C("attempts", "INTEGER", "Calls that failed or submits made.", False),
@@ -178,7 +181,7 @@ TABLES: tuple[Table, ...] = (
             C("execute_id", "VARCHAR", "Coze async run id.", False),
             C("video_key", "VARCHAR", "The video transcribed.", False),
             C("workflow_id", "VARCHAR", "Transcript workflow id.", False),
-            C("status", "VARCHAR", "Running, Success or Fail (Coze's execute_status).", False),
+            C("status", "VARCHAR", f"{listed(JobStatus)} (Coze's execute_status).", False),
             C(
                 "attempt",
                 "INTEGER",
@@ -426,13 +429,14 @@ VIEWS: tuple[View, ...] = (
             C("video_key", "VARCHAR", "The video."),
             C("url", "VARCHAR", "A URL that named it."),
             C("platform", "VARCHAR", "Platform."),
-            C("metadata_status", "VARCHAR", "ok, failed or pending."),
+            C("metadata_status", "VARCHAR", f"{listed(LinkStatus)}, never `uncertain`."),
             C("metadata_error", "VARCHAR", "Why metadata is not ok."),
             C(
                 "transcript_status",
                 "VARCHAR",
-                "ok, failed, pending, or uncertain (a submit may have started a paid job whose "
-                "answer was lost; `python -m pipeline run --resubmit-uncertain` pays again).",
+                f"{listed(LinkStatus)} (`uncertain`: a submit may have started a paid job "
+                "whose answer was lost; `python -m pipeline run --resubmit-uncertain` pays "
+                "again).",
             ),
             C("transcript_error", "VARCHAR", "Why the transcript is not ok."),
             C(

@@ -46,6 +46,10 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
         tags=coze_settings.endpoint_tags,
     )
     return dg.Definitions(
+        # One process per run, as `python -m pipeline run` has: every step writes the warehouse,
+        # which takes one writer at a time, so steps in processes of their own gain nothing and
+        # wait for, and warn about, each other's locks.
+        executor=dg.in_process_executor,
         assets=[
             links,
             coze_calls,

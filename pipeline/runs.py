@@ -32,7 +32,6 @@ from pipeline.defs.assets import API_POOL, coze_calls
 from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batch_key, batches
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
-from pipeline.instance import connected_instance
 from pipeline.links import link_file_problem
 from pipeline.scrub import scrub
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
@@ -77,7 +76,7 @@ def open_instance() -> dg.DagsterInstance:
     home = ensure_dagster_home()
     with (home / ".pipeline-init.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        return connected_instance(home)
+        return dg.DagsterInstance.from_config(str(home))
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from pipeline.coze.durations import JobDurations
 from pipeline.coze.errors import ServiceHaltError
 from pipeline.coze.plan import settle_rate
 from pipeline.defs.catalog import TABLE_DOCS, table_metadata, table_spec
+from pipeline.defs.figures import Figures, batch_rows, line_figures, record_batch_figures
 from pipeline.defs.partitions import batches, one_run_per_backfill
 from pipeline.defs.resources import (
     CozeResource,
@@ -85,15 +86,12 @@ def links(
             "empty file is usually a save cut short). Write the lines back, or delete the "
             "batch's rows from `links` by hand to drop it."
         )
-    errors = data.filter(pl.col("error").is_not_null())
+    record_batch_figures(
+        context, lambda batch: {"links": line_figures(data.filter(pl.col("batch") == batch))}
+    )
     return dg.MaterializeResult(
         metadata={
-            "lines": data.height,
-            "bad_lines": errors.height,
-            "distinct_videos": data["video_key"].drop_nulls().n_unique(),
-            "errors_by_reason": dg.MetadataValue.json(
-                dict(errors.group_by("error").len().iter_rows())
-            ),
+            **line_figures(data),
             "empty_files_rows_kept": dg.MetadataValue.json(kept),
             "unlisted_lines_kept": unlisted,
         }
@@ -215,6 +213,9 @@ def coze_calls(
             conn, ("raw_responses", "item_state", "transcript_jobs"), context.partition_keys
         )
         rows |= reports.row_counts(conn, ("service_halts",))  # the deployment's, not a batch's
+        record_batch_figures(
+            context, batch_rows(conn, ("raw_responses", "item_state", "transcript_jobs"))
+        )
     yield dg.MaterializeResult(
         asset_key="metadata_responses",
         metadata={
@@ -276,6 +277,15 @@ def normalized_tables(
         rows |= reports.row_counts(conn, ("hashtag_stats",))  # corpus-wide
         status = reports.transcript_statuses(conn, context.partition_keys)
         trimmed = reports.status_counts(conn, context.partition_keys).trimmed
+
+        def batch_figures(batch: str) -> Figures:
+            figures = {name: dict(m) for name, m in batch_rows(conn, NORMALIZED)(batch).items()}
+            statuses = dict.fromkeys(status, 0) | reports.transcript_statuses(conn, [batch])
+            figures["link_status"].update({f"transcripts_{k}": v for k, v in statuses.items()})
+            figures["transcripts"]["trimmed"] = reports.status_counts(conn, [batch]).trimmed
+            return figures
+
+        record_batch_figures(context, batch_figures)
     if counts.undecodable:
         context.log.warning(f"{counts.undecodable} stored answers could not be decoded")
     if trimmed:

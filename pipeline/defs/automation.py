@@ -11,7 +11,7 @@ import dagster as dg
 
 from pipeline.defs.partitions import batches
 from pipeline.defs.resources import LinkFilesResource, WarehouseResource
-from pipeline.warehouse.db import WarehouseLockedError
+from pipeline.warehouse.db import WarehouseLockedError, warehouse_exists
 from pipeline.warehouse.halts import active_halt
 from pipeline.warehouse.queries import unfinished_batches
 
@@ -26,7 +26,7 @@ def _signature(path: Path) -> str:
 
 def _halted(warehouse: WarehouseResource) -> dg.SkipReason | None:
     """A skip while a Coze halt's wait runs (a busy warehouse says nothing: check next tick)."""
-    if not Path(warehouse.path).exists():
+    if not warehouse_exists(warehouse.location):
         return None
     try:
         with warehouse.connect(read_only=True, wait=False) as conn:
@@ -81,7 +81,7 @@ def unfinished_work_schedule(
     context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
 ) -> list[dg.RunRequest] | dg.SkipReason:
     """Re-poll running transcript jobs and retry retryable failures, batch by batch."""
-    if not Path(warehouse.path).exists():
+    if not warehouse_exists(warehouse.location):
         return dg.SkipReason("no warehouse yet")
     if skip := _halted(warehouse):
         return skip

@@ -205,6 +205,15 @@ class CozeResource(dg.ConfigurableResource):
         """The secrets, once Dagster has resolved their `EnvVar`s, masked in repr and str."""
         return [(k, MASK if k in SECRET_FIELDS and v else v) for k, v in super().__repr_args__()]
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Tag the run with the endpoint, however it was launched: `pipeline_job` carries the
+        tags from its definition, but Materialize and backfills in the UI run Dagster's implicit
+        asset job, which has no tags of ours."""
+        run, instance = context.run, context.instance
+        tags = self.settings().endpoint_tags
+        if run is not None and instance is not None and tags.items() - run.tags.items():
+            instance.add_run_tags(run.run_id, tags)
+
     def settings(self) -> CozeSettings:
         return CozeSettings(
             **{name: getattr(self, name) for name in SETTING_FIELDS},

@@ -27,6 +27,8 @@ T = TypeVar("T")
 
 FLUSH_EVERY_SECONDS = 2.0
 PROGRESS_EVERY_SECONDS = 5.0
+# While nothing moves (jobs running at Coze for minutes), a line this often says the step lives.
+QUIET_PROGRESS_SECONDS = 60.0
 
 
 @dataclass
@@ -38,6 +40,11 @@ class StepProgress:
     uncertain: int = 0
     budget_spent: bool = False
     started: float = field(default_factory=time.monotonic)
+
+    @property
+    def state(self) -> tuple[int, int, int, int, bool]:
+        """What the line says, but the time: a line is news only when this changed."""
+        return self.total, self.done, self.failed, self.uncertain, self.budget_spent
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.started
@@ -73,26 +80,36 @@ async def committing(
     log: logging.Logger | logging.LoggerAdapter,
     rate: Callable[[], str],
 ):
-    """Commit spooled answers every few seconds and log progress while the step works.
+    """Commit spooled answers every few seconds and log progress while the step works: the parts
+    that moved, or all of them once a quiet minute has passed, so a batch waiting on its jobs
+    does not repeat the same lines every few seconds.
 
     The last commit names any answer still unstored; if it stored them all, the step still ends
     in error, since it stopped early (`StorageError`)."""
 
-    def report() -> None:
-        for part in progress:
+    def report(parts: Sequence[StepProgress]) -> None:
+        for part in parts:
             log.info(part.line())
         log.info(rate())
 
     async def tick() -> None:
-        last_progress = time.monotonic()
+        last_progress = said_at = time.monotonic()
+        said: dict[str, tuple[int, int, int, int, bool]] = {}
         while True:
             await asyncio.sleep(FLUSH_EVERY_SECONDS)
             await asyncio.to_thread(recorder.flush, wait=False)
-            if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS:
+            now = time.monotonic()
+            if now - last_progress < PROGRESS_EVERY_SECONDS:
+                continue
+            last_progress = now
+            quiet = now - said_at >= QUIET_PROGRESS_SECONDS
+            news = [part for part in progress if quiet or said.get(part.name) != part.state]
+            if news:
+                said |= {part.name: part.state for part in news}
+                said_at = now
                 # Each line is an event stored in Dagster's database: a few ms that would
                 # hold back every start the event loop has due meanwhile.
-                await asyncio.to_thread(report)
-                last_progress = time.monotonic()
+                await asyncio.to_thread(report, news)
 
     task = asyncio.create_task(tick())
     try:
@@ -102,7 +119,7 @@ async def committing(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await asyncio.to_thread(recorder.flush, wait=True)
-        report()
+        report(progress)
         if recorder.refused:
             raise StorageError(
                 "the Coze step stopped early: answers could not be stored as they arrived "

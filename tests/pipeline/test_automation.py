@@ -15,18 +15,23 @@ from pipeline.defs.partitions import batch_key, batches
 from pipeline.defs.resources import LinkFilesResource, WarehouseResource
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.halts import record_halt, resume_after
-from tests.support import hold_database
+from pipeline.warehouse.location import Warehouse, warehouse_from_env
+from tests.support import hold_database, sqlite_lake_env
 
 
 def _evaluate(
-    instance: dg.DagsterInstance, folder: Path, cursor: str | None, db: Path | None = None
+    instance: dg.DagsterInstance,
+    folder: Path,
+    cursor: str | None,
+    db: Path | None = None,
+    warehouse: WarehouseResource | None = None,
 ) -> dg.SensorResult:
     with dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
         resources={
             "link_files": LinkFilesResource(directory=str(folder)),
-            "warehouse": WarehouseResource(path=str(db or folder / "none.duckdb")),
+            "warehouse": warehouse or WarehouseResource(path=str(db or folder / "none.duckdb")),
         },
     ) as context:
         return link_files_sensor(context)
@@ -62,7 +67,7 @@ def test_sensor_adds_new_files_as_partitions_and_runs_them_once(tmp_path: Path) 
 HOUR = datetime(2026, 11, 25, 4, tzinfo=UTC)
 
 
-def _seed_warehouse(db: Path) -> None:
+def _seed_warehouse(db: Path | Warehouse) -> None:
     with connect(db) as conn:
         conn.execute(
             "INSERT INTO links VALUES "
@@ -134,6 +139,36 @@ def test_a_coze_halt_stops_sensor_and_schedule_until_its_wait_is_over(tmp_path: 
             conn.execute("UPDATE service_halts SET resume_after = resume_after - INTERVAL 2 HOUR")
         resumed = _evaluate(instance, folder, None, db)
         assert [r.partition_key for r in resumed.run_requests] == ["monday.txt"]
+
+
+def test_schedule_and_sensor_see_a_lake_and_its_halt(tmp_path: Path) -> None:
+    """On a DuckLake the local path only anchors the spool and may not exist: the lake is there
+    all the same, its unfinished batch is scheduled and its halt holds both back."""
+    lake = warehouse_from_env(sqlite_lake_env(tmp_path / "lake"), tmp_path / "w.duckdb", tmp_path)
+    _seed_warehouse(lake)
+    assert not lake.path.exists()
+    warehouse = WarehouseResource.of(lake, lock_wait_seconds=5, max_attempts=3)
+    folder = tmp_path / "links"
+    folder.mkdir()
+    (folder / "monday.txt").write_text("https://v.douyin.com/a1/\n")
+
+    def schedule(instance: dg.DagsterInstance) -> list[dg.RunRequest] | dg.SkipReason:
+        with dg.build_schedule_context(
+            instance=instance, resources={"warehouse": warehouse}, scheduled_execution_time=HOUR
+        ) as context:
+            return unfinished_work_schedule(context)
+
+    with dg.instance_for_test() as instance:
+        requests = schedule(instance)
+        assert isinstance(requests, list)
+        assert [r.partition_key for r in requests] == ["open.txt"]
+        with connect(lake) as conn:
+            record_halt(conn, AccountError("Coze refused the account: code 4011", code=4011))
+        sensed = _evaluate(instance, folder, None, warehouse=warehouse)
+        scheduled = schedule(instance)
+    assert isinstance(sensed, dg.SkipReason) and "code 4011" in (sensed.skip_message or "")
+    assert isinstance(scheduled, dg.SkipReason)
+    assert "Coze halted the last run" in (scheduled.skip_message or "")
 
 
 def test_halts_in_a_row_wait_longer_and_a_daily_quota_waits_for_the_coze_day() -> None:

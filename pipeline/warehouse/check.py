@@ -3,7 +3,7 @@
 DuckDB verifies a block's checksum only when a query reads the block, so damage in a table that
 runs never read (the search index, say) goes unnoticed until the one query that needs it fails
 for good. The check reads every column of every table in full, compares the tables with
-`pipeline/warehouse/schema.py` and runs a search on the index. Each problem is one line saying
+`pipeline/warehouse/schema/` and runs a search on the index. Each problem is one line saying
 what to do: `rebuild` when only derived tables suffer and the raw layer is intact, else restore
 from a backup. It opens the file read-only and changes nothing.
 """

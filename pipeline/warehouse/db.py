@@ -22,7 +22,7 @@ import duckdb
 
 from pipeline.warehouse import lake as lakes
 from pipeline.warehouse.location import Warehouse
-from pipeline.warehouse.schema import create_schema
+from pipeline.warehouse.schema.migrations import create_schema
 
 log = logging.getLogger("pipeline.warehouse")
 

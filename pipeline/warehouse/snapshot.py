@@ -43,7 +43,7 @@ from pipeline.warehouse.db import (
 )
 from pipeline.warehouse.lake import compact
 from pipeline.warehouse.location import Warehouse
-from pipeline.warehouse.schema import create_schema
+from pipeline.warehouse.schema.migrations import create_schema
 
 log = logging.getLogger("pipeline.warehouse")
 

@@ -63,6 +63,7 @@ def test_an_old_keyed_token_table_is_dropped_once_and_its_text_segmented_again(
         )
         conn.execute("INSERT INTO transcript_tokens VALUES ('douyin:1', 1, 1, '你好', 'l')")
         conn.execute("INSERT INTO text_state (video_key, content_hash) VALUES ('douyin:1', 'x')")
+        conn.execute("DROP TABLE schema_version")  # made before versions
     with connect(db) as conn:
         keys = conn.execute(
             "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'transcript_tokens' "
@@ -108,6 +109,7 @@ def test_an_old_lake_gets_listed_links(tmp_path: Path, monkeypatch: pytest.Monke
         )
         conn.execute("DROP VIEW link_status")
         conn.execute("ALTER TABLE links DROP COLUMN listed")
+        conn.execute("DROP TABLE schema_version")  # made before versions
     monkeypatch.setattr(lake, "_schema_ensured", set())  # a new process, as after an upgrade
     with connect(warehouse) as conn:
         assert conn.execute("SELECT listed FROM links").fetchall() == [(True,)]

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipeline.definitions import build_definitions
-from pipeline.warehouse.schema import TABLES, VIEWS
+from pipeline.schema import TABLES, VIEWS
 
 
 def test_every_table_is_an_asset_with_its_columns_and_name(tmp_path: Path) -> None:

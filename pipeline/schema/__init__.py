@@ -14,7 +14,9 @@ from pipeline.schema.derived import DERIVED, VIEWS
 from pipeline.schema.sources import SOURCE_AND_STATE
 
 TABLES: tuple[Table, ...] = (*SOURCE_AND_STATE, *DERIVED)
-SOURCE_TABLES = ("links", "raw_responses", "service_halts", "schema_version")
+# The warehouse's own bookkeeping: no asset writes it, so it is no asset in the catalog.
+BOOKKEEPING = ("schema_version",)
+SOURCE_TABLES = ("links", "raw_responses", "service_halts", *BOOKKEEPING)
 SCHEMA_BY_NAME: dict[str, Table | View] = {item.name: item for item in (*TABLES, *VIEWS)}
 
 

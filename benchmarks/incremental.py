@@ -17,9 +17,9 @@ from pathlib import Path
 
 from benchmarks.harness import bench_env, timed_run
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.storage.db import connect
+from pipeline.storage.location import Warehouse, warehouse_from_env
 from pipeline.text.index import index_in_place, refresh_index_file
-from pipeline.warehouse.db import connect
-from pipeline.warehouse.location import Warehouse, warehouse_from_env
 
 
 def url(n: int) -> str:

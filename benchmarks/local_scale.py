@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipeline.derive.staging import batch_frame, stage_links
 from pipeline.links import parse_file
 from pipeline.links.parse import classify
-from pipeline.warehouse.db import connect
-from pipeline.warehouse.staging import batch_frame, stage_links
+from pipeline.storage.db import connect
 
 # {n}: the line's number; {v}: the video it names; {code}: that video's short-link code.
 SHAPES = (

@@ -40,9 +40,9 @@ import duckdb
 from benchmarks.harness import bench_env, timed_run
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT
-from pipeline.warehouse.db import CONFIG, connect, first_line, warehouse_exists
-from pipeline.warehouse.location import warehouse_from_env
-from pipeline.warehouse.snapshot import snapshot_path
+from pipeline.storage.db import CONFIG, connect, first_line, warehouse_exists
+from pipeline.storage.location import warehouse_from_env
+from pipeline.storage.snapshot import snapshot_path
 
 MODES = ("live-file", "snapshot", "ducklake")
 QUERIES = (

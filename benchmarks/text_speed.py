@@ -26,6 +26,7 @@ import polars as pl
 
 from pipeline.emulator import content
 from pipeline.settings import PROJECT_ROOT
+from pipeline.storage.db import connect
 from pipeline.text.analysis import (
     PARALLEL_MIN,
     Pending,
@@ -33,7 +34,6 @@ from pipeline.text.analysis import (
     update_text_tables,
 )
 from pipeline.text.segment import SEGMENTING_PACKAGES, segmenter
-from pipeline.warehouse.db import connect
 
 AUTHORS = content.NICKNAMES
 # The emulator ends a transcript's sentences with commas but the last: real transcripts end

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from pipeline.envvars import ConfigError
+from pipeline.reads.export import Format
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
+from pipeline.storage.db import WarehouseUnreadableError, ensure_openable, warehouse_exists
+from pipeline.storage.location import Warehouse
 from pipeline.terminal import printable
-from pipeline.warehouse.db import WarehouseUnreadableError, ensure_openable, warehouse_exists
-from pipeline.warehouse.export import Format
-from pipeline.warehouse.location import Warehouse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,14 +148,14 @@ def _dispatch(args: argparse.Namespace, rest: list[str]) -> int:
     if args.command == "rebuild":
         return _rebuild(args.db)
     if args.command == "sql":
-        from pipeline.warehouse.sql import main_sql
+        from pipeline.reads.sql import main_sql
 
         return main_sql(args.query, args.format, _warehouse(args.db))
     if args.command == "check":
         return _check(args.db)
     if args.command == "export":
         return _export(Path(args.to), args.format, args.batch, args.db)
-    from pipeline.warehouse.schema import schema_markdown
+    from pipeline.schema import schema_markdown
 
     Path(args.output).write_text(schema_markdown() + "\n", encoding="utf-8")
     print(f"wrote {args.output}")
@@ -180,12 +180,12 @@ def _missing(warehouse: Warehouse) -> bool:
 def _rebuild(db: str | None) -> int:
     """Links re-keyed by the current parser, then state and normalized tables in one transaction,
     then the text tables and the index from scratch through the text analysis's own code."""
+    from pipeline.derive.rekey import rekey
+    from pipeline.derive.tables import rebuild_all
+    from pipeline.storage.db import connect
+    from pipeline.storage.snapshot import after_write
     from pipeline.text.analysis import update_text_tables
     from pipeline.text.index import refresh_index_file
-    from pipeline.warehouse.db import connect
-    from pipeline.warehouse.rekey import rekey
-    from pipeline.warehouse.snapshot import after_write
-    from pipeline.warehouse.tables import rebuild_all
 
     settings = PipelineSettings.from_env(_env(db))
     warehouse = settings.warehouse
@@ -212,8 +212,8 @@ def _rebuild(db: str | None) -> int:
 
 
 def _export(directory: Path, fmt: Format, batch: str | None, db: str | None) -> int:
-    from pipeline.warehouse.export import export_warehouse
-    from pipeline.warehouse.snapshot import read_snapshot
+    from pipeline.reads.export import export_warehouse
+    from pipeline.storage.snapshot import read_snapshot
 
     warehouse = _warehouse(db)
     if _missing(warehouse):
@@ -236,7 +236,7 @@ def _export(directory: Path, fmt: Format, batch: str | None, db: str | None) -> 
 
 
 def _check(db: str | None) -> int:
-    from pipeline.warehouse.check import check_warehouse
+    from pipeline.reads.check import check_warehouse
 
     settings = PipelineSettings.from_env(_env(db))
     report = check_warehouse(settings.warehouse, settings.lock_wait_seconds)

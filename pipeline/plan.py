@@ -5,7 +5,7 @@ parses the link file with the pipeline's own parser and reads the warehouse read
 no API call, starts no emulator and never writes. The counting is pure (`make_plan`), apart
 from the DuckDB reads (`read_warehouse`), so it is tested on plain values.
 
-The counts follow the run's own work lists (`pipeline.warehouse.queries`): a metadata call for
+The counts follow the run's own work lists (`pipeline.reads.work`): a metadata call for
 a video never tried or left at `retry`; a submit for a video without a live or successful job
 whose metadata is not failed for good; a poll for every job submitted or still running.
 """
@@ -166,7 +166,7 @@ def read_warehouse(conn: duckdb.DuckDBPyConnection, video_keys: Iterable[str]) -
     Reads only; the keys go in as a registered Arrow view, which a read-only connection allows.
     A file without the tables (never written by the pipeline) reads as an empty warehouse.
     """
-    from pipeline.warehouse.frames import lookup
+    from pipeline.storage.frames import lookup
 
     tables = {
         r[0]
@@ -287,7 +287,7 @@ def main_plan(
 ) -> int:
     """The `plan` subcommand: parse, read, count, print. Exit 2 when the link file is missing."""
     from pipeline.links import link_file_problem, parse_file
-    from pipeline.warehouse.db import WarehouseLockedError, connect, warehouse_exists
+    from pipeline.storage.db import WarehouseLockedError, connect, warehouse_exists
 
     environ = {**os.environ, **({"PIPELINE_DB": db} if db else {})}
     settings = PipelineSettings.from_env(environ)

@@ -33,12 +33,12 @@ from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batch_key, batches
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.links import link_file_problem
+from pipeline.reads import reports
 from pipeline.scrub import scrub
 from pipeline.settings import PROJECT_ROOT, PipelineSettings
+from pipeline.storage.db import connect, warehouse_exists
+from pipeline.storage.location import Warehouse
 from pipeline.terminal import printable
-from pipeline.warehouse import reports
-from pipeline.warehouse.db import connect, warehouse_exists
-from pipeline.warehouse.location import Warehouse
 
 PID_TAG = "pipeline/pid"
 HOST_TAG = "pipeline/host"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.envvars import env_float, env_int
-from pipeline.warehouse.location import Warehouse, warehouse_from_env
+from pipeline.storage.location import Warehouse, warehouse_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.settings import PROJECT_ROOT
-from pipeline.warehouse.db import connect
+from pipeline.storage.db import connect
 
 
 def test_a_missing_link_file_is_named_and_exits_2(

@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.plan import LinkCounts, WarehouseView, make_plan
-from pipeline.warehouse.db import connect
+from pipeline.storage.db import connect
 
 T0 = datetime(2025, 1, 1, 12, 0, 0)
 NUMBER = re.compile(r"^  \D+? (\d+)(?:  \S|$)")

@@ -22,13 +22,14 @@ from pipeline.defs.resources import (
     MissingLinkFileError,
     WarehouseResource,
 )
+from pipeline.derive.staging import batch_frame, stage_links, stored_lines
+from pipeline.derive.tables import refresh_normalized, stale_keys
 from pipeline.links import parse_file
+from pipeline.reads import reports
+from pipeline.reads import work as queries
+from pipeline.schema.transaction import transaction
 from pipeline.steps.calls import CallsProgress, call_coze
-from pipeline.warehouse import queries, reports
-from pipeline.warehouse.halts import clear_halts, record_halt
-from pipeline.warehouse.staging import batch_frame, stage_links, stored_lines
-from pipeline.warehouse.tables import refresh_normalized, stale_keys
-from pipeline.warehouse.transaction import transaction
+from pipeline.steps.halts import clear_halts, record_halt
 
 API_POOL = "coze_api"
 INGEST = "ingest"
@@ -50,7 +51,7 @@ def links(
     coze: CozeResource,
 ) -> dg.MaterializeResult:
     """Parse each batch's link file into `links`, replacing that batch's rows; a removed line
-    whose video has a paid transcript job stays, unlisted (`pipeline.warehouse.staging`).
+    whose video has a paid transcript job stays, unlisted (`pipeline.derive.staging`).
 
     A file with no lines left keeps its batch's rows: an empty file is more often a save cut
     short than a wish to forget the batch, and its rows are what keeps the batch's paid jobs

@@ -1,7 +1,7 @@
 """Runs nobody has to start: new link files, and hourly pickup of unfinished work.
 
 Neither starts a run while Coze has halted the account or the workflow (see
-`pipeline.warehouse.halts`): a dead account is not hammered every 30 s or every hour.
+`pipeline.steps.halts`): a dead account is not hammered every 30 s or every hour.
 """
 
 import json
@@ -11,9 +11,9 @@ import dagster as dg
 
 from pipeline.defs.partitions import batches
 from pipeline.defs.resources import LinkFilesResource, WarehouseResource
-from pipeline.warehouse.db import WarehouseLockedError, warehouse_exists
-from pipeline.warehouse.halts import active_halt
-from pipeline.warehouse.queries import unfinished_batches
+from pipeline.reads.work import unfinished_batches
+from pipeline.steps.halts import active_halt
+from pipeline.storage.db import WarehouseLockedError, warehouse_exists
 
 JOB_NAME = "pipeline_job"
 

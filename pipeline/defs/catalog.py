@@ -1,5 +1,5 @@
 """What the Dagster catalog shows of each warehouse table: its description and columns, from
-`pipeline.warehouse.schema`, the same source docs/schema.md is generated from."""
+`pipeline.schema`, the same source docs/schema.md is generated from."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from pipeline.warehouse.schema import SCHEMA_BY_NAME, Table
+from pipeline.schema import SCHEMA_BY_NAME, Table
 
 TABLE_DOCS = {name: item.doc for name, item in SCHEMA_BY_NAME.items()}
 

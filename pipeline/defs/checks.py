@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 
 from pipeline.defs.resources import WarehouseResource
-from pipeline.warehouse.reports import status_counts
+from pipeline.reads.reports import status_counts
 
 # Above this share of failed videos something systemic is wrong (token, quota, workflow).
 MAX_FAILURE_RATE = 0.2

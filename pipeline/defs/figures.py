@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from pipeline.warehouse import reports
+from pipeline.reads import reports
 
 # Metadata by asset name, as `add_asset_metadata` takes it.
 Figures = Mapping[str, Mapping[str, Any]]

@@ -16,10 +16,10 @@ from pipeline.coze.config import CozeSettings
 from pipeline.defs.partitions import batch_file
 from pipeline.links import link_file_problem
 from pipeline.scrub import MASK
-from pipeline.warehouse.db import connect
-from pipeline.warehouse.location import Lake, Warehouse
-from pipeline.warehouse.recorder import Recorder
-from pipeline.warehouse.snapshot import after_write, publish
+from pipeline.storage.db import connect
+from pipeline.storage.location import Lake, Warehouse
+from pipeline.storage.recorder import Recorder
+from pipeline.storage.snapshot import after_write, publish
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -75,7 +75,7 @@ class WarehouseResource(dg.ConfigurableResource):
         self, logger: logging.Logger | logging.LoggerAdapter, *, wait: bool = True
     ) -> dict[str, object]:
         """At the end of a step that wrote: a new read-only snapshot of the file, or the lake's
-        small files compacted (`pipeline.warehouse.snapshot.after_write`), as the step's
+        small files compacted (`pipeline.storage.snapshot.after_write`), as the step's
         metadata. Never fails the step."""
         done = after_write(self.location, self.lock_wait_seconds if wait else 0.0, logger)
         return {

@@ -6,9 +6,9 @@ import dagster as dg
 
 from pipeline.defs.catalog import table_spec
 from pipeline.defs.resources import WarehouseResource
+from pipeline.reads import reports
 from pipeline.text.analysis import update_text_tables
 from pipeline.text.index import refresh_index_file
-from pipeline.warehouse import reports
 
 ANALYSIS = "analysis"
 TEXT_TABLES = (

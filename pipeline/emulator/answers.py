@@ -119,3 +119,26 @@ async def close_without_answer(request: Request) -> Response:
             break
         await asyncio.sleep(0)
     return NoAnswer()
+
+
+def benefits_body(qps: float, resource_id: str, logid: str) -> dict[str, Any]:
+    """The account's plan, as coze-py's `benefits.retrieve` reads it: the workflow QPS in
+    `effective.item_info.total`."""
+    now = int(time.time())
+    item = {
+        "used": 0,
+        "total": qps,
+        "start_at": now - 86400,
+        "end_at": now + 365 * 86400,
+        "strategy": "by_quota",
+    }
+    status = {"status": "valid", "item_info": item}
+    info = {
+        "basic": status,
+        "extra": [],
+        "effective": status,
+        "resource_id": resource_id,
+        "benefit_type": "api_run_qps",
+    }
+    data = {"basic_info": {"user_level": "free"}, "benefit_info": [info]}
+    return {"code": 0, "msg": "", "data": data, "detail": {"logid": logid}}

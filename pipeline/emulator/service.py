@@ -1,8 +1,8 @@
-"""The emulated service: its jobs, its books, and the two endpoints, as docs/coze.md says.
+"""The emulated service's endpoints, as docs/coze.md says; its books are in `jobs`.
 
 A request goes through the gate in this order: token (4100), daily quota (4008), rate limit
-(HTTP 429), balance (4011), injected HTTP 500, transient codes (4009/4102/5000); then the run
-or poll itself. Some inputs misbehave on purpose, so failures can be tested deterministically:
+(HTTP 429), balance (4011), injected HTTP 500, transient codes (4009/4102/5000), `coded_error`;
+then the run or poll itself. Some inputs misbehave on purpose, so failures can be tested deterministically:
 
 - `/deleted/` or `invalid`: the metadata workflow fails (code 6000);
 - `/poison/data-null/`, `/poison/wrong-types/`: `data: null`, or a title that is a number;
@@ -12,8 +12,7 @@ or poll itself. Some inputs misbehave on purpose, so failures can be tested dete
 - `/poison/slow-job/`: a job that runs an hour (`SLOW_JOB_SECONDS`), a straggler;
 - `/poison/sensitive/`: the metadata run answers 4105 (sensitive content);
 - `/poison/half-emoji/`: a title and nickname ending in a lone surrogate (`\\ud83d`);
-- `/poison/cancelled/`, `/poison/no-record/`: a finished job whose status is `Cancelled`, or
-  whose record is missing (`data: []`).
+- `/poison/cancelled/`, `/poison/no-record/`: a finished job `Cancelled`, or with no record.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 from starlette.requests import Request
@@ -33,74 +32,21 @@ from starlette.responses import JSONResponse, Response
 from pipeline.coze import codes
 from pipeline.coze.config import METADATA_WORKFLOW_ID, TRANSCRIPT_WORKFLOW_ID
 from pipeline.emulator import content
-from pipeline.emulator.answers import MESSAGES, TRANSIENT_CODES, Answers, close_without_answer
+from pipeline.emulator.answers import (
+    MESSAGES,
+    TRANSIENT_CODES,
+    Answers,
+    benefits_body,
+    close_without_answer,
+)
 from pipeline.emulator.config import AnswerKind, EmulatorConfig
+from pipeline.emulator.jobs import COUNTERS, Arrivals, Job, debug_url, finished, run_record
 from pipeline.emulator.oauth import AccessTokens
 
-SPACE_ID = "7476805188205182986"
 FIRST_EXECUTE_ID = 7535298640308535332
 DELETED_MARKERS = ("/deleted/", "invalid")
-HUGE_TRANSCRIPT_CHARS = 10_000_000
 SLOW_JOB_SECONDS = 3600.0
 RUNNING_OUTPUTS = ("", '{"node_status":"{}","Output":""}')  # both seen while a job runs
-COUNTERS = (
-    "requests",
-    "metadata_calls",
-    "submits",
-    "polls",
-    "rate_limited",
-    "server_errors",
-    "auth_failures",
-    "transient_errors",
-    "dropped_submits",
-    "cut_sync_runs",
-    "paid_runs",
-    "lost_polls",
-    "coded_errors",
-    "tokens_minted",
-    "token_refusals",
-    "benefit_reads",
-)
-
-
-@dataclass
-class Arrivals:
-    """When requests arrived, in unix seconds so that a client on the same machine can lay its
-    own clock beside them: how a run used the rate, second by second, when it submitted first
-    and last, and when its last metadata run came."""
-
-    first: float | None = None
-    last: float = 0.0
-    first_submit: float | None = None
-    last_submit: float | None = None
-    last_metadata: float | None = None
-    requests_to_last_submit: int = 0
-    per_second: list[int] = field(default_factory=list)
-
-    def add(self, now: float) -> None:
-        if self.first is None:
-            self.first = now
-        self.last = now
-        second = int(now - self.first)
-        self.per_second.extend([0] * (second + 1 - len(self.per_second)))
-        self.per_second[second] += 1
-
-    def add_submit(self, now: float, requests_so_far: int) -> None:
-        if self.first_submit is None:
-            self.first_submit = now
-        self.last_submit = now
-        self.requests_to_last_submit = requests_so_far
-
-
-@dataclass
-class Job:
-    input: str
-    workflow_id: str
-    created: float
-    finish_at: float
-    outcome: str  # success | fail | trim
-    running_output: str
-    lost: bool = False
 
 
 class Emulator:
@@ -143,12 +89,6 @@ class Emulator:
                 self.in_flight -= 1
 
         return counting
-
-    def _debug_url(self, execute_id: str, workflow_id: str) -> str:
-        return (
-            f"https://www.coze.cn/work_flow?execute_id={execute_id}&space_id={SPACE_ID}"
-            f"&workflow_id={workflow_id}&execute_mode=2"
-        )
 
     def _new_execute_id(self) -> str:
         self.next_execute_id += 1
@@ -247,26 +187,9 @@ class Emulator:
             return self._account_error(codes.AUTH_FAILED)
         if self.config.refuse_benefits:
             return self._account_error(codes.PERMISSION_DENIED)
-        now = int(time.time())
-        item = {
-            "used": 0,
-            "total": self.config.benefits_qps,
-            "start_at": now - 86400,
-            "end_at": now + 365 * 86400,
-            "strategy": "by_quota",
-        }
-        status = {"status": "valid", "item_info": item}
-        info = {
-            "basic": status,
-            "extra": [],
-            "effective": status,
-            "resource_id": request.query_params.get("resource_id", "workflow"),
-            "benefit_type": "api_run_qps",
-        }
-        data = {"basic_info": {"user_level": "free"}, "benefit_info": [info]}
-        return self.answers.ok(
-            {"code": 0, "msg": "", "data": data, "detail": {"logid": self.answers.logid()}}
-        )
+        resource = request.query_params.get("resource_id", "workflow")
+        body = benefits_body(self.config.benefits_qps, resource, self.answers.logid())
+        return self.answers.ok(body)
 
     async def run(self, request: Request) -> Response:
         refused = self._gate(request, poll=False)
@@ -324,15 +247,15 @@ class Emulator:
             await asyncio.sleep(window)
             return await close_without_answer(request)
         await asyncio.sleep(seconds)
-        debug_url = self._debug_url(execute_id, METADATA_WORKFLOW_ID)
+        link = debug_url(execute_id, METADATA_WORKFLOW_ID)
         if any(marker in text for marker in DELETED_MARKERS):
             return self.answers.coded(
                 codes.WORKFLOW_FAILED,
                 "workflow execution failed: video not found or deleted",
-                debug_url=debug_url,
+                debug_url=link,
             )
         if "/poison/sensitive/" in text:
-            return self.answers.coded(codes.SENSITIVE_CONTENT, debug_url=debug_url)
+            return self.answers.coded(codes.SENSITIVE_CONTENT, debug_url=link)
         data: dict[str, Any] = content.metadata(text, int(time.time()))
         if "/poison/wrong-types/" in text:
             data["title"] = 12345
@@ -350,7 +273,7 @@ class Emulator:
             {
                 "code": 0,
                 "data": encoded,
-                "debug_url": debug_url,
+                "debug_url": link,
                 "msg": "Success",
                 "usage": {"input_count": 0, "output_count": 0, "token_count": 0},
             }
@@ -387,7 +310,7 @@ class Emulator:
         return self.answers.ok(
             {
                 "code": 0,
-                "debug_url": self._debug_url(execute_id, workflow_id),
+                "debug_url": debug_url(execute_id, workflow_id),
                 "execute_id": execute_id,
                 "msg": "Success",
             }
@@ -414,68 +337,27 @@ class Emulator:
         if job is None or self._gone(job, workflow_id):
             self.counters["lost_polls"] += 1
             return self.answers.coded(codes.RECORD_NOT_FOUND)
-        no_record = "/poison/no-record/" in job.input and self._finished(job, time.time())
+        no_record = "/poison/no-record/" in job.input and finished(
+            job, time.time(), self.config.hold_jobs
+        )
         return self.answers.ok(
             {
                 "msg": "",
-                "data": [] if no_record else [self._record(execute_id, job)],
+                "data": []
+                if no_record
+                else [
+                    run_record(
+                        execute_id,
+                        job,
+                        self.config.hold_jobs,
+                        self.answers.logid(),
+                        debug_url(execute_id, job.workflow_id),
+                    )
+                ],
                 "detail": {"logid": self.answers.logid()},
                 "code": 0,
             }
         )
-
-    def _finished(self, job: Job, now: float) -> bool:
-        return now >= job.finish_at and not self.config.hold_jobs
-
-    def _record(self, execute_id: str, job: Job) -> dict[str, Any]:
-        now = time.time()
-        status, output, error_code, error_message, trimmed, tokens = (
-            "Running",
-            job.running_output,
-            "",
-            "",
-            False,
-            0,
-        )
-        if self._finished(job, now):
-            if job.outcome == "fail":
-                status, output = "Fail", ""
-                error_code, error_message = "720702002", "node ASR execution timed out"
-            else:
-                text, title = content.transcript(job.input)
-                trimmed = job.outcome == "trim"
-                status, error_code, tokens = "Success", "0", len(text)
-                output = (
-                    content.trimmed_output(text, title)
-                    if trimmed
-                    else content.transcript_output(text, title)
-                )
-        record = {
-            "connector_uid": "1519962369294395",
-            "logid": self.answers.logid(),
-            "bot_id": "0",
-            "update_time": int(min(now, job.finish_at)),
-            "execute_status": status,
-            "error_code": error_code,
-            "connector_id": "1024",
-            "is_output_trimmed": trimmed,
-            "token": "0",
-            "run_mode": 2,
-            "debug_url": self._debug_url(execute_id, job.workflow_id),
-            "node_execute_status": {},
-            "error_message": error_message,
-            "execute_id": execute_id,
-            "create_time": int(job.created),
-            "output": output,
-            "usage": {"token_count": tokens, "output_count": tokens, "input_count": 0},
-        }
-        if status != "Running" and "/poison/cancelled/" in job.input:
-            record.update(execute_status="Cancelled", output="", error_code="")
-        if status == "Success" and "/poison/no-output/" in job.input:
-            del record["output"]
-        if status == "Success" and "/poison/huge/" in job.input:
-            record["output"] = content.transcript_output("字" * HUGE_TRANSCRIPT_CHARS, "huge")
-        return record
 
     async def stats(self, request: Request) -> Response:
         now = time.time()
@@ -492,7 +374,9 @@ class Emulator:
                 "jobs": {
                     eid: {
                         "input": job.input,
-                        "status": job.outcome if self._finished(job, now) else "Running",
+                        "status": job.outcome
+                        if finished(job, now, self.config.hold_jobs)
+                        else "Running",
                         "created": job.created,
                         "seconds": round(job.finish_at - job.created, 3),
                         "lost": self._gone(job, job.workflow_id),

@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from pipeline.answers.raw import Kind, RawRow, row_from_error, row_from_result
 from pipeline.coze.budget import BudgetSpent
 from pipeline.coze.client import CozeClient
 from pipeline.coze.durations import JobDurations
@@ -28,12 +29,11 @@ from pipeline.coze.health import RunHealth
 from pipeline.coze.models import MetadataResult, RunRecord, Submission
 from pipeline.coze.poller import JobPoller
 from pipeline.coze.ratelimit import LimiterClosed
+from pipeline.reads.work import RunningJob, VideoWork
 from pipeline.status import JobStatus, Outcome
 from pipeline.steps.inputs import metadata_input, transcript_input
 from pipeline.steps.runner import StepProgress, StopSignal, committing, for_each
-from pipeline.warehouse.queries import RunningJob, VideoWork
-from pipeline.warehouse.raw import Kind, RawRow, row_from_error, row_from_result
-from pipeline.warehouse.recorder import AnswersNotStoredError, Recorder
+from pipeline.storage.recorder import AnswersNotStoredError, Recorder
 
 # A metadata call waits for the rate ahead of any submit asked less than this long after it.
 METADATA_LEAD = 60.0

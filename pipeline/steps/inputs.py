@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.warehouse.queries import WorkItem
+from pipeline.reads.work import WorkItem
 
 # The seed sends the share text as pasted; the workflow also accepts a bare URL. Past this many
 # characters a "share text" is not one (pasted notes, a garbage line), so only its URL is sent.

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from pipeline.coze.errors import ServiceHaltError
 from pipeline.coze.ratelimit import RateLimiter
-from pipeline.warehouse.recorder import Recorder, StorageError
+from pipeline.storage.recorder import Recorder, StorageError
 
 T = TypeVar("T")
 

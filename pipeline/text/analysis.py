@@ -28,13 +28,13 @@ from itertools import repeat
 import duckdb
 import polars as pl
 
+from pipeline.schema import is_lake
+from pipeline.schema.transaction import transaction
+from pipeline.storage.frames import lookup, registered, tuple_frame
 from pipeline.text.index import index_in_place
 from pipeline.text.normalize import normalize_lines, normalize_text
 from pipeline.text.segment import Segmenter, segmenter
 from pipeline.text.sentences import split_sentences
-from pipeline.warehouse.frames import lookup, registered, tuple_frame
-from pipeline.warehouse.schema import is_lake
-from pipeline.warehouse.transaction import transaction
 
 KEYWORDS_PER_VIDEO = 10
 FULL_REFRESH_SHARE = 0.1

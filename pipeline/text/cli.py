@@ -11,12 +11,13 @@ from contextlib import contextmanager
 import duckdb
 
 from pipeline.settings import PipelineSettings
+from pipeline.storage.db import connect, warehouse_exists
+from pipeline.storage.extensions import load_fts
+from pipeline.storage.location import Warehouse
+from pipeline.storage.snapshot import read_snapshot
 from pipeline.terminal import printable
 from pipeline.text.index import refresh_index_file
-from pipeline.text.search import load_fts, search
-from pipeline.warehouse.db import connect, warehouse_exists
-from pipeline.warehouse.location import Warehouse
-from pipeline.warehouse.snapshot import read_snapshot
+from pipeline.text.search import search
 
 
 def _positive(text: str) -> int:

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.text.search import load_fts
-from pipeline.warehouse.db import CONFIG, connect
-from pipeline.warehouse.literals import sql_literal
-from pipeline.warehouse.location import Warehouse
-from pipeline.warehouse.schema import FTS_SCHEMA
+from pipeline.schema import FTS_SCHEMA
+from pipeline.storage.db import CONFIG, connect
+from pipeline.storage.extensions import load_fts, sql_literal
+from pipeline.storage.location import Warehouse
 
 # Tokens are already cut and space-joined, so the index only splits on spaces.
 INDEX_SQL = (

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import duckdb
 
+from pipeline.storage.extensions import load_fts
 from pipeline.text.normalize import normalize_text
 from pipeline.text.segment import query_terms
-from pipeline.warehouse.extensions import load_extension
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,6 @@ class SearchHit:
     author: str | None
     score: float
     snippet: str
-
-
-def load_fts(conn: duckdb.DuckDBPyConnection) -> None:
-    """The BM25 functions and macros need the extension loaded in every connection that asks."""
-    load_extension(conn, "fts")
 
 
 def search(conn: duckdb.DuckDBPyConnection, query: str, limit: int = 10) -> list[SearchHit]:

@@ -12,8 +12,8 @@ from pipeline.definitions import build_definitions
 from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batches
 from pipeline.emulator import EmulatorProcess
-from pipeline.warehouse.db import connect
-from pipeline.warehouse.location import Warehouse, warehouse_from_env
+from pipeline.storage.db import connect
+from pipeline.storage.location import Warehouse, warehouse_from_env
 from tests.support import TEST_RPS, sqlite_lake_env
 
 

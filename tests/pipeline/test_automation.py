@@ -13,9 +13,9 @@ from pipeline.coze.errors import AccountError
 from pipeline.defs.automation import link_files_sensor, unfinished_work_schedule
 from pipeline.defs.partitions import batch_key, batches
 from pipeline.defs.resources import LinkFilesResource, WarehouseResource
-from pipeline.warehouse.db import connect
-from pipeline.warehouse.halts import record_halt, resume_after
-from pipeline.warehouse.location import Warehouse, warehouse_from_env
+from pipeline.steps.halts import record_halt, resume_after
+from pipeline.storage.db import connect
+from pipeline.storage.location import Warehouse, warehouse_from_env
 from tests.support import hold_database, sqlite_lake_env
 
 

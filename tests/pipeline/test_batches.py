@@ -10,8 +10,8 @@ import pytest
 
 from pipeline.defs.partitions import batch_file, batch_key
 from pipeline.defs.resources import LinkFilesResource
+from pipeline.reads.work import WorkItem
 from pipeline.steps.inputs import MAX_URL_CHARS, metadata_input
-from pipeline.warehouse.queries import WorkItem
 from tests.pipeline.helpers import Project
 
 # What Dagster refuses in a partition key, and what its UI refuses when selecting partitions.

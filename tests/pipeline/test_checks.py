@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.defs.checks import CHECKS, MAX_FAILURE_RATE, failure_rate_is_low, warehouse_checks
 from pipeline.defs.resources import WarehouseResource
-from pipeline.warehouse.db import connect
+from pipeline.storage.db import connect
 
 
 def _healthy(db: Path) -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from pipeline.derive.tables import rebuild_all
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT
-from pipeline.text.search import load_fts
-from pipeline.warehouse.db import connect
-from pipeline.warehouse.tables import rebuild_all
+from pipeline.storage.db import connect
+from pipeline.storage.extensions import load_fts
 from tests.pipeline.helpers import Project
 from tests.support import new_dagster_home
 

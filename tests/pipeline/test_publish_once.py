@@ -12,7 +12,7 @@ from pipeline.defs.assets import coze_calls
 from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batches
 from pipeline.defs.snapshot import read_snapshot
-from pipeline.warehouse.snapshot import snapshot_path
+from pipeline.storage.snapshot import snapshot_path
 from tests.pipeline.helpers import Project
 
 LINKS = [f"https://www.douyin.com/video/72{n:017d}" for n in range(3)]

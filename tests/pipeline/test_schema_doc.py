@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
+from pipeline.schema import TABLES, VIEWS, schema_markdown
 from pipeline.settings import PROJECT_ROOT
-from pipeline.warehouse.db import connect
-from pipeline.warehouse.schema import TABLES, VIEWS, schema_markdown
+from pipeline.storage.db import connect
 
 
 def test_committed_doc_is_the_generated_one() -> None:

@@ -16,10 +16,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipeline.derive.tables import rebuild_all
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
-from pipeline.warehouse.recorder import spool_dir_for
-from pipeline.warehouse.spool import read_spool
-from pipeline.warehouse.tables import rebuild_all
+from pipeline.storage.recorder import spool_dir_for
+from pipeline.storage.spool import read_spool
 from tests.support import PipelineProcess, files_containing, latest_check_results, pipeline_env
 
 LINKS = [f"https://www.douyin.com/video/75{n:017d}" for n in range(40)] + [

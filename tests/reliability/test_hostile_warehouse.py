@@ -19,17 +19,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipeline.answers.raw import RawRow
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
 from pipeline.coze.durations import JobDurations
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.reads.work import VideoWork, WorkItem
 from pipeline.runs import EXIT_OK
+from pipeline.schema import FTS_SCHEMA
 from pipeline.settings import PROJECT_ROOT
 from pipeline.steps.calls import call_coze
-from pipeline.warehouse.queries import VideoWork, WorkItem
-from pipeline.warehouse.raw import RawRow
-from pipeline.warehouse.recorder import AnswersNotStoredError, Recorder, spool_dir_for
-from pipeline.warehouse.schema import FTS_SCHEMA
+from pipeline.storage.recorder import AnswersNotStoredError, Recorder, spool_dir_for
 from tests.support import PipelineProcess, hold_database, new_dagster_home, pipeline_env
 
 VIDEOS = [f"https://www.douyin.com/video/78{n:017d}" for n in range(8)]

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT
-from pipeline.warehouse.location import warehouse_from_env
+from pipeline.storage.location import warehouse_from_env
 from tests.support import PipelineProcess, pipeline_env, sqlite_lake_env
 
 

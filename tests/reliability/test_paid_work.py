@@ -10,9 +10,9 @@ from pathlib import Path
 import dagster as dg
 
 from pipeline.emulator import EmulatorProcess, content
+from pipeline.reads import work as queries
 from pipeline.runs import EXIT_COZE_HALTED, EXIT_OK
-from pipeline.warehouse import queries
-from pipeline.warehouse.db import connect
+from pipeline.storage.db import connect
 from tests.reliability.helpers import failed_items, fast, query, run, write_batch
 from tests.support import latest_check_results
 

@@ -24,8 +24,8 @@ from pipeline.defs.automation import JOB_NAME
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.runs import HOST_TAG, PID_TAG, pool_holders, release_dead_runs
 from pipeline.settings import PROJECT_ROOT
-from pipeline.warehouse.db import connect
-from pipeline.warehouse.location import warehouse_from_env
+from pipeline.storage.db import connect
+from pipeline.storage.location import warehouse_from_env
 from tests.postgres import PostgresDatabase, PostgresServer
 from tests.support import PipelineProcess, pipeline_env
 

@@ -14,8 +14,8 @@ import pytest
 
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.settings import PROJECT_ROOT
-from pipeline.warehouse.db import WarehouseLockedError, connect
-from pipeline.warehouse.snapshot import publish, snapshot_path
+from pipeline.storage.db import WarehouseLockedError, connect
+from pipeline.storage.snapshot import publish, snapshot_path
 from tests.support import PipelineProcess, hold_database, pipeline_env
 
 # Enough videos, and jobs slow enough, for a run of several seconds at the default rate.

@@ -12,9 +12,9 @@ from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
 from pipeline.coze.durations import JobDurations
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.reads.work import VideoWork, WorkItem
 from pipeline.steps.calls import CallsProgress, call_coze
-from pipeline.warehouse.queries import VideoWork, WorkItem
-from pipeline.warehouse.recorder import Recorder
+from pipeline.storage.recorder import Recorder
 
 
 def videos(count: int, *, needs_metadata: bool) -> list[VideoWork]:

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.steps import runner
 from pipeline.steps.runner import StepProgress, committing
-from pipeline.warehouse.recorder import Recorder
+from pipeline.storage.recorder import Recorder
 
 
 def test_progress_lines_are_stored_off_the_event_loop(

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.storage.db import connect
+from pipeline.storage.extensions import load_fts
+from pipeline.storage.location import Warehouse, warehouse_from_env
 from pipeline.text.index import refresh_index_file
-from pipeline.text.search import load_fts, search
-from pipeline.warehouse.db import connect
-from pipeline.warehouse.location import Warehouse, warehouse_from_env
+from pipeline.text.search import search
 from tests.support import sqlite_lake_env
 
 

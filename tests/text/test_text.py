@@ -20,11 +20,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.settings import PROJECT_ROOT
+from pipeline.storage.db import connect
+from pipeline.storage.extensions import load_fts
 from pipeline.text import analysis as text_analysis_module
 from pipeline.text import segment as segment_module
 from pipeline.text.analysis import segment_transcripts, update_text_tables
 from pipeline.text.normalize import nfkc, normalize_lines, normalize_text
-from pipeline.text.search import load_fts, search
+from pipeline.text.search import search
 from pipeline.text.segment import (
     STOPWORDS,
     USER_DICT,
@@ -34,7 +36,6 @@ from pipeline.text.segment import (
     segment,
 )
 from pipeline.text.sentences import split_sentences
-from pipeline.warehouse.db import connect
 from tests.coze.servers import recorded
 
 
@@ -230,7 +231,7 @@ def test_fts_loads_with_networking_disabled(tmp_path: Path):
     """No repository is reachable and autoinstall is off: only the packaged binary can load."""
     script = (
         "import duckdb\n"
-        "from pipeline.text.search import load_fts\n"
+        "from pipeline.storage.extensions import load_fts\n"
         "c = duckdb.connect(config={'custom_extension_repository': 'http://127.0.0.1:9', 'allow_community_extensions': False})\n"
         "load_fts(c)\n"
         "print(c.execute(\"SELECT loaded, installed FROM duckdb_extensions() WHERE extension_name='fts'\").fetchone())\n"

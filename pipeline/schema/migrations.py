@@ -1,0 +1,108 @@
+"""Bringing a warehouse made by any earlier release to this release's schema, once.
+
+A `schema_version` table holds the number of the last migration applied; a writable open runs
+only the migrations after it, each with its number recorded, so a current warehouse costs one
+query per open instead of a dozen DDL statements. Migration 1 is everything before versions
+existed: it makes a new warehouse, and brings any older one (a keyed `transcript_tokens`, no
+`links.listed`, no `raw_responses.seq`, …) to the layout of its day. A release that changes a
+table or a view adds the next number; `create_objects` is idempotent, so a migration that adds
+a table or redefines a view calls it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+from pipeline.schema import SCHEMA_BY_NAME, create_objects, is_lake
+from pipeline.schema.transaction import transaction
+
+VERSION_TABLE = "schema_version"
+
+
+def _drop_token_key(conn: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses made when `transcript_tokens` had a primary key lose the table (DuckDB cannot
+    drop a key) and their text digests, so the next text analysis fills it again; it is
+    derived, and the segmenter's change re-segments every transcript anyway."""
+    keyed = conn.execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'transcript_tokens' "
+        "AND constraint_type = 'PRIMARY KEY'"
+    ).fetchone()
+    if keyed and keyed[0]:
+        with transaction(conn):
+            conn.execute("DROP TABLE transcript_tokens")
+            conn.execute("DELETE FROM text_state")
+
+
+def _columns(conn: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """The live table's columns; none when it does not exist yet."""
+    rows = conn.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = ?",
+        [table],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _add_listed(conn: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses made before `links.listed` get it once, before the views that read it: every
+    line they hold was listed, in one transaction, so no line is ever seen unlisted by mistake.
+    DuckDB alters no table with an index on it (`create_objects` makes it again); a lake cannot
+    make an existing column NOT NULL, so there only new lakes have the constraint."""
+    columns = _columns(conn, "links")
+    if not columns or "listed" in columns:
+        return
+    conn.execute("DROP INDEX IF EXISTS links_video")
+    with transaction(conn):
+        conn.execute("ALTER TABLE links ADD COLUMN listed BOOLEAN")
+        conn.execute("UPDATE links SET listed = true")
+    if not is_lake(conn):
+        conn.execute("ALTER TABLE links ALTER COLUMN listed SET NOT NULL")
+
+
+def _add_seq(conn: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses made before `raw_responses.seq` get it once, numbered by received_at: the only
+    order they kept."""
+    if "seq" in _columns(conn, "raw_responses"):
+        return
+    with transaction(conn):
+        conn.execute("ALTER TABLE raw_responses ADD COLUMN IF NOT EXISTS seq BIGINT")
+        conn.execute(
+            "UPDATE raw_responses SET seq = n.seq FROM (SELECT response_id, row_number() OVER "
+            "(ORDER BY received_at, response_id) AS seq FROM raw_responses) n "
+            "WHERE raw_responses.response_id = n.response_id"
+        )
+
+
+def _before_versions(conn: duckdb.DuckDBPyConnection) -> None:
+    _drop_token_key(conn)
+    _add_listed(conn)
+    with transaction(conn):  # a reader of a new lake sees all the tables or none
+        create_objects(conn)
+    _add_seq(conn)
+    conn.execute("ALTER TABLE transcript_jobs ADD COLUMN IF NOT EXISTS run_seconds DOUBLE")
+    conn.execute("ALTER TABLE transcripts ADD COLUMN IF NOT EXISTS response_id VARCHAR")
+
+
+MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (_before_versions,)
+LATEST = len(MIGRATIONS)
+
+
+def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
+    """The last migration applied; 0 for a new warehouse or one made before versions."""
+    if not _columns(conn, VERSION_TABLE):
+        return 0
+    row = conn.execute(f"SELECT max(version) FROM {VERSION_TABLE}").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Apply the migrations this warehouse has not had; every writer calls it on open."""
+    current = schema_version(conn)
+    if current >= LATEST:
+        return
+    conn.execute(SCHEMA_BY_NAME[VERSION_TABLE].ddl(keyed=False))
+    for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
+        migration(conn)
+        conn.execute(f"INSERT INTO {VERSION_TABLE} VALUES (?, now()::TIMESTAMP)", [number])

@@ -1,1 +1,0 @@
-"""DuckDB warehouse: schema, durable recording of API answers, normalized tables."""

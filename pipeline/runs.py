@@ -23,6 +23,7 @@ from typing import Any
 
 import dagster as dg
 
+from pipeline.alerts.message import cause_of
 from pipeline.alerts.once import alert_failed_run
 from pipeline.alerts.send import webhook_url
 from pipeline.coze.auth import ENV_CLIENT_ID
@@ -182,18 +183,13 @@ def watching_the_pool(instance: dg.DagsterInstance, run_id: str) -> Iterator[Non
 
 
 def failure_reason(result: dg.ExecuteInProcessResult) -> RunFailure | None:
-    """The first failed step and the innermost error under Dagster's wrappers, for one line."""
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data is not None:
-            user_failure = event.step_failure_data.user_failure_data
-            if user_failure is not None and "scope" in user_failure.metadata:
-                return RunFailure(f"{user_failure.description}", coze_halt=True)
-            error = event.step_failure_data.error
-            while error is not None and error.cause is not None:
-                error = error.cause
-            message = error.message.strip() if error is not None else "unknown error"
-            return RunFailure(f"step {event.step_key} failed: {message}", coze_halt=False)
-    return None
+    """The first failed step's one line, read as the alert reads it (`alerts.message.cause_of`):
+    a Coze halt's line, else the innermost error under Dagster's wrappers."""
+    failures = [event for event in result.all_events if event.is_step_failure]
+    if not failures:
+        return None
+    cause = cause_of(failures, None)
+    return RunFailure(cause.line, coze_halt=cause.kind == "halt")
 
 
 def alert(instance: dg.DagsterInstance, run_id: str, webhook: str) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
+from pipeline.coze.errors import HALT_CODE_KEY, HALT_SCOPE_KEY
 from pipeline.scrub import scrub
 from pipeline.terminal import printable
 
@@ -54,7 +55,7 @@ def _value(metadata: Mapping[str, dg.MetadataValue], name: str) -> Any:
 
 
 def cause_of(step_failures: Sequence[dg.DagsterEvent], run_message: str | None) -> Cause:
-    """The first failed step's cause: a Coze halt (the step's `scope`/`coze_code` metadata and
+    """The first failed step's cause: a Coze halt (the step's `HALT_SCOPE_KEY` metadata and
     its one-line description), else the innermost error under Dagster's wrappers; a run that
     failed outside any step (its process died) has only the run's own message."""
     for event in step_failures:
@@ -62,12 +63,12 @@ def cause_of(step_failures: Sequence[dg.DagsterEvent], run_message: str | None) 
         if data is None:
             continue
         user = data.user_failure_data
-        if user is not None and "scope" in user.metadata:
-            code = _value(user.metadata, "coze_code")
+        if user is not None and HALT_SCOPE_KEY in user.metadata:
+            code = _value(user.metadata, HALT_CODE_KEY)
             return Cause(
                 "halt",
                 user.description or "Coze halted the run",
-                scope=str(_value(user.metadata, "scope")),
+                scope=str(_value(user.metadata, HALT_SCOPE_KEY)),
                 code=code if isinstance(code, int) else None,
             )
         error = data.error

@@ -124,11 +124,20 @@ class JobEndedError(CozeError):
     scope: Scope = "job"
 
 
+# The metadata of a halted step's failure: whoever reads a run (the command line, the alert
+# sensor) tells a halt from a crash by these keys.
+HALT_SCOPE_KEY = "coze/halt_scope"
+HALT_CODE_KEY = "coze/halt_code"
+
+
 class ServiceHaltError(CozeError):
     """Every item would get this answer: the account, the workflow or the endpoint is unusable.
     Ends the run with nothing marked failed; `str()` is the one line a person needs."""
 
     scope: Scope = "account"
+
+    def failure_metadata(self) -> dict[str, str | int | None]:
+        return {HALT_SCOPE_KEY: self.scope, HALT_CODE_KEY: self.code}
 
 
 class AccountError(ServiceHaltError):

@@ -195,7 +195,7 @@ def coze_calls(
         context.log.error(f"automated runs wait until {until:%Y-%m-%d %H:%M} UTC")
         raise dg.Failure(
             description=str(halt),
-            metadata={"coze_code": halt.code, "scope": halt.scope},
+            metadata=halt.failure_metadata(),
             allow_retries=False,
         ) from None
     if budget.sent:

@@ -122,7 +122,7 @@ SOURCE_AND_STATE: tuple[Table, ...] = (
         "latest row's resume_after; the next run that gets answers from Coze again empties it.",
         (
             C("halted_at", "TIMESTAMP", "When the run stopped (UTC).", False),
-            C("scope", "VARCHAR", "account, workflow or endpoint (COZE_BASE_URL).", False),
+            C("scope", "VARCHAR", "account, workflow, endpoint (COZE_BASE_URL) or service.", False),
             C("code", "BIGINT", "Coze's code; NULL when only an HTTP status said it."),
             C("http_status", "INTEGER", "HTTP status of the answer."),
             C("message", "VARCHAR", "The line the run ended with.", False),

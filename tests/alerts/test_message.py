@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from pipeline.alerts.message import Alert, Cause, batch_of, cause_of, webhook_body
+from pipeline.coze.errors import HALT_CODE_KEY, HALT_SCOPE_KEY
 from pipeline.scrub import add_secret
 
 HALT_LINE = (
@@ -95,7 +96,9 @@ def test_the_batch_is_the_partition_or_the_range_a_backfill_ran() -> None:
 @dg.op
 def halts() -> None:
     raise dg.Failure(
-        description=HALT_LINE, metadata={"coze_code": 4011, "scope": "account"}, allow_retries=False
+        description=HALT_LINE,
+        metadata={HALT_CODE_KEY: 4011, HALT_SCOPE_KEY: "account"},
+        allow_retries=False,
     )
 
 

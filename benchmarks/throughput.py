@@ -148,6 +148,11 @@ def measure(
     return result
 
 
+# A tiny size for the smoke test and `run_all --smoke`: checks the benchmark runs, measures
+# nothing.
+SMOKE = ("--rps", "50", "--links", "6", "--profile", "fast", "--only-realistic")
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rps", type=float, nargs="+", default=[25.0, 50.0, 200.0])

@@ -27,12 +27,7 @@ import polars as pl
 
 from pipeline.emulator import content
 from pipeline.settings import PROJECT_ROOT
-from pipeline.text.analysis import (
-    PARALLEL_MIN,
-    Pending,
-    segment_transcripts,
-    update_text_tables,
-)
+from pipeline.text.analysis import Pending, segment_transcripts, update_text_tables
 from pipeline.text.segment import SEGMENTING_PACKAGES, segmenter
 from pipeline.warehouse.db import connect
 from pipeline.warehouse.frames import TABLE_BY_NAME, frame, registered
@@ -139,7 +134,6 @@ def main(argv: list[str] | None = None) -> dict:
         "mean_chars": round(sum(len(row[3] or "") for row in rows) / count),
         "segmenter": {p: importlib.metadata.version(p) for p in SEGMENTING_PACKAGES},
         "cpus": os.cpu_count(),
-        "parallel_min": PARALLEL_MIN,
         "sentences": frames["transcript_sentences"].height,
         "tokens": frames["transcript_tokens"].height,
         "segment_seconds": round(segment_seconds, 2),

@@ -1,15 +1,14 @@
-"""`python -m pipeline` with one piece of its speed machinery swapped for the simpler code path.
+"""`python -m pipeline` with a piece of its speed machinery swapped for the simpler code path.
 
 Each piece has to earn its place by a gain beyond noise in `benchmarks.throughput` (issue 35),
-so the benchmark runs the command as it is and without each piece, in one run. The swap is made
+so the benchmark runs the command as it is and without the piece, in one run. The swap is made
 here, in the benchmark's own process wrapper, so the pipeline grows no switch for it:
 
 - `one-client`: one `httpx.AsyncClient` whose pool is sized from the rate limiter's bound on
-  requests in flight, instead of the connection shards of `pipeline/coze/connections.py`;
-- `in-process-segmenting`: text analysis segments in this process only, never starting the
-  second process of `pipeline/text/analysis.py`;
-- `no-tail-polls`: once no submit is left, a running job keeps its plain poll schedule, without
-  the re-polls every quarter second of `tail_poll_after`.
+  requests in flight, instead of the connection shards of `pipeline/coze/connections.py`.
+
+(The second segmentation process and the tail re-polls were measured so too, and removed:
+docs/BENCHMARKS.md.)
 
 Usage: `python -m benchmarks.variants VARIANT run --links FILE --db FILE`.
 """
@@ -23,7 +22,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 
 BASELINE = "baseline"
-VARIANTS = (BASELINE, "one-client", "in-process-segmenting", "no-tail-polls")
+VARIANTS = (BASELINE, "one-client")
 
 
 class OneClient:
@@ -53,14 +52,6 @@ def apply(variant: str) -> None:
         import pipeline.coze.client
 
         pipeline.coze.client.Connections = OneClient  # type: ignore[misc,assignment]
-    elif variant == "in-process-segmenting":
-        import pipeline.text.analysis
-
-        pipeline.text.analysis.PARALLEL_MIN = sys.maxsize
-    elif variant == "no-tail-polls":
-        from pipeline.coze.poller import JobPoller
-
-        JobPoller._in_tail = property(lambda self: False)  # type: ignore[method-assign,assignment]
     elif variant != BASELINE:
         raise SystemExit(f"unknown variant {variant!r}; one of {', '.join(VARIANTS)}")
 

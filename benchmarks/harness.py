@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.variants import BASELINE
 from pipeline.settings import PROJECT_ROOT
 
 
@@ -27,12 +28,16 @@ def timed_run(links: Path, db: Path, env: dict[str, str]) -> float:
     return ended - started
 
 
-def run_span(links: Path, db: Path, env: dict[str, str]) -> tuple[float, float]:
+def run_span(
+    links: Path, db: Path, env: dict[str, str], variant: str = BASELINE
+) -> tuple[float, float]:
     """When `python -m pipeline run` started and exited, in unix seconds, so that the
-    emulator's arrival times (on the same machine's clock) can be laid beside them."""
+    emulator's arrival times (on the same machine's clock) can be laid beside them. A `variant`
+    other than the baseline runs it through `benchmarks.variants`."""
+    command = ["pipeline"] if variant == BASELINE else ["benchmarks.variants", variant]
     started = time.time()
     subprocess.run(
-        [sys.executable, "-m", "pipeline", "run", "--links", str(links), "--db", str(db)],
+        [sys.executable, "-m", *command, "run", "--links", str(links), "--db", str(db)],
         cwd=PROJECT_ROOT,
         env=env,
         check=True,

@@ -135,10 +135,20 @@ def measure(warehouse_videos: int, new_links: int, workdir: Path, kind: str = "f
     }
 
 
+# A tiny size for the smoke test and `run_all --smoke`: checks the benchmark runs, measures
+# nothing.
+SMOKE = ("--videos", "3", "--links", "4", "--warehouse", "file")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--videos", type=int, default=100_000)
-    parser.add_argument("--small-videos", type=int, default=1_000)
+    parser.add_argument(
+        "--videos",
+        type=int,
+        nargs="+",
+        default=[1_000, 100_000],
+        help="warehouse sizes, in videos, one measure each",
+    )
     parser.add_argument("--links", type=int, default=1_000)
     parser.add_argument(
         "--warehouse",
@@ -150,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict:
     kinds = ("file", "ducklake") if args.warehouse == "both" else (args.warehouse,)
     runs = []
     for kind in kinds:
-        for videos in (args.small_videos, args.videos):
+        for videos in args.videos:
             with tempfile.TemporaryDirectory() as tmp:
                 runs.append(measure(videos, args.links, Path(tmp), kind))
     result = {"benchmark": "incremental", "runs": runs}

@@ -68,6 +68,11 @@ def measure(file: Path, workdir: Path) -> dict:
     }
 
 
+# A tiny size for the smoke test and `run_all --smoke`: checks the benchmark runs, measures
+# nothing.
+SMOKE = ("--lines", "2000", "--repeated-videos", "50")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=1_000_000)

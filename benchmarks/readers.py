@@ -52,7 +52,7 @@ QUERIES = (
 READ_EVERY = 0.2
 # 3 requests per link at 20 requests/s: 300 links have a 45 s floor.
 RPS = 20.0
-EMULATOR = EmulatorConfig(profile="fast", job_seconds=3.0, rps=RPS)
+JOB_SECONDS = 3.0
 HISTORY_EMULATOR = EmulatorConfig(profile="fast", job_seconds=0.3)
 LOCK_WARNING = "is locked by"
 
@@ -183,7 +183,13 @@ def percentile(values: list[float], share: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))], 1)
 
 
-def measure(mode: str, links: int, history: int = 0, with_reader: bool = True) -> dict:
+def measure(
+    mode: str,
+    links: int,
+    history: int = 0,
+    with_reader: bool = True,
+    job_seconds: float = JOB_SECONDS,
+) -> dict:
     """One run of `links` new links with a reader of `mode` alongside (or none), on a fresh
     workdir holding `history` earlier links."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -194,7 +200,11 @@ def measure(mode: str, links: int, history: int = 0, with_reader: bool = True) -
             write_history(workdir, db, settings, history)
         batch = workdir / "batch.txt"
         batch.write_text("\n".join(distinct_links(links)) + "\n", encoding="utf-8")
-        with EmulatorProcess(EMULATOR) as emulator, (workdir / "run.log").open("w") as out:
+        emulator_config = EmulatorConfig(profile="fast", job_seconds=job_seconds, rps=RPS)
+        with (
+            EmulatorProcess(emulator_config) as emulator,
+            (workdir / "run.log").open("w") as out,
+        ):
             env = bench_env(workdir, emulator.url, COZE_RPS=str(RPS), **settings)
             reads, stop = Reads(), threading.Event()
             reader = threading.Thread(
@@ -236,6 +246,11 @@ def measure(mode: str, links: int, history: int = 0, with_reader: bool = True) -
     return result
 
 
+# A tiny size for the smoke test and `run_all --smoke`: checks the benchmark runs, measures
+# nothing.
+SMOKE = ("--links", "4", "--job-seconds", "0.3", "--modes", "snapshot")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--links", type=int, default=300)
@@ -246,19 +261,24 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--baseline", action="store_true", help="also time each mode's run with no reader"
     )
+    parser.add_argument("--job-seconds", type=float, default=JOB_SECONDS)
     args = parser.parse_args(argv)
     runs = []
     for mode in args.modes:
-        run = measure(mode, args.links, args.history)
+        run = measure(mode, args.links, args.history, job_seconds=args.job_seconds)
         if args.baseline:
-            alone = measure(mode, args.links, args.history, with_reader=False)
+            alone = measure(
+                mode, args.links, args.history, with_reader=False, job_seconds=args.job_seconds
+            )
             run["run_seconds_without_reader"] = alone["run_seconds"]
         runs.append(run)
     result = {
         "benchmark": "readers",
         "links": args.links,
         "history_links": args.history,
-        "emulator": f"fast profile, jobs of 3 s, {RPS:g} req/s limit, COZE_RPS={RPS:g}",
+        "emulator": (
+            f"fast profile, jobs of {args.job_seconds:g} s, {RPS:g} req/s limit, COZE_RPS={RPS:g}"
+        ),
         "read_every_seconds": READ_EVERY,
         "queries": list(QUERIES),
         "runs": runs,

@@ -8,6 +8,9 @@ realistic profile (sync runs of seconds, jobs of tens of seconds) with only COZE
 sized so each run's floor is `--floor-seconds`: the default, 96 s, is 800 links at 25
 requests/s, the batch a user reported. An ideal profile and a last run at a high rate with
 quick answers show how many requests one process sustains.
+
+`--variants` runs each rate again without a piece of the speed machinery
+(`benchmarks.variants`), so that a piece is kept only for a gain measured in the same run.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from pathlib import Path
 import dagster as dg
 
 from benchmarks.harness import bench_env, run_span
+from benchmarks.variants import BASELINE, VARIANTS
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
+from pipeline.emulator.config import PROFILES
 
 # The ideal profile: every answer in 0.2 s, every job in 3 s.
 IDEAL = {"latency": 0.2, "job_seconds": 3.0}
@@ -100,15 +105,22 @@ def clock(stats: dict) -> dict[str, float]:
     }
 
 
-def measure(name: str, rps: float, links: int, **timing: float) -> dict:
+def measure(
+    name: str,
+    rps: float,
+    links: int,
+    profile: str = "realistic",
+    variant: str = BASELINE,
+    **timing: float,
+) -> dict:
     """One pipeline run on a fresh warehouse, with only COZE_RPS set, as a new user would."""
-    config = EmulatorConfig(profile="realistic", rps=rps, **timing)
+    config = EmulatorConfig(profile=profile, rps=rps, **timing)
     with tempfile.TemporaryDirectory() as tmp, EmulatorProcess(config) as emulator:
         workdir = Path(tmp)
         batch = workdir / "bench.txt"
         batch.write_text("\n".join(distinct_links(links)) + "\n", encoding="utf-8")
         env = bench_env(workdir, emulator.url, COZE_RPS=str(rps))
-        started, ended = run_span(batch, workdir / "w.duckdb", env)
+        started, ended = run_span(batch, workdir / "w.duckdb", env, variant)
         stats = emulator.stats()
         steps = step_seconds(Path(env["DAGSTER_HOME"]))
     wall = ended - started
@@ -116,6 +128,8 @@ def measure(name: str, rps: float, links: int, **timing: float) -> dict:
     result = {
         "benchmark": "throughput",
         "run": name,
+        "variant": variant,
+        "profile": profile,
         "rps_limit": rps,
         "links": links,
         "wall_seconds": round(wall, 1),
@@ -134,10 +148,31 @@ def measure(name: str, rps: float, links: int, **timing: float) -> dict:
     return result
 
 
+# A tiny size for the smoke test and `run_all --smoke`: checks the benchmark runs, measures
+# nothing.
+SMOKE = ("--rps", "50", "--links", "6", "--profile", "fast", "--only-realistic")
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rps", type=float, nargs="+", default=[25.0, 50.0, 100.0])
+    parser.add_argument("--rps", type=float, nargs="+", default=[25.0, 50.0, 200.0])
     parser.add_argument("--floor-seconds", type=float, default=96.0)
+    parser.add_argument(
+        "--links", type=int, help="links per run, instead of sizing each run by --floor-seconds"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="realistic",
+        help="the emulator's timing for the --rps runs (fast: a smoke test, measures nothing)",
+    )
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=VARIANTS,
+        default=[BASELINE],
+        help="run each --rps rate once per variant, one after the other (benchmarks.variants)",
+    )
     parser.add_argument("--ideal-rps", type=float, default=50.0)
     parser.add_argument("--high-rps", type=float, default=250.0)
     parser.add_argument(
@@ -146,9 +181,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
 
     def links_for(rps: float) -> int:
-        return int(rps * args.floor_seconds / 3)
+        return args.links or int(rps * args.floor_seconds / 3)
 
-    results = [measure("realistic", rps, links_for(rps)) for rps in args.rps]
+    results = [
+        measure("realistic", rps, links_for(rps), args.profile, variant)
+        for rps in args.rps
+        for variant in args.variants
+    ]
     if not args.only_realistic:
         results.append(measure("ideal", args.ideal_rps, links_for(args.ideal_rps), **IDEAL))
         results.append(measure("high-rate", args.high_rps, links_for(args.high_rps), **HIGH_RATE))

@@ -1,22 +1,18 @@
 """When to poll a transcript job, from how long recent jobs ran.
 
-A job is first polled when most recent jobs of its kind have finished (the 80th percentile of
-their run times), then at intervals that grow with how far it has overrun, but never past the
-longest of them (their 98th percentile, a second over, since Coze's times are whole seconds): a
-job that runs as long as recent ones is seen done within about a second, which is what ends a
-batch, whose last jobs are the last submitted. With 15-45 s jobs that is about 1.2 polls a job,
-against 7 for a schedule that knows nothing. Until a few run times are known (a new warehouse),
-a few probe jobs are polled from a second on, backing off geometrically; what they teach
-schedules the others (`JobPoller`).
+A job is first polled when nearly every recent job of its kind has finished (the 95th
+percentile of their run times), then at intervals that grow with how far it has overrun, but
+never past the longest of them (their 98th percentile, a second over, since Coze's times are
+whole seconds): a job that runs as long as recent ones is seen done within about a second,
+which is what ends a batch, whose last jobs are the last submitted. Every poll is a billed call
+(the free plan has 500), and seeing an earlier job done sooner does not end the batch sooner:
+with 15-45 s jobs that is about 1.05 polls a job (1.3 when the first poll came at the 80th
+percentile; docs/BENCHMARKS.md), against 7 for a schedule that knows nothing. Until a few run times are known (a new warehouse), a few probe jobs are polled from a
+second on, backing off geometrically; what they teach schedules the others (`JobPoller`).
 
-Once every other call of a run is done (no submit left), the rate is spare, and what ends the
-batch is how soon its last jobs are seen done: a job already polled once is polled again at
-most `tail_poll_after` later, which spreads half the rate over the jobs still running and is
-a quarter of a second once few are left (a call budget makes every request count, so the poller
-keeps the plain schedule then).
-
-In that tail, a job running four times longer than expected (at least two minutes) is left for
-the next run, so normalizing and text analysis of the batch do not wait for its slowest job.
+Once no submit is left, a job running four times longer than expected (at least two minutes) is
+left for the next run, so normalizing and text analysis of the batch do not wait for its slowest
+job.
 
 Run times are Coze's own (`update_time - create_time` of a finished record), not when we saw
 the job finish, so a late poll does not teach the schedule to wait longer.
@@ -29,7 +25,7 @@ from collections.abc import Iterable
 
 KNOWN_ENOUGH = 3
 WINDOW = 200
-FIRST_POLL_QUANTILE = 0.8
+FIRST_POLL_QUANTILE = 0.95
 LONGEST_QUANTILE = 0.98
 FIRST_DELAY = 1.0
 MIN_INTERVAL = 1.0
@@ -43,9 +39,6 @@ OVERRUN_SHARE = 0.5
 # straggler: the rest of the batch does not wait for it (the next run collects it).
 STRAGGLER_FACTOR = 4.0
 STRAGGLER_MIN_SECONDS = 120.0
-# Once no submit is left: re-polls use at most this share of the rate, never closer than this.
-TAIL_RATE_SHARE = 0.5
-TAIL_MIN_INTERVAL = 0.25
 
 
 class JobDurations:
@@ -96,12 +89,6 @@ class JobDurations:
         if not self.known:
             return None
         return max(STRAGGLER_MIN_SECONDS, STRAGGLER_FACTOR * self.quantile(FIRST_POLL_QUANTILE))
-
-
-def tail_poll_after(running_jobs: int, rps: float) -> float:
-    """Longest wait before a running job's next poll once no submit is left, so that polling
-    every running job that often uses `TAIL_RATE_SHARE` of `rps` at most."""
-    return max(TAIL_MIN_INTERVAL, running_jobs / (TAIL_RATE_SHARE * rps))
 
 
 def _bounded(seconds: float) -> float:

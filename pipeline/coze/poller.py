@@ -23,12 +23,7 @@ from dataclasses import dataclass
 
 from pipeline.coze.budget import BudgetSpent
 from pipeline.coze.client import CozeClient
-from pipeline.coze.durations import (
-    KNOWN_ENOUGH,
-    JobDurations,
-    run_seconds,
-    tail_poll_after,
-)
+from pipeline.coze.durations import KNOWN_ENOUGH, JobDurations, run_seconds
 from pipeline.coze.errors import CozeError, JobStateUnknownError, ServiceHaltError
 from pipeline.coze.models import RunRecord
 from pipeline.coze.ratelimit import LimiterClosed
@@ -37,7 +32,7 @@ OnRecord = Callable[[RunRecord], None]
 OnError = Callable[[str, CozeError], None]
 POLL_LAG = 600.0
 # While nothing is known, a job that is not a probe is first polled this long after its submit,
-# unless the probes teach the schedule sooner.
+# unless the probes teach the schedule first (`JobPoller._learnt`).
 UNTIL_KNOWN = 30.0
 MAX_POLLS_WAITING = 512
 # A job whose record says nothing usable is polled again after this, doubling each time: it
@@ -86,7 +81,7 @@ class JobPoller:
     def add(self, execute_id: str, workflow_id: str, age: float = 0.0) -> None:
         """A job to poll, submitted `age` seconds ago. While no run times are known, only the
         first few jobs probe from a second on; the others wait for what the probes teach
-        (`_learnt`), or `UNTIL_KNOWN` seconds at most."""
+        (`_learnt`), or `UNTIL_KNOWN` seconds if they teach nothing before."""
         job = _Job(execute_id, workflow_id, time.monotonic() - age)
         self._running[execute_id] = job
         if self.durations.known or self._probes < KNOWN_ENOUGH:
@@ -151,10 +146,20 @@ class JobPoller:
             self._again(job)
 
     def _learnt(self) -> None:
-        """The first run times are in: every waiting job is due when they say, not later."""
+        """The first run times are in: every waiting job is due when they say, sooner or later
+        than its guess. Later matters as much: while a batch's submits fill the rate, no probe
+        is polled, so the rate is learnt only once they end, and a job left due at
+        `UNTIL_KNOWN` would be polled at 30 s of a 15-45 s run, half of them twice (1.25 polls
+        a job at 25 requests/s, docs/BENCHMARKS.md). A job whose record said nothing usable
+        keeps its own wait."""
         now, first = time.monotonic(), self.durations.first_poll_after()
         self._due = [
-            (min(due, max(now, job.submitted + first)), n, job) for due, n, job in self._due
+            (
+                due if job.execute_id in self._unknown_polls else max(now, job.submitted + first),
+                n,
+                job,
+            )
+            for due, n, job in self._due
         ]
         heapq.heapify(self._due)
         self._changed.set()
@@ -171,20 +176,7 @@ class JobPoller:
 
     def _again(self, job: _Job) -> None:
         now = time.monotonic()
-        wait = self.durations.next_poll_after(now - job.submitted)
-        if self._in_tail:
-            wait = min(wait, tail_poll_after(len(self._running), self.client.limiter.rps))
-        self._push(now + wait, job)
-
-    @property
-    def _in_tail(self) -> bool:
-        """No submit is left, so the rate is spare (`tail_poll_after`), unless every request
-        counts against a call budget."""
-        return (
-            self._closed_at is not None
-            and self.durations.known
-            and self.client.budget.limit is None
-        )
+        self._push(now + self.durations.next_poll_after(now - job.submitted), job)
 
     async def run(self, *, budget_seconds: float | None) -> None:
         """Poll until every job is done, or only stragglers are left after `close()` (see

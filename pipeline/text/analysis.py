@@ -15,13 +15,9 @@ docs/BENCHMARKS.md), in the warehouse file or, on a lake, in a local file
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import repeat
 
@@ -39,9 +35,8 @@ from pipeline.text.sentences import split_sentences
 KEYWORDS_PER_VIDEO = 10
 FULL_REFRESH_SHARE = 0.1
 PROGRESS_SECONDS = 10.0
-# Transcripts segmented at a time; from PARALLEL_MIN on, a second process takes chunks too.
+# Transcripts segmented at a time, between progress reports.
 CHUNK = 1_000
-PARALLEL_MIN = 5_000
 
 Opener = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 Logger = logging.Logger | logging.LoggerAdapter
@@ -113,103 +108,20 @@ def _pending(
 
 
 def segment_transcripts(pending: list[Pending], log: Logger) -> Frames:
-    """The rows of the text tables for `pending`, a chunk at a time. From `PARALLEL_MIN`
-    transcripts on (below, its start-up of half a second does not pay), a helper process takes
-    chunks from the front while this process works from the back."""
+    """The rows of the text tables for `pending`, a chunk at a time, so that a long
+    re-segmentation (a dictionary edit) reports its progress."""
     loaded = segmenter()
-    chunks = [pending[start : start + CHUNK] for start in range(0, len(pending), CHUNK)]
-    parts: list[Frames] = [{} for _ in chunks]
-    parallel = len(pending) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1
+    parts: list[Frames] = []
     next_report = time.monotonic() + PROGRESS_SECONDS
-    with _Helper(loaded, log) if parallel else nullcontext() as helper:
-        front, back = 0, len(chunks)
-        while front < back:
-            if helper and helper.free() and helper.give(front, chunks[front]):
-                front += 1
-                continue
-            back -= 1
-            parts[back] = _segment_chunk(chunks[back], loaded)
-            for index, part in helper.returned() if helper else ():
-                parts[index] = part or _segment_chunk(chunks[index], loaded)
-            if time.monotonic() >= next_report:
-                done = sum(len(chunk) for chunk, part in zip(chunks, parts, strict=True) if part)
-                log.info(f"text analysis: {done}/{len(pending)} transcripts segmented")
-                next_report = time.monotonic() + PROGRESS_SECONDS
-        for index, part in helper.returned(wait=True) if helper else ():
-            parts[index] = part or _segment_chunk(chunks[index], loaded)
+    for start in range(0, len(pending), CHUNK):
+        parts.append(_segment_chunk(pending[start : start + CHUNK], loaded))
+        if time.monotonic() >= next_report:
+            done = min(start + CHUNK, len(pending))
+            log.info(f"text analysis: {done}/{len(pending)} transcripts segmented")
+            next_report = time.monotonic() + PROGRESS_SECONDS
     if not parts:
         return _segment_chunk([], loaded)
     return {table: pl.concat([part[table] for part in parts]) for table in parts[0]}
-
-
-class _Helper(AbstractContextManager["_Helper"]):
-    """A process segmenting chunks beside this one, with this process's dictionaries so that
-    the fingerprint describes every row. Spawned, not forked: the pipeline runs inside Dagster,
-    whose threads a fork would copy mid-flight. It takes nothing until it is up, and nothing
-    more once it failed (it died, or could not start: a spawned process runs the main script
-    again, which stops one without an `if __name__ == "__main__"` guard); the chunks it held
-    then come back empty, for this process to segment."""
-
-    def __init__(self, loaded: Segmenter, log: Logger) -> None:
-        self.log = log
-        self.pool = ProcessPoolExecutor(
-            1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_helping,
-            initargs=(loaded.user_dict, loaded.stopword_bytes),
-        )
-        self.up: Future[int] | None = self.pool.submit(int)  # done once the helper is up
-        self.held: dict[Future[Frames], int] = {}
-
-    def __exit__(self, *exc: object) -> None:
-        self.pool.shutdown(cancel_futures=True)
-
-    def free(self) -> bool:
-        """Up, working, and holding fewer than two chunks (one to work on, one waiting)."""
-        if self.up is not None and self.up.done() and self.up.exception():
-            self._failed(self.up.exception())
-        return self.up is not None and self.up.done() and len(self.held) < 2
-
-    def give(self, index: int, chunk: list[Pending]) -> bool:
-        try:
-            self.held[self.pool.submit(_segment_helping, chunk)] = index
-        except BrokenProcessPool as error:
-            self._failed(error)
-            return False
-        return True
-
-    def returned(self, wait: bool = False) -> list[tuple[int, Frames]]:
-        """(chunk index, its rows) of the chunks finished, all of them when `wait`; a chunk
-        the helper failed comes back with no rows."""
-        finished = [future for future in self.held if wait or future.done()]
-        returned = []
-        for future in finished:
-            index = self.held.pop(future)
-            if future.exception():
-                self._failed(future.exception())
-                returned.append((index, {}))
-            else:
-                returned.append((index, future.result()))
-        return returned
-
-    def _failed(self, error: BaseException | None) -> None:
-        if self.up is not None:
-            self.log.warning(f"text analysis: helper process failed ({error!r}); segmenting here")
-        self.up = None
-
-
-_helping_segmenter: Segmenter | None = None
-
-
-def _start_helping(user_dict: bytes, stopword_bytes: bytes) -> None:
-    global _helping_segmenter
-    _helping_segmenter = Segmenter(user_dict, stopword_bytes)
-    _helping_segmenter.segment("")  # loads the tokenizer before the helper reports ready
-
-
-def _segment_helping(chunk: list[Pending]) -> Frames:
-    assert _helping_segmenter is not None
-    return _segment_chunk(chunk, _helping_segmenter)
 
 
 def _segment_chunk(pending: list[Pending], loaded: Segmenter) -> Frames:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from pipeline.coze.budget import CallBudget
+import pytest
+
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
-from pipeline.coze.durations import WINDOW, JobDurations
+from pipeline.coze.durations import KNOWN_ENOUGH, WINDOW, JobDurations
 from pipeline.coze.models import RunRecord
 from pipeline.coze.poller import JobPoller
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
@@ -110,30 +111,18 @@ def test_the_batch_does_not_wait_for_a_straggler() -> None:
     assert len(finished) == 9 and poller.stragglers == 1
 
 
-def test_once_no_submit_is_left_an_overrunning_job_is_polled_at_the_tail_interval() -> None:
-    """Two pollers, one job each that runs five times longer than recent jobs, no submit left:
-    the one on a free rate re-polls every half second, so it sees its job done sooner than
-    the plain schedule (steps of a second and more); the one under a call budget keeps the
-    plain schedule, each of its requests counting on the account."""
-    durations = [1.0] * 20
-    settings = CozeSettings.from_env({}, base_url="", rps=50)
-
-    async def one_job(url: str, budget: CallBudget | None) -> int:
-        async with CozeClient(replace(settings, base_url=url), budget=budget) as client:
-            submission = await client.submit_transcript("https://b23.tv/long-job")
-            poller, finished = _collecting_poller(client, JobDurations(durations))
-            poller.add(submission.execute_id, submission.workflow_id)
-            poller.close()
-            await asyncio.wait_for(poller.run(budget_seconds=60), timeout=60)
-            assert [r.status for r in finished] == ["Success"]
-            return poller.polls
-
-    async def both(url: str) -> tuple[int, int]:
-        free, budgeted = await asyncio.gather(
-            one_job(url, None), one_job(url, CallBudget(limit=1_000))
-        )
-        return free, budgeted
-
-    with EmulatorProcess(EmulatorConfig(profile="fast", job_seconds=5.0)) as emulator:
-        free_polls, budgeted_polls = asyncio.run(both(emulator.url))
-    assert free_polls >= 8 and budgeted_polls <= 5, (free_polls, budgeted_polls)
+def test_what_the_probes_teach_reschedules_every_waiting_job_later_as_well() -> None:
+    """While a batch's submits fill the rate no probe is polled, so the run times are learnt
+    late; a job left at the `UNTIL_KNOWN` guess would be polled at 30 s of a 40 s run, and
+    again. Once they are known, every waiting job is due when they say."""
+    settings = CozeSettings.from_env({}, base_url="http://127.0.0.1:9", rps=50)
+    durations = JobDurations()
+    poller, _ = _collecting_poller(CozeClient(settings), durations)
+    for n in range(KNOWN_ENOUGH + 5):
+        poller.add(f"job{n}", "workflow")
+    assert max(due for due, _, _ in poller._due) >= min(j.submitted for _, _, j in poller._due) + 29
+    for _ in range(KNOWN_ENOUGH):
+        durations.add(40.0)
+    poller._learnt()
+    waits = [due - job.submitted for due, _, job in poller._due]
+    assert waits == pytest.approx([40.0] * (KNOWN_ENOUGH + 5))

@@ -8,7 +8,6 @@ import logging
 import shutil
 import subprocess
 import sys
-import time
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -384,62 +383,18 @@ def test_another_segmenter_release_resegments_every_transcript(
     assert update_text_tables(opener(db)).processed == 0
 
 
-def test_a_helper_process_segments_part_of_a_large_batch_with_the_same_dictionaries(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_segmenter: None
+def test_segmenting_a_chunk_at_a_time_gives_the_rows_of_one_pass(
+    monkeypatch: pytest.MonkeyPatch,
 ):
-    user_dict = tmp_path / "user_dict.txt"
-    user_dict.write_text(
-        segment_module.USER_DICT.read_text(encoding="utf-8") + "韩国时间 2000 n\n",
-        encoding="utf-8",
-    )
-    monkeypatch.setenv("PIPELINE_DICTIONARY_DIR", str(tmp_path))
-    pending = [(f"douyin:{n}", "韩国时间", None, CONTENT, "") for n in range(40)]
-    log = logging.getLogger("test.text.helper")
-    alone = segment_transcripts(pending, log)
-    assert "韩国时间" in alone["transcript_tokens"]["token"].to_list()
-
-    monkeypatch.setattr(text_analysis_module, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(text_analysis_module, "CHUNK", 1)
-    monkeypatch.setattr(text_analysis_module.os, "cpu_count", lambda: 2)
-    segmented_here = []
-    real = text_analysis_module._segment_chunk
-
-    def slowly(chunk, loaded):  # so that the helper is up before this process is done
-        segmented_here.append(chunk[0][0])
-        time.sleep(0.1)
-        return real(chunk, loaded)
-
-    monkeypatch.setattr(text_analysis_module, "_segment_chunk", slowly)
-    shared = segment_transcripts(pending, log)
-    assert 0 < len(segmented_here) < len(pending)
-    for table, frame in alone.items():
-        assert shared[table].equals(frame), table
-
-
-def test_a_helper_that_fails_leaves_its_share_to_this_process(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, fresh_segmenter: None
-):
-    pending = [(f"douyin:{n}", TITLE, None, CONTENT, "") for n in range(20)]
-    log = logging.getLogger("test.text.helper")
-    alone = segment_transcripts(pending, log)
-    loaded = segment_module.segmenter()
-    # The helper gets a user dictionary it cannot read, so it never starts.
-    monkeypatch.setattr(loaded, "user_dict", b"\xff")
-    monkeypatch.setattr(text_analysis_module, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(text_analysis_module, "CHUNK", 1)
-    monkeypatch.setattr(text_analysis_module.os, "cpu_count", lambda: 2)
-    real = text_analysis_module._segment_chunk
-
-    def slowly(chunk, loaded):  # the helper's failure is seen before this process is done
-        time.sleep(0.2)
-        return real(chunk, loaded)
-
-    monkeypatch.setattr(text_analysis_module, "_segment_chunk", slowly)
-    with caplog.at_level(logging.WARNING, logger=log.name):
-        shared = segment_transcripts(pending, log)
-    assert "helper process failed" in caplog.text
-    for table, frame in alone.items():
-        assert shared[table].equals(frame), table
+    """Chunks only pace the progress log: their rows, joined, are those of one pass."""
+    pending = [(f"douyin:{n}", TITLE, None, CONTENT, f"digest{n}") for n in range(5)]
+    log = logging.getLogger("test.text.chunks")
+    whole = segment_transcripts(pending, log)
+    monkeypatch.setattr(text_analysis_module, "CHUNK", 2)
+    chunked = segment_transcripts(pending, log)
+    assert whole["text_state"]["video_key"].to_list() == [key for key, *_ in pending]
+    for table, frame in whole.items():
+        assert frame.height > 0 and chunked[table].equals(frame), table
 
 
 class _OnMessage(logging.Handler):

@@ -1,5 +1,5 @@
 """The pipeline's assets. Each body only wires: the logic lives in `pipeline.steps`,
-`pipeline.warehouse` and `pipeline.links`, one module per step."""
+`pipeline.derive` and `pipeline.links`, one module per step."""
 
 import asyncio
 from collections.abc import Iterator

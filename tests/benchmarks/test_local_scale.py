@@ -7,8 +7,6 @@ FIGURES = {
     "stage_seconds",
     "parse_lines_per_second",
     "parse_and_stage_lines_per_second",
-    "parse_line_loop_seconds",
-    "parse_line_loop_lines_per_second",
 }
 
 

@@ -102,7 +102,9 @@ def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
     current = schema_version(conn)
     if current >= LATEST:
         return
-    conn.execute(SCHEMA_BY_NAME[VERSION_TABLE].ddl(keyed=False))
     for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
         migration(conn)
+        # After the migration, never before: a new lake's readers must see every table made in
+        # migration 1's one transaction, or none, not a lake holding only this one.
+        conn.execute(SCHEMA_BY_NAME[VERSION_TABLE].ddl(keyed=False))
         conn.execute(f"INSERT INTO {VERSION_TABLE} VALUES (?, now()::TIMESTAMP)", [number])

@@ -30,10 +30,11 @@ from pipeline.coze.errors import (
     WorkflowUnavailableError,
 )
 from pipeline.coze.models import MetadataResult, RawExchange, RunRecord, Submission
+from pipeline.status import JobStatus
 
 # A transcript of a three-hour talk is ~100k characters; an answer far beyond that is broken.
 MAX_BODY_CHARS = 4_000_000
-_STATUSES = ("Running", "Success", "Fail")
+_STATUSES = tuple(JobStatus)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 

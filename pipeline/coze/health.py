@@ -14,7 +14,6 @@ they all failed for good, and an unknown account-wide code would fail them at on
 
 from __future__ import annotations
 
-from pipeline.coze.decode import valid_unicode
 from pipeline.coze.errors import AccountError, CozeError, ServiceFailingError, ServiceHaltError
 
 IN_A_ROW = 3
@@ -61,7 +60,7 @@ class RunHealth:
     def _halt(self, error: CozeError) -> ServiceHaltError:
         details = {"code": error.code, "http_status": error.http_status, "logid": error.logid}
         support = f"; logid {error.logid}" if error.logid else ""
-        said = valid_unicode(str(error))
+        said = str(error)  # built from decoded, valid text
         if error.scope == "unknown":
             line = (
                 f"Coze refused the account: code {error.code}, which no table of Coze's error "

@@ -123,15 +123,15 @@ class LinkFilesResource(dg.ConfigurableResource):
 
     def path(self, batch: str) -> Path:
         path = batch_file(batch, Path(self.directory))
-        if path is not None and path.exists() and (problem := link_file_problem(path)):
-            raise MissingLinkFileError(f"batch {batch!r}: {problem}")
-        if path is None or not path.is_file():
-            raise MissingLinkFileError(
-                f"batch {batch!r} has no link file (looked for {path or batch}): it was moved or "
-                "deleted, or the partition was added by hand. Put the file back, or delete the "
-                "partition (the link-files sensor removes those of deleted files)"
-            )
-        return path
+        if path is not None and path.exists():
+            if problem := link_file_problem(path):
+                raise MissingLinkFileError(f"batch {batch!r}: {problem}")
+            return path
+        raise MissingLinkFileError(
+            f"batch {batch!r} has no link file (looked for {path or batch}): it was moved or "
+            "deleted, or the partition was added by hand. Put the file back, or delete the "
+            "partition (the link-files sensor removes those of deleted files)"
+        )
 
     def exists(self, batch: str) -> bool:
         try:

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
     segmenter().segment("")  # loads the tokenizer: segmenting alone is measured loaded
 
     started = time.perf_counter()
-    frames = segment_transcripts(rows, log)
+    frames = segment_transcripts(rows, segmenter(), log)
     segment_seconds = time.perf_counter() - started
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from pipeline.envvars import ConfigError
 from pipeline.reads.export import Format
-from pipeline.settings import PROJECT_ROOT, PipelineSettings
+from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.storage.db import WarehouseUnreadableError, ensure_openable, warehouse_exists
 from pipeline.storage.location import Warehouse
 from pipeline.terminal import printable
@@ -98,9 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot read link file {problem}", file=sys.stderr)
         return 2
     try:
+        if args.command in ("search", "schema-doc"):  # search reads its own --db and settings
+            return _dispatch(args, rest, None)
+        settings = Settings.from_env(db=getattr(args, "db", None))
         if args.command == "run":  # not under Dagster's stack trace from the first step
-            ensure_openable(_warehouse(args.db))
-        return _dispatch(args, rest)
+            ensure_openable(settings.warehouse)
+        return _dispatch(args, rest, settings)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
@@ -121,17 +124,24 @@ def _unusable_path(path: str) -> str | None:
     return None
 
 
-def _dispatch(args: argparse.Namespace, rest: list[str]) -> int:
+def _dispatch(args: argparse.Namespace, rest: list[str], settings: Settings | None) -> int:
     if args.command == "search":
         from pipeline.text.cli import search_main
 
         return search_main(rest)
+    if args.command == "schema-doc":
+        from pipeline.schema import schema_markdown
+
+        Path(args.output).write_text(schema_markdown() + "\n", encoding="utf-8")
+        print(f"wrote {args.output}")
+        return 0
+    assert settings is not None
     if args.command == "run":
         from pipeline.runs import main_run
 
         return main_run(
             args.links,
-            args.db,
+            settings,
             resubmit_uncertain=args.resubmit_uncertain,
             max_calls=args.max_calls,
         )
@@ -139,35 +149,21 @@ def _dispatch(args: argparse.Namespace, rest: list[str]) -> int:
         from pipeline.plan import main_plan
 
         return main_plan(
-            args.links, args.db, resubmit_uncertain=args.resubmit_uncertain, output=args.format
+            args.links, settings, resubmit_uncertain=args.resubmit_uncertain, output=args.format
         )
     if args.command == "ui":
         from pipeline.runs import main_ui
 
-        return main_ui(args.port)
+        return main_ui(args.port, settings)
     if args.command == "rebuild":
-        return _rebuild(args.db)
+        return _rebuild(settings)
     if args.command == "sql":
         from pipeline.reads.sql import main_sql
 
-        return main_sql(args.query, args.format, _warehouse(args.db))
+        return main_sql(args.query, args.format, settings.warehouse)
     if args.command == "check":
-        return _check(args.db)
-    if args.command == "export":
-        return _export(Path(args.to), args.format, args.batch, args.db)
-    from pipeline.schema import schema_markdown
-
-    Path(args.output).write_text(schema_markdown() + "\n", encoding="utf-8")
-    print(f"wrote {args.output}")
-    return 0
-
-
-def _env(db: str | None) -> dict[str, str]:
-    return {**os.environ, **({"PIPELINE_DB": db} if db else {})}
-
-
-def _warehouse(db: str | None) -> Warehouse:
-    return PipelineSettings.from_env(_env(db)).warehouse
+        return _check(settings)
+    return _export(Path(args.to), args.format, args.batch, settings.warehouse)
 
 
 def _missing(warehouse: Warehouse) -> bool:
@@ -177,7 +173,7 @@ def _missing(warehouse: Warehouse) -> bool:
     return True
 
 
-def _rebuild(db: str | None) -> int:
+def _rebuild(settings: Settings) -> int:
     """Links re-keyed by the current parser, then state and normalized tables in one transaction,
     then the text tables and the index from scratch through the text analysis's own code."""
     from pipeline.derive.rekey import rekey
@@ -187,7 +183,6 @@ def _rebuild(db: str | None) -> int:
     from pipeline.text.analysis import update_text_tables
     from pipeline.text.index import refresh_index_file
 
-    settings = PipelineSettings.from_env(_env(db))
     warehouse = settings.warehouse
     if _missing(warehouse):
         return 1
@@ -199,7 +194,10 @@ def _rebuild(db: str | None) -> int:
             f"re-keyed {rekeyed.lines} link lines with the current parser: answers of "
             f"{rekeyed.moved} old keys moved, {rekeyed.split} old keys split"
         )
-    text = update_text_tables(lambda: connect(warehouse, wait_seconds=settings.lock_wait_seconds))
+    text = update_text_tables(
+        lambda: connect(warehouse, wait_seconds=settings.lock_wait_seconds),
+        dictionary_dir=settings.dictionary_dir,
+    )
     refresh_index_file(warehouse, changed=True)
     print(
         f"rebuilt from raw_responses: {counts.videos} videos, {counts.transcripts} transcripts, "
@@ -211,11 +209,10 @@ def _rebuild(db: str | None) -> int:
     return 0
 
 
-def _export(directory: Path, fmt: Format, batch: str | None, db: str | None) -> int:
+def _export(directory: Path, fmt: Format, batch: str | None, warehouse: Warehouse) -> int:
     from pipeline.reads.export import export_warehouse
     from pipeline.storage.snapshot import read_snapshot
 
-    warehouse = _warehouse(db)
     if _missing(warehouse):
         return 1
     with read_snapshot(warehouse) as reader:
@@ -235,10 +232,9 @@ def _export(directory: Path, fmt: Format, batch: str | None, db: str | None) -> 
     return 0
 
 
-def _check(db: str | None) -> int:
+def _check(settings: Settings) -> int:
     from pipeline.reads.check import check_warehouse
 
-    settings = PipelineSettings.from_env(_env(db))
     report = check_warehouse(settings.warehouse, settings.lock_wait_seconds)
     for line in [*report.facts, *report.problems]:
         print(line)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -23,7 +22,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from pipeline.settings import PipelineSettings
+from pipeline.settings import Settings
 from pipeline.status import ItemStatus, JobStatus, next_calls
 
 # Polls a job costs when the warehouse has too few finished jobs to say: the poller's first
@@ -283,14 +282,12 @@ def render_text(plan: Plan, links_file: Path, db: str, db_exists: bool) -> str:
 
 
 def main_plan(
-    links: str, db: str | None, *, resubmit_uncertain: bool = False, output: str = "text"
+    links: str, settings: Settings, *, resubmit_uncertain: bool = False, output: str = "text"
 ) -> int:
     """The `plan` subcommand: parse, read, count, print. Exit 2 when the link file is missing."""
     from pipeline.links import link_file_problem, parse_file
     from pipeline.storage.db import WarehouseLockedError, connect, warehouse_exists
 
-    environ = {**os.environ, **({"PIPELINE_DB": db} if db else {})}
-    settings = PipelineSettings.from_env(environ)
     links_file = Path(links)
     if problem := link_file_problem(links_file):
         print(problem, file=sys.stderr)

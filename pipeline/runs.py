@@ -16,8 +16,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,6 @@ import dagster as dg
 
 from pipeline.alerts.message import cause_of
 from pipeline.alerts.once import alert_failed_run
-from pipeline.alerts.send import webhook_url
-from pipeline.coze.auth import ENV_CLIENT_ID
-from pipeline.coze.config import CozeSettings
 from pipeline.definitions import build_definitions
 from pipeline.defs.assets import API_POOL, coze_calls
 from pipeline.defs.automation import JOB_NAME
@@ -36,7 +33,7 @@ from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.links import link_file_problem
 from pipeline.reads import reports
 from pipeline.scrub import scrub
-from pipeline.settings import PROJECT_ROOT, PipelineSettings
+from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.storage.db import connect, warehouse_exists
 from pipeline.storage.location import Warehouse
 from pipeline.terminal import printable
@@ -60,13 +57,7 @@ class RunFailure:
     """Coze refused the account or the workflow: nothing failed, fix the cause and run again."""
 
 
-def ensure_dagster_home() -> Path:
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster")))
-    home.mkdir(parents=True, exist_ok=True)
-    return home
-
-
-def open_instance() -> dg.DagsterInstance:
+def open_instance(home: Path) -> dg.DagsterInstance:
     """The project's instance, opened one process at a time: Dagster's SQLite storages create
     their tables on first open without a lock, so two runs starting on a never-used
     DAGSTER_HOME would both create them and one would crash (`table runs already exists`).
@@ -74,21 +65,21 @@ def open_instance() -> dg.DagsterInstance:
     With the Postgres instance (docs/postgres.md) the lock only orders this host's opens, which
     costs nothing; hosts racing to create the tables are covered by dagster-postgres, which
     retries a creation that collided."""
-    home = ensure_dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
     with (home / ".pipeline-init.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         return dg.DagsterInstance.from_config(str(home))
 
 
 @contextlib.contextmanager
-def coze_endpoint(environ: dict[str, str]) -> Iterator[dict[str, str]]:
+def coze_endpoint(settings: Settings) -> Iterator[Settings]:
     """The service configured, else a built-in emulator for the run's duration.
 
     A token or a JWT app means the real service (or COZE_BASE_URL); COZE_BASE_URL alone means an
     emulator someone already runs; none of them means start one here.
     """
-    if any(environ.get(name) for name in ("COZE_API_TOKEN", "COZE_BASE_URL", ENV_CLIENT_ID)):
-        yield environ
+    if not settings.builtin_emulator:
+        yield settings
         return
     with EmulatorProcess(EmulatorConfig()) as emulator:
         print(
@@ -96,7 +87,7 @@ def coze_endpoint(environ: dict[str, str]) -> Iterator[dict[str, str]]:
             f"using the built-in Coze emulator at {emulator.url}",
             flush=True,
         )
-        yield {**environ, "COZE_BASE_URL": emulator.url}
+        yield replace(settings, coze=replace(settings.coze, base_url=emulator.url))
 
 
 def _alive(pid: int) -> bool:
@@ -214,7 +205,7 @@ def api_run_config(*, resubmit_uncertain: bool, max_calls: int | None) -> dict[s
 
 def run_batch(
     links_file: Path,
-    environ: Mapping[str, str],
+    settings: Settings,
     *,
     resubmit_uncertain: bool = False,
     max_calls: int | None = None,
@@ -223,12 +214,12 @@ def run_batch(
     links_file = links_file.resolve()
     if problem := link_file_problem(links_file):
         raise FileNotFoundError(problem)
-    batch = batch_key(links_file, PipelineSettings.from_env(environ).links_dir)
-    with coze_endpoint(dict(environ)) as env:
-        defs = build_definitions(env)
+    batch = batch_key(links_file, settings.links_dir)
+    with coze_endpoint(settings) as run_settings:
+        defs = build_definitions(run_settings)
         job = defs.resolve_job_def(JOB_NAME)
         run_id = str(uuid.uuid4())
-        with open_instance() as instance:
+        with open_instance(settings.dagster_home) as instance:
             if released := release_dead_runs(instance):
                 print(f"released {released} run(s) whose process had died", flush=True)
             instance.add_dynamic_partitions(batches.name, [batch])
@@ -246,8 +237,8 @@ def run_batch(
                     tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
                     raise_on_error=False,
                 )
-            if not result.success and (webhook := webhook_url(environ)):
-                alert(instance, run_id, webhook)
+            if not result.success and settings.alert_webhook:
+                alert(instance, run_id, settings.alert_webhook)
     if result.success:
         return None
     return failure_reason(result) or RunFailure("the run failed: see the log above", False)
@@ -291,17 +282,15 @@ def summary(warehouse: Warehouse | Path, batch: str | None = None) -> str:
 
 
 def main_run(
-    links: str, db: str | None, *, resubmit_uncertain: bool = False, max_calls: int | None = None
+    links: str,
+    settings: Settings,
+    *,
+    resubmit_uncertain: bool = False,
+    max_calls: int | None = None,
 ) -> int:
-    environ = dict(os.environ)
-    if db:
-        environ["PIPELINE_DB"] = db
-    settings = PipelineSettings.from_env(environ)
-    CozeSettings.from_env(environ)  # a bad COZE_ number is refused before an emulator starts
-    webhook_url(environ)  # and a PIPELINE_ALERT_WEBHOOK that is no URL
     try:
         failure = run_batch(
-            Path(links), environ, resubmit_uncertain=resubmit_uncertain, max_calls=max_calls
+            Path(links), settings, resubmit_uncertain=resubmit_uncertain, max_calls=max_calls
         )
     except FileNotFoundError as error:
         print(error, file=sys.stderr)
@@ -318,10 +307,16 @@ def main_run(
     return EXIT_RUN_FAILED
 
 
-def main_ui(port: str) -> int:
-    """`dagster dev` whose runs, schedule and sensor reach Coze or the built-in emulator."""
-    open_instance().dispose()  # a `python -m pipeline run` starting meanwhile waits for this
-    with coze_endpoint(dict(os.environ)) as env:
+def main_ui(port: str, settings: Settings) -> int:
+    """`dagster dev` whose runs, schedule and sensor reach Coze or the built-in emulator; the
+    code location it loads reads the same environment, given the emulator's address."""
+    open_instance(settings.dagster_home).dispose()  # a `run` starting meanwhile waits for this
+    with coze_endpoint(settings) as ui_settings:
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(settings.dagster_home),
+            "COZE_BASE_URL": ui_settings.coze.base_url,
+        }
         command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
         ui = subprocess.Popen([*command, "-h", "127.0.0.1", "-p", port], env=env, cwd=PROJECT_ROOT)
         signal.signal(signal.SIGTERM, lambda *_: ui.terminate())

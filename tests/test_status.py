@@ -11,7 +11,7 @@ from pipeline.status import ItemStatus, JobStatus, LinkStatus, Outcome, listed, 
 STATES = [None, *ItemStatus]
 
 
-@pytest.mark.parametrize(("metadata", "transcript"), itertools.product(STATES, STATES))
+@pytest.mark.parametrize(("metadata", "transcript"), list(itertools.product(STATES, STATES)))
 @pytest.mark.parametrize("resubmit", [False, True])
 def test_next_calls(metadata: ItemStatus | None, transcript: ItemStatus | None, resubmit: bool):
     calls = next_calls(metadata, transcript, resubmit_uncertain=resubmit)

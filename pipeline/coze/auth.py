@@ -66,6 +66,8 @@ class JwtApp:
     client_id: str
     public_key_id: str
     private_key: str = field(repr=False)
+    key_file: str | None = field(default=None, compare=False)
+    """Where the key was read from (COZE_JWT_OAUTH_PRIVATE_KEY_FILE); None: given as text."""
 
     def __post_init__(self) -> None:
         add_secret(self.private_key)
@@ -83,12 +85,13 @@ class JwtApp:
         private_key_file: str | None,
     ) -> JwtApp | None:
         """The app, or None when none of its settings is given; a partial set is refused."""
-        if private_key_file and not private_key:
+        key_file = private_key_file if private_key_file and not private_key else None
+        if key_file:
             try:
-                private_key = Path(private_key_file).expanduser().read_text(encoding="utf-8")
+                private_key = Path(key_file).expanduser().read_text(encoding="utf-8")
             except OSError as error:
                 raise ConfigError(
-                    f"{ENV_KEY_FILE}={private_key_file} cannot be read: {error.strerror}"
+                    f"{ENV_KEY_FILE}={key_file} cannot be read: {error.strerror}"
                 ) from None
         given = {ENV_CLIENT_ID: client_id, ENV_KEY_ID: public_key_id, ENV_KEY: private_key}
         if not any(given.values()):
@@ -106,7 +109,7 @@ class JwtApp:
         if "PRIVATE KEY-----" not in private_key:
             source = ENV_KEY_FILE if private_key_file else ENV_KEY
             raise ConfigError(f"{source} must hold a PEM private key (-----BEGIN PRIVATE KEY-----)")
-        return cls(client_id.strip(), public_key_id.strip(), private_key)
+        return cls(client_id.strip(), public_key_id.strip(), private_key, key_file)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JwtApp | None:

@@ -1,8 +1,7 @@
-"""Coze settings from the environment. Tokens are never part of a repr."""
+"""Coze settings: the COZE_* part of `pipeline.settings`. Tokens are never part of a repr."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,8 +57,9 @@ class CozeSettings:
     deadline_factor: float = 2.0
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> CozeSettings:
-        env = os.environ if environ is None else environ
+    def from_env(cls, env: Mapping[str, str], **overrides: Any) -> CozeSettings:
+        """The COZE_* variables of `env` (`pipeline.settings` passes the process's), then
+        `overrides` where not None."""
         values: dict[str, Any] = {name: env[var] for name, var in TEXT_ENV.items() if env.get(var)}
         if env.get("COZE_RPS", "").strip():
             values["rps"] = env_float(env, "COZE_RPS", DEFAULT_RPS, minimum=0, inclusive=False)

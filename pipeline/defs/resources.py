@@ -9,17 +9,51 @@ from typing import Any
 
 import dagster as dg
 
-from pipeline.coze.auth import JwtApp
+from pipeline.coze.auth import ENV_KEY, JwtApp
 from pipeline.coze.budget import CallBudget
 from pipeline.coze.client import CozeClient
-from pipeline.coze.config import CozeSettings
+from pipeline.coze.config import TEXT_ENV, CozeSettings
 from pipeline.defs.partitions import batch_file
 from pipeline.links import link_file_problem
 from pipeline.scrub import MASK
+from pipeline.settings import Settings
 from pipeline.storage.db import connect
 from pipeline.storage.location import Lake, Warehouse
+from pipeline.storage.object_store import ObjectStoreCredentials
 from pipeline.storage.recorder import Recorder
 from pipeline.storage.snapshot import after_write, publish
+
+
+class ObjectStoreConfig(dg.Config):
+    """The AWS_* credentials of object storage; the secret parts as `EnvVar`s, so neither run
+    config nor the UI holds them."""
+
+    access_key_id: str
+    secret_access_key: str
+    region: str
+    session_token: str | None = None
+    endpoint_url: str | None = None
+
+    @classmethod
+    def of(cls, credentials: ObjectStoreCredentials | None) -> "ObjectStoreConfig | None":
+        if credentials is None:
+            return None
+        return cls(
+            access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID"),
+            secret_access_key=dg.EnvVar("AWS_SECRET_ACCESS_KEY"),
+            region=credentials.region,
+            session_token=dg.EnvVar("AWS_SESSION_TOKEN") if credentials.session_token else None,
+            endpoint_url=credentials.endpoint_url,
+        )
+
+    def credentials(self) -> ObjectStoreCredentials:
+        return ObjectStoreCredentials(
+            access_key_id=self.access_key_id,
+            secret_access_key=self.secret_access_key,
+            region=self.region,
+            session_token=self.session_token,
+            endpoint_url=self.endpoint_url,
+        )
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -31,27 +65,28 @@ class WarehouseResource(dg.ConfigurableResource):
     lake_backend: str = ""
     lake_catalog: str = ""
     lake_data_path: str = ""
+    object_store: ObjectStoreConfig | None = None
     lock_wait_seconds: float = 600.0
     max_attempts: int = 3
 
     @classmethod
-    def of(
-        cls, warehouse: Warehouse, *, lock_wait_seconds: float, max_attempts: int
-    ) -> "WarehouseResource":
-        lake = warehouse.lake
+    def of(cls, settings: Settings) -> "WarehouseResource":
+        lake = settings.warehouse.lake
         return cls(
-            path=str(warehouse.path),
+            path=str(settings.warehouse.path),
             lake_backend=lake.backend if lake else "",
             lake_catalog=lake.catalog if lake else "",
             lake_data_path=lake.data_path if lake else "",
-            lock_wait_seconds=lock_wait_seconds,
-            max_attempts=max_attempts,
+            object_store=ObjectStoreConfig.of(lake.credentials if lake else None),
+            lock_wait_seconds=settings.lock_wait_seconds,
+            max_attempts=settings.max_attempts,
         )
 
     @property
     def location(self) -> Warehouse:
+        credentials = self.object_store.credentials() if self.object_store else None
         lake = (
-            Lake(self.lake_backend, self.lake_catalog, self.lake_data_path)
+            Lake(self.lake_backend, self.lake_catalog, self.lake_data_path, credentials)
             if self.lake_backend
             else None
         )
@@ -121,6 +156,10 @@ class LinkFilesResource(dg.ConfigurableResource):
 
     directory: str
 
+    @classmethod
+    def of(cls, settings: Settings) -> "LinkFilesResource":
+        return cls(directory=str(settings.links_dir))
+
     def path(self, batch: str) -> Path:
         path = batch_file(batch, Path(self.directory))
         if path is not None and path.exists():
@@ -142,6 +181,21 @@ class LinkFilesResource(dg.ConfigurableResource):
 
     def files(self) -> list[Path]:
         return sorted(p for p in Path(self.directory).glob("*.txt") if p.is_file())
+
+
+class DictionaryResource(dg.ConfigurableResource):
+    """The folder of the deployment's own user dictionary and stop words
+    (`pipeline.text.segment`); the shipped files stand in for any it lacks."""
+
+    directory: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> "DictionaryResource":
+        return cls(directory=str(settings.dictionary_dir))
+
+    @property
+    def path(self) -> Path:
+        return Path(self.directory)
 
 
 SECRET_FIELDS = ("api_token", "poll_token", "jwt_private_key")
@@ -177,28 +231,20 @@ class CozeResource(dg.ConfigurableResource):
     max_calls: int | None = None
 
     @classmethod
-    def from_settings(
-        cls,
-        settings: CozeSettings,
-        *,
-        api_token: dg.EnvVar | None,
-        poll_token: dg.EnvVar | None,
-        jwt_private_key: dg.EnvVar | None,
-        jwt_private_key_file: str | None,
-        poll_budget_seconds: float,
-        max_calls: int | None,
-    ) -> "CozeResource":
-        app = settings.jwt_app
+    def of(cls, settings: Settings) -> "CozeResource":
+        """Tokens and the JWT key as `EnvVar`s of the variables they came from."""
+        coze = settings.coze
+        app = coze.jwt_app
         return cls(
-            **{name: getattr(settings, name) for name in SETTING_FIELDS},
-            api_token=api_token,
-            poll_token=poll_token,
+            **{name: getattr(coze, name) for name in SETTING_FIELDS},
+            api_token=dg.EnvVar(TEXT_ENV["api_token"]) if coze.api_token else None,
+            poll_token=dg.EnvVar(TEXT_ENV["poll_token"]) if coze.poll_token else None,
             jwt_client_id=app.client_id if app else None,
             jwt_public_key_id=app.public_key_id if app else None,
-            jwt_private_key=jwt_private_key,
-            jwt_private_key_file=jwt_private_key_file,
-            poll_budget_seconds=poll_budget_seconds,
-            max_calls=max_calls,
+            jwt_private_key=dg.EnvVar(ENV_KEY) if app and not app.key_file else None,
+            jwt_private_key_file=app.key_file if app else None,
+            poll_budget_seconds=settings.poll_budget_seconds,
+            max_calls=settings.max_calls,
         )
 
     def __repr_args__(self) -> Any:

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from pipeline.defs.catalog import table_spec
-from pipeline.defs.resources import WarehouseResource
+from pipeline.defs.resources import DictionaryResource, WarehouseResource
 from pipeline.reads import reports
 from pipeline.text.analysis import update_text_tables
 from pipeline.text.index import refresh_index_file
@@ -30,12 +30,16 @@ TEXT_TABLES = (
     ],
 )
 def text_analysis(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, dictionary: DictionaryResource
 ) -> Iterator[dg.MaterializeResult]:
     """Corpus-wide, so not partitioned; incremental: only changed transcripts are re-segmented.
     Row counts are the tables' totals."""
     with warehouse.published_on_failure(context.log):
-        stats = update_text_tables(lambda: warehouse.connect(logger=context.log), context.log)
+        stats = update_text_tables(
+            lambda: warehouse.connect(logger=context.log),
+            context.log,
+            dictionary_dir=dictionary.path,
+        )
         if refresh_index_file(warehouse.location, changed=stats.index_rebuilt):
             context.log.info(
                 f"search index rebuilt from the lake in {warehouse.location.search_index}"

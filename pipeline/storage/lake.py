@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import duckdb
 
 from pipeline.storage.extensions import load_extension, sql_literal
 from pipeline.storage.location import Lake
+from pipeline.storage.object_store import ObjectStoreCredentials
 
 LAKE_ALIAS = "lake"
 # This process's databases with a lake attached, by (pid, lake, read-only).
@@ -81,7 +82,7 @@ def attach(conn: duckdb.DuckDBPyConnection, lake: Lake, *, read_only: bool) -> N
     load_extension(conn, "sqlite_scanner" if lake.backend == "sqlite" else "postgres_scanner")
     if lake.remote_data:
         load_extension(conn, "httpfs")
-        _object_store_secret(conn, os.environ)
+        _object_store_secret(conn, lake.credentials)
     if lake.backend == "sqlite" and not read_only:
         Path(lake.catalog).parent.mkdir(parents=True, exist_ok=True)
     if not lake.remote_data and not read_only:
@@ -91,21 +92,21 @@ def attach(conn: duckdb.DuckDBPyConnection, lake: Lake, *, read_only: bool) -> N
     conn.execute(f"USE {LAKE_ALIAS}")
 
 
-def _object_store_secret(conn: duckdb.DuckDBPyConnection, environ: Mapping[str, str]) -> None:
-    """S3 (or an S3-compatible store: MinIO, R2, Ceph) credentials from the standard AWS
-    variables, as a temporary secret of this connection: never written to the lake or a log.
-    `AWS_ENDPOINT_URL` points at a store other than AWS."""
-    key, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
-    if not (key and secret):
-        return  # public data, or the host's own credentials through another provider
+def _object_store_secret(
+    conn: duckdb.DuckDBPyConnection, credentials: ObjectStoreCredentials | None
+) -> None:
+    """S3 (or an S3-compatible store) credentials as a temporary secret of this connection:
+    never written to the lake or a log."""
+    if credentials is None:
+        return
     options = {
-        "KEY_ID": key,
-        "SECRET": secret,
-        "REGION": environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        "KEY_ID": credentials.access_key_id,
+        "SECRET": credentials.secret_access_key,
+        "REGION": credentials.region,
     }
-    if token := environ.get("AWS_SESSION_TOKEN"):
-        options["SESSION_TOKEN"] = token
-    endpoint = environ.get("AWS_ENDPOINT_URL")
+    if credentials.session_token:
+        options["SESSION_TOKEN"] = credentials.session_token
+    endpoint = credentials.endpoint_url
     if endpoint:
         scheme, _, host = endpoint.rstrip("/").rpartition("://")
         options["ENDPOINT"] = host

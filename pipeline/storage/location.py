@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.envvars import ConfigError
+from pipeline.storage.object_store import ObjectStoreCredentials
 
 _SECRET_WORD = re.compile(r"\b(password|sslpassword)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", re.I)
 REMOTE_SCHEMES = ("s3://", "gs://", "gcs://", "r2://", "az://", "abfss://", "http://", "https://")
@@ -35,6 +36,8 @@ class Lake:
     catalog: str
     """The SQLite file's absolute path, or the PostgreSQL conninfo."""
     data_path: str
+    credentials: ObjectStoreCredentials | None = field(default=None, compare=False, repr=False)
+    """For data on object storage; not part of the lake's identity."""
 
     @property
     def attach_target(self) -> str:
@@ -72,7 +75,12 @@ class Warehouse:
         return str(self.path) if self.lake is None else self.lake.describe()
 
 
-def warehouse_from_env(environ: Mapping[str, str], db_path: Path, project_data: Path) -> Warehouse:
+def warehouse_from_env(
+    environ: Mapping[str, str],
+    db_path: Path,
+    project_data: Path,
+    credentials: ObjectStoreCredentials | None = None,
+) -> Warehouse:
     """The warehouse `PIPELINE_WAREHOUSE` names; one line naming the variable when it is wrong."""
     choice = (environ.get("PIPELINE_WAREHOUSE") or "file").strip()
     if choice == "file":
@@ -95,4 +103,4 @@ def warehouse_from_env(environ: Mapping[str, str], db_path: Path, project_data: 
         data_path = str(Path(data_path).expanduser().resolve())
     if not data_path.endswith("/"):
         data_path += "/"
-    return Warehouse(db_path, Lake(backend, catalog.strip(), data_path))
+    return Warehouse(db_path, Lake(backend, catalog.strip(), data_path, credentials))

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import repeat
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -107,10 +108,9 @@ def _pending(
     ).fetchall()
 
 
-def segment_transcripts(pending: list[Pending], log: Logger) -> Frames:
+def segment_transcripts(pending: list[Pending], loaded: Segmenter, log: Logger) -> Frames:
     """The rows of the text tables for `pending`, a chunk at a time, so that a long
     re-segmentation (a dictionary edit) reports its progress."""
-    loaded = segmenter()
     parts: list[Frames] = []
     next_report = time.monotonic() + PROGRESS_SECONDS
     for start in range(0, len(pending), CHUNK):
@@ -169,19 +169,22 @@ def _frame(table: str, *columns: Sequence[object]) -> pl.DataFrame:
     return pl.DataFrame(dict(zip(schema, columns, strict=True)), schema=schema)
 
 
-def update_text_tables(open_warehouse: Opener, log: Logger | None = None) -> TextStats:
+def update_text_tables(
+    open_warehouse: Opener, log: Logger | None = None, *, dictionary_dir: Path | None = None
+) -> TextStats:
     """Segmenting runs with the warehouse closed (10,000 transcripts take 1.5 s, a whole
     corpus re-segmented after a dictionary edit much longer), so other runs' writes and
     people's queries are not locked out meanwhile. Its results go in with the keywords and the
     rebuilt index in one short transaction."""
     log = log or logging.getLogger("pipeline.text")
-    fingerprint = segmenter().fingerprint
+    loaded = segmenter(dictionary_dir)
+    fingerprint = loaded.fingerprint
     with open_warehouse() as conn:
         pending = _pending(conn, fingerprint)
     stored = 0
     if pending:
         log.info(f"text analysis: segmenting {len(pending)} new or changed transcripts")
-        frames = segment_transcripts(pending, log)
+        frames = segment_transcripts(pending, loaded, log)
         with open_warehouse() as conn:
             stored = _store(conn, frames, fingerprint)
     with open_warehouse() as conn:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import duckdb
 
-from pipeline.settings import PipelineSettings
+from pipeline.settings import Settings
 from pipeline.storage.db import connect, warehouse_exists
 from pipeline.storage.extensions import load_fts
 from pipeline.storage.location import Warehouse
@@ -52,8 +51,8 @@ def search_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=_positive, default=10, help="hits to show (default 10)")
     parser.add_argument("--db", help="DuckDB file (default: $PIPELINE_DB or data/warehouse.duckdb)")
     args = parser.parse_args(argv)
-    env = {**os.environ, **({"PIPELINE_DB": args.db} if args.db else {})}
-    warehouse = PipelineSettings.from_env(env).warehouse
+    settings = Settings.from_env(db=args.db)
+    warehouse = settings.warehouse
     if not warehouse_exists(warehouse):
         print(f"no warehouse at {warehouse.describe()}; run the pipeline first", file=sys.stderr)
         return 1
@@ -62,7 +61,11 @@ def search_main(argv: list[str] | None = None) -> int:
         indexed = conn.execute(
             "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'search_videos'"
         ).fetchone()
-        hits = search(conn, args.query, args.limit) if indexed and indexed[0] else None
+        hits = (
+            search(conn, args.query, args.limit, dictionary_dir=settings.dictionary_dir)
+            if indexed and indexed[0]
+            else None
+        )
     if hits is None:
         print(
             f"no search index in {warehouse.describe()} yet: no transcript has been analysed; "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -23,9 +24,16 @@ class SearchHit:
     snippet: str
 
 
-def search(conn: duckdb.DuckDBPyConnection, query: str, limit: int = 10) -> list[SearchHit]:
-    """BM25 over titles and transcripts; the query is cut by the same tokenizer as the text."""
-    terms = query_terms(normalize_text(query))
+def search(
+    conn: duckdb.DuckDBPyConnection,
+    query: str,
+    limit: int = 10,
+    *,
+    dictionary_dir: Path | None = None,
+) -> list[SearchHit]:
+    """BM25 over titles and transcripts; the query is cut by the same tokenizer and dictionary
+    as the text."""
+    terms = query_terms(normalize_text(query), dictionary_dir)
     if not terms:
         return []
     load_fts(conn)

@@ -16,15 +16,11 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.resources
-import os
 import re
 import unicodedata
-from collections.abc import Mapping
 from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from pipeline.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
     import rjieba
@@ -125,27 +121,31 @@ class Segmenter:
         return None
 
 
-def dictionary_file(name: str, environ: Mapping[str, str] | None = None) -> bytes:
-    """The deployment's own file if it has one, else the shipped default."""
-    env = os.environ if environ is None else environ
-    own = Path(env.get("PIPELINE_DICTIONARY_DIR") or PROJECT_ROOT / "data" / "dictionary") / name
-    return own.read_bytes() if own.is_file() else (DEFAULT_DICTIONARY / name).read_bytes()
+def dictionary_file(name: str, dictionary_dir: Path | None) -> bytes:
+    """The deployment's own file if it has one (`Settings.dictionary_dir`), else the shipped
+    default."""
+    own = dictionary_dir / name if dictionary_dir else None
+    return own.read_bytes() if own and own.is_file() else (DEFAULT_DICTIONARY / name).read_bytes()
 
 
 @cache
-def segmenter() -> Segmenter:
-    return Segmenter(dictionary_file("user_dict.txt"), dictionary_file("stopwords.txt"))
+def segmenter(dictionary_dir: Path | None = None) -> Segmenter:
+    """Loaded once per process and folder; None: the shipped files alone."""
+    return Segmenter(
+        dictionary_file("user_dict.txt", dictionary_dir),
+        dictionary_file("stopwords.txt", dictionary_dir),
+    )
 
 
 def _is_word(token: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in token)
 
 
-def segment(text: str) -> list[tuple[str, str]]:
+def segment(text: str, dictionary_dir: Path | None = None) -> list[tuple[str, str]]:
     """(token, part of speech) for every word of `text`, stop words and punctuation dropped."""
-    return segmenter().segment(text)
+    return segmenter(dictionary_dir).segment(text)
 
 
-def query_terms(query: str) -> list[str]:
+def query_terms(query: str, dictionary_dir: Path | None = None) -> list[str]:
     """A search query cut exactly as the indexed text was, so `以太币盈利` finds both words."""
-    return list(dict.fromkeys(token for token, _ in segment(query)))
+    return list(dict.fromkeys(token for token, _ in segment(query, dictionary_dir)))

@@ -12,6 +12,7 @@ from pipeline.definitions import build_definitions
 from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batches
 from pipeline.emulator import EmulatorProcess
+from pipeline.settings import Settings
 from pipeline.storage.db import connect
 from pipeline.storage.location import Warehouse, warehouse_from_env
 from tests.support import TEST_RPS, sqlite_lake_env
@@ -59,7 +60,7 @@ class Project:
     def run(
         self, instance: dg.DagsterInstance, *partitions: str, **env: str
     ) -> dg.ExecuteInProcessResult:
-        defs = build_definitions(self.env(**env))
+        defs = build_definitions(Settings.from_env(self.env(**env)))
         instance.add_dynamic_partitions(batches.name, list(partitions))
         job = defs.resolve_job_def(JOB_NAME)
         if len(partitions) == 1:

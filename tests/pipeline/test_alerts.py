@@ -17,6 +17,7 @@ from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batches
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.scrub import add_secret
+from pipeline.settings import Settings
 from tests.alerts.receiver import WebhookReceiver
 from tests.coze.servers import ReplayServer
 from tests.pipeline.helpers import Project
@@ -36,15 +37,15 @@ def _run(
 ) -> dg.ExecuteInProcessResult:
     """One run of the job on the batch, as the daemon would launch it; failing is expected."""
     instance.add_dynamic_partitions(batches.name, [batch])
-    job = build_definitions(project.env(**env)).resolve_job_def(JOB_NAME)
+    job = build_definitions(Settings.from_env(project.env(**env))).resolve_job_def(JOB_NAME)
     return job.execute_in_process(instance=instance, partition_key=batch, raise_on_error=False)
 
 
 def _evaluate(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult, url: str) -> None:
     """What the daemon does when the run's failure event arrives."""
-    sensor = build_definitions({"PIPELINE_ALERT_WEBHOOK": url}).resolve_sensor_def(
-        "failed_run_alert"
-    )
+    sensor = build_definitions(
+        Settings.from_env({"PIPELINE_ALERT_WEBHOOK": url})
+    ).resolve_sensor_def("failed_run_alert")
     context = dg.build_run_status_sensor_context(
         sensor_name=sensor.name,
         dagster_event=result.get_run_failure_event(),
@@ -125,7 +126,7 @@ def test_without_a_webhook_the_sensor_sends_nothing(
 ) -> None:
     project = Project(tmp_path, dry)
     failed = _run(project, instance, project.write_batch("quiet.txt", VIDEOS[:1]))
-    sensor = build_definitions({}).resolve_sensor_def("failed_run_alert")
+    sensor = build_definitions(Settings.from_env({})).resolve_sensor_def("failed_run_alert")
     with dg.build_run_status_sensor_context(
         sensor_name=sensor.name,
         dagster_event=failed.get_run_failure_event(),

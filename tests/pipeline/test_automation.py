@@ -13,9 +13,10 @@ from pipeline.coze.errors import AccountError
 from pipeline.defs.automation import link_files_sensor, unfinished_work_schedule
 from pipeline.defs.partitions import batch_key, batches
 from pipeline.defs.resources import LinkFilesResource, WarehouseResource
+from pipeline.settings import Settings
 from pipeline.steps.halts import record_halt, resume_after
 from pipeline.storage.db import connect
-from pipeline.storage.location import Warehouse, warehouse_from_env
+from pipeline.storage.location import Warehouse
 from tests.support import hold_database, sqlite_lake_env
 
 
@@ -144,10 +145,13 @@ def test_a_coze_halt_stops_sensor_and_schedule_until_its_wait_is_over(tmp_path: 
 def test_schedule_and_sensor_see_a_lake_and_its_halt(tmp_path: Path) -> None:
     """On a DuckLake the local path only anchors the spool and may not exist: the lake is there
     all the same, its unfinished batch is scheduled and its halt holds both back."""
-    lake = warehouse_from_env(sqlite_lake_env(tmp_path / "lake"), tmp_path / "w.duckdb", tmp_path)
+    settings = Settings.from_env(
+        {**sqlite_lake_env(tmp_path / "lake"), "PIPELINE_DB": str(tmp_path / "w.duckdb")}
+    )
+    lake = settings.warehouse
     _seed_warehouse(lake)
     assert not lake.path.exists()
-    warehouse = WarehouseResource.of(lake, lock_wait_seconds=5, max_attempts=3)
+    warehouse = WarehouseResource.of(settings)
     folder = tmp_path / "links"
     folder.mkdir()
     (folder / "monday.txt").write_text("https://v.douyin.com/a1/\n")

@@ -8,10 +8,11 @@ import dagster as dg
 
 from pipeline.definitions import build_definitions
 from pipeline.schema import BOOKKEEPING, TABLES, VIEWS
+from pipeline.settings import Settings
 
 
 def test_every_table_is_an_asset_with_its_columns_and_name(tmp_path: Path) -> None:
-    defs = build_definitions({"PIPELINE_DB": str(tmp_path / "w.duckdb")})
+    defs = build_definitions(Settings.from_env({"PIPELINE_DB": str(tmp_path / "w.duckdb")}))
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
     for item in (*TABLES, *VIEWS):
         if item.name in BOOKKEEPING:

@@ -9,7 +9,7 @@ from pathlib import Path
 from pipeline.coze.auth import JwtApp
 from pipeline.definitions import build_definitions
 from pipeline.defs.resources import CozeResource
-from pipeline.settings import PROJECT_ROOT
+from pipeline.settings import PROJECT_ROOT, Settings
 from tests.support import rsa_key_pair
 
 
@@ -60,8 +60,12 @@ def test_a_jwt_app_reaches_the_coze_resource_as_names_never_as_its_key(tmp_path:
     key_file.write_text(private_key, encoding="utf-8")
     app = {"COZE_JWT_OAUTH_CLIENT_ID": "1234567", "COZE_JWT_OAUTH_PUBLIC_KEY_ID": "kid_1"}
     env = {"PIPELINE_DB": str(tmp_path / "w.duckdb"), "PIPELINE_LINKS_DIR": str(tmp_path), **app}
-    by_text = build_definitions({**env, "COZE_JWT_OAUTH_PRIVATE_KEY": private_key})
-    by_file = build_definitions({**env, "COZE_JWT_OAUTH_PRIVATE_KEY_FILE": str(key_file)})
+    by_text = build_definitions(
+        Settings.from_env({**env, "COZE_JWT_OAUTH_PRIVATE_KEY": private_key})
+    )
+    by_file = build_definitions(
+        Settings.from_env({**env, "COZE_JWT_OAUTH_PRIVATE_KEY_FILE": str(key_file)})
+    )
     text_coze, file_coze = by_text.resources["coze"], by_file.resources["coze"]
     assert text_coze.jwt_private_key == "COZE_JWT_OAUTH_PRIVATE_KEY"
     assert text_coze.jwt_private_key_file is None

@@ -12,6 +12,7 @@ from pipeline.defs.assets import coze_calls
 from pipeline.defs.automation import JOB_NAME
 from pipeline.defs.partitions import batches
 from pipeline.defs.snapshot import read_snapshot
+from pipeline.settings import Settings
 from pipeline.storage.snapshot import snapshot_path
 from tests.pipeline.helpers import Project
 
@@ -51,7 +52,7 @@ def test_a_selection_publishes_only_when_it_holds_read_snapshot(
     with `read_snapshot` selected too, that step publishes, after the Coze step."""
     batch = project.write_batch("batch.txt", LINKS)
     instance.add_dynamic_partitions(batches.name, [batch])
-    job = build_definitions(project.env()).resolve_job_def(JOB_NAME)
+    job = build_definitions(Settings.from_env(project.env())).resolve_job_def(JOB_NAME)
     calls = [dg.AssetKey("links"), *coze_calls.keys]
     result = job.execute_in_process(instance=instance, partition_key=batch, asset_selection=calls)
     assert result.success
@@ -78,7 +79,7 @@ def test_a_failing_last_step_publishes_what_the_steps_before_it_stored(
     monkeypatch.setattr(text, "update_text_tables", broken)
     batch = project.write_batch("batch.txt", LINKS)
     instance.add_dynamic_partitions(batches.name, [batch])
-    job = build_definitions(project.env()).resolve_job_def(JOB_NAME)
+    job = build_definitions(Settings.from_env(project.env())).resolve_job_def(JOB_NAME)
     result = job.execute_in_process(instance=instance, partition_key=batch, raise_on_error=False)
     assert not result.success
     assert publishes(instance, result.run_id) == ["text_analysis"]

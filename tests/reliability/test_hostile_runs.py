@@ -20,7 +20,7 @@ from pipeline.defs.automation import JOB_NAME, unfinished_work_schedule
 from pipeline.defs.resources import WarehouseResource
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.runs import summary
-from pipeline.settings import PROJECT_ROOT
+from pipeline.settings import PROJECT_ROOT, Settings
 from tests.support import PipelineProcess, new_dagster_home, pipeline_env
 
 
@@ -71,9 +71,10 @@ def test_same_named_files_in_two_folders_are_two_batches(
                 )
             )
             assert [r.partition_key for r in requests] == [old_key]
-            job = build_definitions(
+            settings = Settings.from_env(
                 {"PIPELINE_DB": str(db), "PIPELINE_LINKS_DIR": str(links_dir), **env}
-            ).resolve_job_def(JOB_NAME)
+            )
+            job = build_definitions(settings).resolve_job_def(JOB_NAME)
             assert job.execute_in_process(instance=instance, partition_key=old_key).success
 
         again = PipelineProcess(old, db, env)

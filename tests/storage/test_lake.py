@@ -22,10 +22,12 @@ import pytest
 
 from pipeline.derive.tables import _merge_authors, refresh_normalized
 from pipeline.envvars import ConfigError
+from pipeline.settings import Settings
 from pipeline.storage import lake as lakes
 from pipeline.storage.db import CONFIG, WarehouseLockedError, WarehouseUnreadableError, connect
 from pipeline.storage.frames import frame, upsert
 from pipeline.storage.location import Warehouse, warehouse_from_env
+from pipeline.storage.object_store import ObjectStoreCredentials
 from tests.coze.servers import free_port
 from tests.postgres import PostgresServer
 
@@ -222,16 +224,13 @@ def _aws_args(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def test_lake_data_on_object_storage(
-    tmp_path: Path, s3_bucket: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name, value in s3_bucket.items():
-        monkeypatch.setenv(name, value)
+def test_lake_data_on_object_storage(tmp_path: Path, s3_bucket: dict[str, str]) -> None:
     env = {
         "PIPELINE_WAREHOUSE": f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}",
         "PIPELINE_LAKE_DATA": "s3://team-lake/warehouse",
+        **s3_bucket,
     }
-    warehouse = warehouse_from_env(env, tmp_path / "w.duckdb", tmp_path)
+    warehouse = Settings.from_env(env, db=tmp_path / "w.duckdb").warehouse
     with connect(warehouse) as conn:
         upsert(conn, "videos", frame("videos", [video(f"k{i}", "t") for i in range(500)]))
     with connect(warehouse, read_only=True) as conn:
@@ -259,7 +258,7 @@ def test_refused_object_store_credentials_never_show_the_secret() -> None:
     conn = duckdb.connect(config=CONFIG)  # no httpfs loaded: DuckDB refuses the s3 secret
     env = {"AWS_ACCESS_KEY_ID": "key-id", "AWS_SECRET_ACCESS_KEY": "very-secret-value"}
     with pytest.raises(RuntimeError, match="AWS_SECRET_ACCESS_KEY") as refused:
-        lakes._object_store_secret(conn, env)
+        lakes._object_store_secret(conn, ObjectStoreCredentials.from_env(env))
     assert "very-secret-value" not in str(refused.value)
     assert refused.value.__cause__ is None and refused.value.__suppress_context__
 

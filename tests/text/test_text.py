@@ -18,7 +18,7 @@ import rjieba
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.settings import PROJECT_ROOT
+from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.storage.db import connect
 from pipeline.storage.extensions import load_fts
 from pipeline.text import analysis as text_analysis_module
@@ -360,12 +360,11 @@ def test_editing_the_user_dictionary_resegments_every_transcript(
         segment_module.USER_DICT.read_text(encoding="utf-8") + "韩国时间 2000 n\n",
         encoding="utf-8",
     )
-    monkeypatch.setenv("PIPELINE_DICTIONARY_DIR", str(tmp_path))
-    segment_module.segmenter.cache_clear()  # a new run is a new process
+    own = Settings.from_env({"PIPELINE_DICTIONARY_DIR": str(tmp_path)}).dictionary_dir
 
-    assert update_text_tables(opener(db)).processed == 2
+    assert update_text_tables(opener(db), dictionary_dir=own).processed == 2
     assert "韩国时间" in _tokens(db, "bilibili:BV1XRgNzjEF7")
-    assert update_text_tables(opener(db)).processed == 0
+    assert update_text_tables(opener(db), dictionary_dir=own).processed == 0
 
 
 def test_another_segmenter_release_resegments_every_transcript(
@@ -389,9 +388,9 @@ def test_segmenting_a_chunk_at_a_time_gives_the_rows_of_one_pass(
     """Chunks only pace the progress log: their rows, joined, are those of one pass."""
     pending = [(f"douyin:{n}", TITLE, None, CONTENT, f"digest{n}") for n in range(5)]
     log = logging.getLogger("test.text.chunks")
-    whole = segment_transcripts(pending, log)
+    whole = segment_transcripts(pending, segment_module.segmenter(), log)
     monkeypatch.setattr(text_analysis_module, "CHUNK", 2)
-    chunked = segment_transcripts(pending, log)
+    chunked = segment_transcripts(pending, segment_module.segmenter(), log)
     assert whole["text_state"]["video_key"].to_list() == [key for key, *_ in pending]
     for table, frame in whole.items():
         assert frame.height > 0 and chunked[table].equals(frame), table
@@ -436,10 +435,10 @@ def test_the_warehouse_is_free_while_transcripts_are_segmented(tmp_path: Path):
 
 def test_a_deployments_own_dictionary_file_replaces_the_shipped_one(tmp_path: Path) -> None:
     (tmp_path / "stopwords.txt").write_text("以太币\n", encoding="utf-8")
-    env = {"PIPELINE_DICTIONARY_DIR": str(tmp_path)}
-    assert dictionary_file("stopwords.txt", env) == "以太币\n".encode()
-    assert dictionary_file("user_dict.txt", env) == USER_DICT.read_bytes(), "no own file: shipped"
-    assert dictionary_file("stopwords.txt", {}) == STOPWORDS.read_bytes()
+    own = Settings.from_env({"PIPELINE_DICTIONARY_DIR": str(tmp_path)}).dictionary_dir
+    assert dictionary_file("stopwords.txt", own) == "以太币\n".encode()
+    assert dictionary_file("user_dict.txt", own) == USER_DICT.read_bytes(), "no own file: shipped"
+    assert dictionary_file("stopwords.txt", None) == STOPWORDS.read_bytes()
 
 
 def test_the_wheel_ships_the_default_dictionary(tmp_path: Path) -> None:

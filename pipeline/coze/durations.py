@@ -46,6 +46,7 @@ class JobDurations:
 
     def __init__(self, known: Iterable[float] = ()) -> None:
         self._recent: deque[float] = deque(maxlen=WINDOW)
+        self._sorted: list[float] | None = None
         for seconds in known:
             self.add(seconds)
 
@@ -59,9 +60,12 @@ class JobDurations:
     def add(self, seconds: float) -> None:
         if seconds >= 0:
             self._recent.append(seconds)
+            self._sorted = None
 
     def quantile(self, share: float) -> float:
-        ordered = sorted(self._recent)
+        if self._sorted is None:  # asked on every turn of the poller's loop, changed far less
+            self._sorted = sorted(self._recent)
+        ordered = self._sorted
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
     def first_poll_after(self) -> float:

@@ -1,14 +1,16 @@
 """When to poll a transcript job, from how long recent jobs ran.
 
-A job is first polled when nearly every recent job of its kind has finished (the 95th
+A job is first polled when nearly every recent job of its kind has finished (the 97th
 percentile of their run times), then at intervals that grow with how far it has overrun, but
 never past the longest of them (their 98th percentile, a second over, since Coze's times are
 whole seconds): a job that runs as long as recent ones is seen done within about a second,
 which is what ends a batch, whose last jobs are the last submitted. Every poll is a billed call
 (the free plan has 500), and seeing an earlier job done sooner does not end the batch sooner:
-with 15-45 s jobs that is about 1.05 polls a job (1.3 when the first poll came at the 80th
-percentile; docs/BENCHMARKS.md), against 7 for a schedule that knows nothing. Until a few run times are known (a new warehouse), a few probe jobs are polled from a
-second on, backing off geometrically; what they teach schedules the others (`JobPoller`).
+with 15-45 s jobs that is about 1.02 polls a job (1.3 when the first poll came at the 80th
+percentile, 1.03 at the 95th; docs/BENCHMARKS.md), against 7 for a schedule that knows
+nothing. Until a few run times are known (a new warehouse), a few probe jobs are polled from a
+second on, backing off geometrically; what they teach schedules the others, and the first
+polls still waiting follow what is learnt after them (`JobPoller`, `PollQueue`).
 
 Once no submit is left, a job running four times longer than expected (at least two minutes) is
 left for the next run, so normalizing and text analysis of the batch do not wait for its slowest
@@ -25,7 +27,7 @@ from collections.abc import Iterable
 
 KNOWN_ENOUGH = 3
 WINDOW = 200
-FIRST_POLL_QUANTILE = 0.95
+FIRST_POLL_QUANTILE = 0.97
 LONGEST_QUANTILE = 0.98
 FIRST_DELAY = 1.0
 MIN_INTERVAL = 1.0
@@ -46,6 +48,7 @@ class JobDurations:
 
     def __init__(self, known: Iterable[float] = ()) -> None:
         self._recent: deque[float] = deque(maxlen=WINDOW)
+        self._sorted: list[float] | None = None
         for seconds in known:
             self.add(seconds)
 
@@ -59,9 +62,12 @@ class JobDurations:
     def add(self, seconds: float) -> None:
         if seconds >= 0:
             self._recent.append(seconds)
+            self._sorted = None
 
     def quantile(self, share: float) -> float:
-        ordered = sorted(self._recent)
+        if self._sorted is None:  # asked on every turn of the poller's loop, changed far less
+            self._sorted = sorted(self._recent)
+        ordered = self._sorted
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
     def first_poll_after(self) -> float:

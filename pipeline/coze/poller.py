@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pipeline.coze.client import CozeClient
 from pipeline.coze.durations import KNOWN_ENOUGH, JobDurations, run_seconds
 from pipeline.coze.errors import CozeError, JobStateUnknownError, ServiceHaltError
 from pipeline.coze.models import RunRecord
+from pipeline.coze.poll_queue import PollQueue
 from pipeline.coze.ratelimit import LimiterClosed
 
 OnRecord = Callable[[RunRecord], None]
@@ -72,8 +72,7 @@ class JobPoller:
         """Jobs left for a later run because their records said nothing usable."""
         self._running: dict[str, _Job] = {}
         self._unknown_polls: dict[str, int] = {}
-        self._due: list[tuple[float, int, _Job]] = []
-        self._count = 0
+        self._due: PollQueue[_Job] = PollQueue()
         self._probes = 0
         self._closed_at: float | None = None
         self._changed = asyncio.Event()
@@ -81,24 +80,29 @@ class JobPoller:
     def add(self, execute_id: str, workflow_id: str, age: float = 0.0) -> None:
         """A job to poll, submitted `age` seconds ago. While no run times are known, only the
         first few jobs probe from a second on; the others wait for what the probes teach
-        (`_learnt`), or `UNTIL_KNOWN` seconds if they teach nothing before."""
-        job = _Job(execute_id, workflow_id, time.monotonic() - age)
+        (`_first_after`), or `UNTIL_KNOWN` seconds if they teach nothing before."""
+        now = time.monotonic()
+        job = _Job(execute_id, workflow_id, now - age)
         self._running[execute_id] = job
-        if self.durations.known or self._probes < KNOWN_ENOUGH:
-            self._probes += not self.durations.known
-            first = self.durations.first_poll_after()
+        if not self.durations.known and self._probes < KNOWN_ENOUGH:
+            self._probes += 1
+            self._push(now + max(0.0, self.durations.first_poll_after() - age), job)
         else:
-            first = UNTIL_KNOWN
-        self._push(time.monotonic() + max(0.0, first - age), job)
+            self._due.add_first(job, job.submitted, now)
+            self._changed.set()
 
     def close(self) -> None:
         """No job will be added any more: `run` returns once the known ones are done."""
         self._closed_at = time.monotonic()
         self._changed.set()
 
+    def _first_after(self) -> float:
+        """Seconds from its submit to a job's first poll, as known now: a job waiting for it
+        follows what every run time learnt since its submit says (`PollQueue`)."""
+        return self.durations.first_poll_after() if self.durations.known else UNTIL_KNOWN
+
     def _push(self, due: float, job: _Job) -> None:
-        self._count += 1
-        heapq.heappush(self._due, (due, self._count, job))
+        self._due.add_at(due, job)
         self._changed.set()
 
     async def _check(self, due: float, job: _Job) -> None:
@@ -146,22 +150,19 @@ class JobPoller:
             self._again(job)
 
     def _learnt(self) -> None:
-        """The first run times are in: every waiting job is due when they say, sooner or later
-        than its guess. Later matters as much: while a batch's submits fill the rate, no probe
-        is polled, so the rate is learnt only once they end, and a job left due at
-        `UNTIL_KNOWN` would be polled at 30 s of a 15-45 s run, half of them twice (1.25 polls
-        a job at 25 requests/s, docs/BENCHMARKS.md). A job whose record said nothing usable
-        keeps its own wait."""
+        """The first run times are in: every job not polled yet is due when they say (and
+        when the run times learnt later say, `_first_after`), sooner or later than the
+        `UNTIL_KNOWN` guess, and so is every probe polled already. Later matters as much: while
+        a batch's submits fill the rate, no probe is polled, so the rate is learnt only once
+        they end, and a job left due at `UNTIL_KNOWN` would be polled at 30 s of a 15-45 s
+        run, half of them twice (1.25 polls a job at 25 requests/s, docs/BENCHMARKS.md). A job
+        whose record said nothing usable keeps its own wait."""
         now, first = time.monotonic(), self.durations.first_poll_after()
-        self._due = [
-            (
-                due if job.execute_id in self._unknown_polls else max(now, job.submitted + first),
-                n,
-                job,
+        self._due.retime(
+            lambda due, job: (
+                due if job.execute_id in self._unknown_polls else max(now, job.submitted + first)
             )
-            for due, n, job in self._due
-        ]
-        heapq.heapify(self._due)
+        )
         self._changed.set()
 
     def _only_left_behind(self, now: float) -> bool:
@@ -171,7 +172,7 @@ class JobPoller:
         return all(
             job.execute_id in self._unknown_polls
             or (limit is not None and now - job.submitted > limit)
-            for _, _, job in self._due
+            for job in self._due.jobs()
         )
 
     def _again(self, job: _Job) -> None:
@@ -202,23 +203,25 @@ class JobPoller:
                 else None
             )
             stop = self.client.limiter.closed or (end is not None and now >= end)
-            while not stop and self._due and self._due[0][0] <= now:
-                if len(running) >= MAX_POLLS_WAITING:
+            first = self._first_after()
+            while not stop and len(running) < MAX_POLLS_WAITING:
+                if (ready := self._due.pop_due(now, first)) is None:
                     break
-                due, _, job = heapq.heappop(self._due)
+                due, job = ready
                 task = asyncio.create_task(self._check(due, job))
                 running.add(task)
                 task.add_done_callback(finished)
             if not running and (stop or (self._closed_at is not None and not self._due)):
                 break
             if not running and self._closed_at is not None and self._only_left_behind(now):
-                left = [job.execute_id for _, _, job in self._due]
+                left = [job.execute_id for job in self._due.jobs()]
                 self.unknown_state = sum(key in self._unknown_polls for key in left)
                 self.stragglers = len(left) - self.unknown_state
                 break
             wake = [end] if end is not None and not stop else []
-            if self._due and not stop and len(running) < MAX_POLLS_WAITING:
-                wake.append(self._due[0][0])
+            next_due = self._due.next_due(first)
+            if next_due is not None and not stop and len(running) < MAX_POLLS_WAITING:
+                wake.append(next_due)
             timeout = max(0.0, min(wake) - now) if wake else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout)

@@ -9,9 +9,9 @@ import pytest
 
 from pipeline.coze.client import CozeClient
 from pipeline.coze.config import CozeSettings
-from pipeline.coze.durations import KNOWN_ENOUGH, WINDOW, JobDurations
+from pipeline.coze.durations import FIRST_DELAY, KNOWN_ENOUGH, WINDOW, JobDurations
 from pipeline.coze.models import RunRecord
-from pipeline.coze.poller import JobPoller
+from pipeline.coze.poller import UNTIL_KNOWN, JobPoller
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 
 JOB_SECONDS = 2.0
@@ -114,15 +114,23 @@ def test_the_batch_does_not_wait_for_a_straggler() -> None:
 def test_what_the_probes_teach_reschedules_every_waiting_job_later_as_well() -> None:
     """While a batch's submits fill the rate no probe is polled, so the run times are learnt
     late; a job left at the `UNTIL_KNOWN` guess would be polled at 30 s of a 40 s run, and
-    again. Once they are known, every waiting job is due when they say."""
+    again. Once they are known, every waiting job is due when they say, and then when the run
+    times learnt after them say: a job scheduled on the probes' few is not left there."""
     settings = CozeSettings.from_env({}, base_url="http://127.0.0.1:9", rps=50)
     durations = JobDurations()
     poller, _ = _collecting_poller(CozeClient(settings), durations)
     for n in range(KNOWN_ENOUGH + 5):
         poller.add(f"job{n}", "workflow")
-    assert max(due for due, _, _ in poller._due) >= min(j.submitted for _, _, j in poller._due) + 29
+
+    def waits() -> list[float]:
+        dues = poller._due.dues(poller._first_after())
+        return sorted(due - job.submitted for due, job in dues)
+
+    assert waits() == pytest.approx([FIRST_DELAY] * KNOWN_ENOUGH + [UNTIL_KNOWN] * 5, abs=0.5)
     for _ in range(KNOWN_ENOUGH):
         durations.add(40.0)
     poller._learnt()
-    waits = [due - job.submitted for due, _, job in poller._due]
-    assert waits == pytest.approx([40.0] * (KNOWN_ENOUGH + 5))
+    assert waits() == pytest.approx([40.0] * (KNOWN_ENOUGH + 5), abs=0.5)
+    for _ in range(WINDOW):
+        durations.add(44.0)
+    assert waits()[KNOWN_ENOUGH:] == pytest.approx([44.0] * 5, abs=0.5)

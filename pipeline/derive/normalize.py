@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from urllib.parse import parse_qs, urlsplit
+from datetime import datetime
+
+from pipeline.media.expiry import url_expires_at
 
 # A hashtag runs to the next whitespace, '#' or '@'; Douyin writes both '#话题' and '# 话题'.
 _HASHTAG = re.compile(r"#\s*([^\s#@]+)")
 _MENTION = re.compile(r"@([^\s#@]+)")
-_VOD_EXPIRY = re.compile(r"^/[0-9a-f]{32}/([0-9a-f]{8})/")
-_EXPIRY_PARAMS = ("x-expires", "deadline", "expire", "expires")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,32 +29,6 @@ def split_title(raw: str) -> Title:
 
 
 def signed_url_expiry(url: str | None) -> datetime | None:
-    """When a signed media URL stops working (naive UTC), from the signature it carries.
-
-    Douyin play URLs carry it as the 8-hex path segment after the 32-hex one; image, Bilibili
-    and YouTube URLs as a unix-seconds query parameter.
-    """
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    seconds: int | None = None
-    if parts.hostname and parts.hostname.endswith("douyinvod.com"):
-        match = _VOD_EXPIRY.match(parts.path)
-        if match:
-            seconds = int(match.group(1), 16)
-    if seconds is None:
-        query = parse_qs(parts.query)
-        for name in _EXPIRY_PARAMS:
-            values = query.get(name)
-            if values and values[0].isdigit():
-                seconds = int(values[0])
-                break
-    if seconds is None:
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
-    except (OverflowError, OSError, ValueError):
-        return None
+    """When a signed media URL stops working, as the warehouse keeps times (naive UTC)."""
+    expiry = url_expires_at(url)
+    return None if expiry is None else expiry.replace(tzinfo=None)

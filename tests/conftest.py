@@ -13,7 +13,7 @@ from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from tests.pipeline.helpers import Project
 from tests.support import new_dagster_home
 
-pytest_plugins = ["tests.postgres"]  # the `postgres_server` fixture
+pytest_plugins = ["tests.postgres", "tests.s3"]  # the `postgres_server` and `s3_bucket` fixtures
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -7,15 +7,11 @@ on the suite's own server), with real processes where locking is the point.
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-import boto3
 import duckdb
 import polars as pl
 import pytest
@@ -28,8 +24,8 @@ from pipeline.storage.db import CONFIG, WarehouseLockedError, WarehouseUnreadabl
 from pipeline.storage.frames import frame, upsert
 from pipeline.storage.location import Warehouse, warehouse_from_env
 from pipeline.storage.object_store import ObjectStoreCredentials
-from tests.coze.servers import free_port
 from tests.postgres import PostgresServer
+from tests.s3 import object_keys
 
 KINDS = ("file", "sqlite", "postgres")
 
@@ -180,50 +176,6 @@ def test_compaction_merges_the_small_files_short_writes_leave(tmp_path: Path) ->
     assert after < before
 
 
-@pytest.fixture
-def s3_bucket(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A real S3-compatible server (moto) on loopback with an empty bucket; yields the AWS_*
-    variables a deployment would set."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    env = {
-        "AWS_ACCESS_KEY_ID": "lake-key",
-        "AWS_SECRET_ACCESS_KEY": "lake-secret-value",
-        "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-    }
-    try:
-        wait_for_port(port)
-        client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], **_aws_args(env))
-        client.create_bucket(Bucket="team-lake")
-        yield env
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def wait_for_port(port: int, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on port {port} after {seconds:.0f}s")
-
-
-def _aws_args(env: dict[str, str]) -> dict[str, str]:
-    return {
-        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
-        "region_name": env["AWS_REGION"],
-    }
-
-
 def test_lake_data_on_object_storage(tmp_path: Path, s3_bucket: dict[str, str]) -> None:
     env = {
         "PIPELINE_WAREHOUSE": f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}",
@@ -235,8 +187,7 @@ def test_lake_data_on_object_storage(tmp_path: Path, s3_bucket: dict[str, str]) 
         upsert(conn, "videos", frame("videos", [video(f"k{i}", "t") for i in range(500)]))
     with connect(warehouse, read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM videos").fetchone() == (500,)
-    client = boto3.client("s3", endpoint_url=s3_bucket["AWS_ENDPOINT_URL"], **_aws_args(s3_bucket))
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket="team-lake").get("Contents", [])]
+    keys = object_keys(s3_bucket)
     assert any(k.startswith("warehouse/") and k.endswith(".parquet") for k in keys)
     assert not list(tmp_path.rglob("*.parquet"))  # nothing of the data stayed local
 

@@ -75,6 +75,14 @@ class EmulatorConfig:
     echo_authorization: bool = _opt(
         False, "coded errors' msg repeats the request's Authorization header, as a careless proxy"
     )
+    media_url_seconds: float | None = _opt(
+        None, "life of the media URLs in answers (default: 1-3 h for videos, weeks for images)"
+    )
+    media_expired: bool = _opt(False, "answers' signed media URLs expired a minute ago (403)")
+    media_html: bool = _opt(False, "the CDN answers play URLs with an HTML page, HTTP 200")
+    media_short: bool = _opt(False, "the CDN cuts each media URL's first answer at half its length")
+    media_trickle: float | None = _opt(None, "the CDN sends media a byte per this many seconds")
+    media_bytes: int | None = _opt(None, "size of every video the CDN serves (padded MP4)")
     seed: int = _opt(0, "seed of every random draw")
 
     def __post_init__(self) -> None:
@@ -86,7 +94,15 @@ class EmulatorConfig:
                 raise ValueError(f"{name} must be within 0..1")
         if self.fail_rate + self.trim_rate > 1.0:
             raise ValueError("fail_rate + trim_rate must not exceed 1")
-        for name in ("rps", "latency", "job_seconds", "balance_calls", "daily_quota"):
+        for name in (
+            "rps",
+            "latency",
+            "job_seconds",
+            "balance_calls",
+            "daily_quota",
+            "media_trickle",
+            "media_bytes",
+        ):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -97,6 +113,8 @@ class EmulatorConfig:
             raise ValueError("access_token_seconds and benefits_qps must be > 0")
         if self.drop_submits < 0 or self.retention_seconds < 0 or self.sync_window <= 0:
             raise ValueError("drop_submits, retention_seconds >= 0 and sync_window > 0 needed")
+        if self.media_url_seconds is not None and self.media_url_seconds <= 0:
+            raise ValueError("media_url_seconds must be > 0 (media_expired issues dead URLs)")
         unknown_kinds = set(self.coded_on.split(",")) - set(typing.get_args(AnswerKind))
         if unknown_kinds:
             raise ValueError(f"coded_on takes metadata, submit and poll, not {unknown_kinds}")

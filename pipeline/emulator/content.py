@@ -1,7 +1,7 @@
 """Deterministic, realistic emulator content: the same input always yields the same video.
 
-Pure functions of the input text (and the clock for signed-URL expiries), so the emulator can
-answer a million inputs with no state but the jobs it is running.
+Pure functions of the input text (and the clock and the CDN's address for signed media URLs),
+so the emulator can answer a million inputs with no state but the jobs it is running.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 
 _URL = re.compile(r"https?://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
 _SHARE_CODE = re.compile(r"^[\d.]+\s+(?:\d+/\d+\s+\S+:/\s+\S+\s*)?")
@@ -72,8 +73,36 @@ def share_title(text: str) -> str | None:
     return " ".join(title.split()) or None
 
 
-def metadata(input_text: str, now: int) -> dict[str, str]:
-    """The metadata workflow's `data` object, in the recorded key order."""
+@dataclass(frozen=True)
+class Cdn:
+    """Where the answers' media URLs point (the emulator's own `/cdn/`) and how long they live:
+    `url_seconds` for all, else as seen on real ones; `expired` issues them already dead."""
+
+    base: str
+    url_seconds: float | None = None
+    expired: bool = False
+
+    def expiry(self, now: int, realistic: int) -> int:
+        if self.expired:
+            return now - 60
+        return now + (realistic if self.url_seconds is None else int(self.url_seconds))
+
+
+def sign(path: str, expiry: int) -> str:
+    """The CDN's signature of a path until a time: what lets it refuse a URL edited by hand."""
+    return hashlib.sha256(f"emulator-cdn:{path}:{expiry}".encode()).hexdigest()
+
+
+def avatar_id(nickname: str) -> str:
+    """One avatar per author, so an author's videos share it, as on the platform."""
+    return digest("avatar:" + nickname).hex()[:32]
+
+
+def metadata(input_text: str, now: int, cdn: Cdn) -> dict[str, str]:
+    """The metadata workflow's `data` object, in the recorded key order.
+
+    Its URLs keep the real ones' shapes, with the real host as the first path segment under
+    the CDN: `…/cdn/<host>/<path>?<query>`."""
     seed = digest(input_text)
     topic = _pick(TOPICS, seed, 0)
     title = (
@@ -82,19 +111,22 @@ def metadata(input_text: str, now: int) -> dict[str, str]:
     )
     nickname = _pick(NICKNAMES, seed, 3)
     hexid = seed.hex()
-    play_expiry = now + 3600 + seed[4] * 30  # one to three hours, as seen on real play URLs
-    image_expiry = now + 14 * 86400 + seed[5] * 3600
+    # One to three hours for a play URL, two to four weeks for an image, as seen on real ones.
+    play_expiry = cdn.expiry(now, 3600 + seed[4] * 28)
+    image_expiry = cdn.expiry(now, 14 * 86400 + seed[5] * 4700)
+    video = f"video/tos/cn/tos-cn-ve-15c000-ce/o{hexid[32:50]}/"
+    cover = f"tos-cn-i-0813c000-ce/o{hexid[:30]}~tplv-dy-resize-walign-adapt-aq:540:q75.webp"
     return {
-        "avatar": f"https://p3.douyinpic.com/aweme/100x100/aweme-avatar/tos-cn-i-0813c001_{hexid[:32]}.jpeg?from=327834062",
+        "avatar": f"{cdn.base}/p3.douyinpic.com/aweme/100x100/aweme-avatar/tos-cn-i-0813c001_{avatar_id(nickname)}.jpeg?from=327834062",
         "cover_url": (
-            f"https://v5-se-qn-daily-cm-cold.douyinvod.com/{hexid[:32]}/{play_expiry:08x}/video/tos/cn/"
-            f"tos-cn-ve-15c000-ce/o{hexid[32:50]}/?a=1128&ch=0&cr=0&dr=0&cd=0%7C0%7C0%7C0&cv=1&br=1117"
+            f"{cdn.base}/v5-se-qn-daily-cm-cold.douyinvod.com/{sign(video, play_expiry)[:32]}/{play_expiry:08x}/{video}"
+            "?a=1128&ch=0&cr=0&dr=0&cd=0%7C0%7C0%7C0&cv=1&br=1117"
             f"&bt=1117&cs=0&ds=3&mime_type=video_mp4&qs=0&btag=80010e000a8000&dy_q={now}"
         ),
         "nickname": nickname,
         "output": (
-            f"https://p9-sign.douyinpic.com/tos-cn-i-0813c000-ce/o{hexid[:30]}~tplv-dy-resize-walign-adapt-aq:540:q75.webp"
-            f"?lk3s=138a59ce&x-expires={image_expiry}&x-signature={hexid[40:60]}%3D&from=327834062"
+            f"{cdn.base}/p9-sign.douyinpic.com/{cover}"
+            f"?lk3s=138a59ce&x-expires={image_expiry}&x-signature={sign(cover, image_expiry)[:27]}%3D&from=327834062"
             "&s=PackSourceEnum_DOUYIN_REFLOW&se=false&sc=cover&biz_tag=aweme_video"
         ),
         "title": title,

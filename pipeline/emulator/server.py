@@ -4,7 +4,8 @@ It answers the two workflows in exactly the recorded shapes (see tests/coze/reco
 content derived from the input, at the service's pace (`--profile realistic`, the default) or
 at once (`--profile fast`), and misbehaves on demand as docs/coze.md says the service
 does: rate limits, coded account and transient errors, dropped and cut connections, lost
-records. See docs/emulator.md.
+records. Its answers' media URLs lead to its own CDN (`/cdn/`, pipeline/emulator/cdn.py).
+See docs/emulator.md.
 
     python -m pipeline.emulator --port 8765 [--profile fast --rps 20 --balance-calls 100 ...]
 """
@@ -20,6 +21,8 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from pipeline.emulator.answers import KeepRawSend
+from pipeline.emulator.cdn import PREFIX as CDN_PREFIX
+from pipeline.emulator.cdn import Cdn
 from pipeline.emulator.config import EmulatorConfig, add_arguments, from_args
 from pipeline.emulator.service import Emulator
 
@@ -31,6 +34,7 @@ __all__ = ["EmulatorConfig", "create_app", "main", "serve"]
 
 def create_app(config: EmulatorConfig) -> KeepRawSend:
     emulator = Emulator(config)
+    cdn = Cdn(lambda: emulator.config)
     app = Starlette(
         routes=[
             Route("/v1/workflow/run", emulator.counted(emulator.run), methods=["POST"]),
@@ -43,6 +47,8 @@ def create_app(config: EmulatorConfig) -> KeepRawSend:
             Route(BENEFITS_PATH, emulator.benefits, methods=["GET"]),
             Route("/_emulator/stats", emulator.stats, methods=["GET"]),
             Route("/_emulator/config", emulator.configure, methods=["POST"]),
+            Route(f"{CDN_PREFIX}/{{path:path}}", cdn.serve, methods=["GET"]),
+            Route("/_emulator/cdn", cdn.requests, methods=["GET"]),
         ]
     )
     return KeepRawSend(app)

@@ -31,7 +31,6 @@ from starlette.responses import JSONResponse, Response
 
 from pipeline.coze import codes
 from pipeline.coze.config import METADATA_WORKFLOW_ID, TRANSCRIPT_WORKFLOW_ID
-from pipeline.emulator import content
 from pipeline.emulator.answers import (
     MESSAGES,
     TRANSIENT_CODES,
@@ -39,6 +38,7 @@ from pipeline.emulator.answers import (
     benefits_body,
     close_without_answer,
 )
+from pipeline.emulator.cdn import metadata_with_media
 from pipeline.emulator.config import AnswerKind, EmulatorConfig
 from pipeline.emulator.jobs import COUNTERS, Arrivals, Job, debug_url, finished, run_record
 from pipeline.emulator.oauth import AccessTokens
@@ -256,7 +256,7 @@ class Emulator:
             )
         if "/poison/sensitive/" in text:
             return self.answers.coded(codes.SENSITIVE_CONTENT, debug_url=link)
-        data: dict[str, Any] = content.metadata(text, int(time.time()))
+        data: dict[str, Any] = metadata_with_media(text, request, self.config)
         if "/poison/wrong-types/" in text:
             data["title"] = 12345
         half_emoji = "/poison/half-emoji/" in text

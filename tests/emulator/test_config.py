@@ -40,6 +40,12 @@ EVERY_FIELD_SET = EmulatorConfig(
     coded_error=4019,
     coded_on="submit,poll",
     echo_authorization=True,
+    media_url_seconds=30.0,
+    media_expired=True,
+    media_html=True,
+    media_short=True,
+    media_trickle=0.01,
+    media_bytes=2_000_000,
     seed=9,
 )
 
@@ -72,6 +78,9 @@ def test_every_field_survives_the_command_line() -> None:
         {"rps": -1},
         {"jwt_client_id": "1234567890"},
         {"access_token_seconds": 0},
+        {"media_url_seconds": 0},
+        {"media_bytes": -1},
+        {"media_trickle": -0.5},
     ],
 )
 def test_a_config_the_emulator_would_misread_is_refused(changes: dict[str, object]) -> None:

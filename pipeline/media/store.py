@@ -15,8 +15,7 @@ import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -24,6 +23,8 @@ from urllib.parse import urlsplit
 import obstore
 from obstore.exceptions import NotFoundError
 from obstore.store import S3Store
+
+from pipeline.storage.object_store import ObjectStoreCredentials
 
 PARTIAL_DIR = ".partial"
 _CHUNK = 1 << 20
@@ -97,50 +98,30 @@ class FolderStore:
                 yield chunk
 
 
-@dataclass(frozen=True)
-class ObjectStoreCredentials:
-    """S3 credentials and endpoint, as the lake takes them (the AWS_* variables); unset fields
-    are left to the library's own providers. The secrets stay out of `repr`."""
-
-    access_key_id: str | None = None
-    secret_access_key: str | None = field(default=None, repr=False)
-    session_token: str | None = field(default=None, repr=False)
-    region: str | None = None
-    endpoint_url: str | None = None
-    """An S3-compatible server other than AWS (MinIO, R2, Ceph), e.g. `http://127.0.0.1:9000`."""
-
-
-def object_store_credentials(environ: Mapping[str, str]) -> ObjectStoreCredentials:
-    """The credentials the AWS_* variables give, read as the lake reads them."""
-    return ObjectStoreCredentials(
-        access_key_id=environ.get("AWS_ACCESS_KEY_ID") or None,
-        secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY") or None,
-        session_token=environ.get("AWS_SESSION_TOKEN") or None,
-        region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
-        endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
-    )
-
-
 class BucketStore:
     """Objects under `s3://bucket/prefix/` through obstore; partial downloads in a local folder.
 
     A file already there is not uploaded again (one HEAD first): a content-addressed object
     never changes, so two writers racing to upload the same bytes both leave the right file."""
 
-    def __init__(self, url: str, credentials: ObjectStoreCredentials, staging: Path) -> None:
+    def __init__(self, url: str, credentials: ObjectStoreCredentials | None, staging: Path) -> None:
         parts = urlsplit(url)
         if parts.scheme != "s3" or not parts.netloc:
             raise ValueError(f"not an s3://bucket/prefix/ URL: {url!r}")
         self.url = url
         self.staging = staging
-        config = {
-            "access_key_id": credentials.access_key_id,
-            "secret_access_key": credentials.secret_access_key,
-            "session_token": credentials.session_token,
-            "region": credentials.region,
-            "endpoint": credentials.endpoint_url,
-        }
-        endpoint = credentials.endpoint_url or ""
+        config = (
+            {
+                "access_key_id": credentials.access_key_id,
+                "secret_access_key": credentials.secret_access_key,
+                "session_token": credentials.session_token,
+                "region": credentials.region,
+                "endpoint": credentials.endpoint_url,
+            }
+            if credentials
+            else {}
+        )
+        endpoint = (credentials.endpoint_url if credentials else None) or ""
         self._store = S3Store(
             parts.netloc,
             prefix=parts.path.strip("/") or None,
@@ -184,5 +165,5 @@ def open_store(
     if str(location).startswith("s3://"):
         if staging is None:
             raise ValueError("an object store needs a local staging folder for partial files")
-        return BucketStore(str(location), credentials or ObjectStoreCredentials(), staging)
+        return BucketStore(str(location), credentials, staging)
     return FolderStore(Path(location))

@@ -20,9 +20,9 @@ from pipeline.media.store import (
     PARTIAL_DIR,
     FolderStore,
     MediaStore,
-    object_store_credentials,
     open_store,
 )
+from pipeline.storage.object_store import ObjectStoreCredentials
 from tests.emulator.helpers import metadata
 from tests.s3 import BUCKET, object_keys
 
@@ -214,7 +214,9 @@ def test_into_object_storage(
     cdn: EmulatorProcess, tmp_path: Path, s3_bucket: dict[str, str]
 ) -> None:
     store = open_store(
-        f"s3://{BUCKET}/media/", credentials=object_store_credentials(s3_bucket), staging=tmp_path
+        f"s3://{BUCKET}/media/",
+        credentials=ObjectStoreCredentials.from_env(s3_bucket),
+        staging=tmp_path,
     )
     urls = answer(cdn, "https://v.douyin.com/s3/")
     outcomes = fetch(store, *[(urls[k], k, k) for k in ("video", "cover", "avatar")])

@@ -12,12 +12,11 @@ from pipeline.media.store import (
     BucketStore,
     FolderStore,
     MediaStore,
-    ObjectStoreCredentials,
     media_path,
-    object_store_credentials,
     open_store,
     sha256_of,
 )
+from pipeline.storage.object_store import ObjectStoreCredentials
 from tests.s3 import BUCKET, object_keys
 
 
@@ -70,7 +69,7 @@ def test_folder_store_takes_a_file_staged_elsewhere(tmp_path: Path) -> None:
 
 
 def test_bucket_store_on_moto(tmp_path: Path, s3_bucket: dict[str, str]) -> None:
-    credentials = object_store_credentials(s3_bucket)
+    credentials = ObjectStoreCredentials.from_env(s3_bucket)
     store = open_store(f"s3://{BUCKET}/media/", credentials=credentials, staging=tmp_path / "stage")
     assert isinstance(store, BucketStore)
     paths = exercise(store)
@@ -80,7 +79,7 @@ def test_bucket_store_on_moto(tmp_path: Path, s3_bucket: dict[str, str]) -> None
 
 def test_a_missing_bucket_is_an_error(tmp_path: Path, s3_bucket: dict[str, str]) -> None:
     """An upload that fails says so: the staged file is not dropped as if it were stored."""
-    credentials = object_store_credentials(s3_bucket)
+    credentials = ObjectStoreCredentials.from_env(s3_bucket)
     store = BucketStore("s3://no-such-bucket/", credentials, tmp_path)
     staged = tmp_path / "x.part"
     staged.write_bytes(b"x")
@@ -89,25 +88,8 @@ def test_a_missing_bucket_is_an_error(tmp_path: Path, s3_bucket: dict[str, str])
     assert staged.exists()
 
 
-def test_credentials_from_the_lake_s_variables() -> None:
-    environ = {
-        "AWS_ACCESS_KEY_ID": "AKIA",
-        "AWS_SECRET_ACCESS_KEY": "s3cr3t-value",
-        "AWS_SESSION_TOKEN": "t0ken-value",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
-    }
-    credentials = object_store_credentials(environ)
-    assert credentials == ObjectStoreCredentials(
-        "AKIA", "s3cr3t-value", "t0ken-value", "eu-west-1", "http://127.0.0.1:9000"
-    )
-    assert "s3cr3t" not in repr(credentials) and "t0ken" not in repr(credentials)
-    assert object_store_credentials({**environ, "AWS_REGION": "us-east-2"}).region == "us-east-2"
-    assert object_store_credentials({}) == ObjectStoreCredentials()
-
-
 def test_an_object_store_needs_a_local_staging_folder() -> None:
     with pytest.raises(ValueError, match="staging"):
         open_store("s3://bucket/prefix/")
     with pytest.raises(ValueError, match="s3://"):
-        BucketStore("s3:///no-bucket", ObjectStoreCredentials(), Path("."))
+        BucketStore("s3:///no-bucket", None, Path("."))

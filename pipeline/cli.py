@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         help="submit again videos whose last submit may have started a paid job nobody saw",
     )
     run.add_argument(
+        "--refresh-expired",
+        action="store_true",
+        help="run the metadata workflow again (paid) for videos whose media expired unsaved",
+    )
+    run.add_argument(
         "--max-calls",
         type=int,
         help="API calls this run may send (default: $PIPELINE_MAX_CALLS, no cap)",
@@ -49,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         "--resubmit-uncertain",
         action="store_true",
         help="count submits whose answer was lost (status uncertain) as resubmitted",
+    )
+    plan.add_argument(
+        "--refresh-expired",
+        action="store_true",
+        help="count metadata calls for new links to media that expired unsaved",
     )
     plan.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -143,13 +153,18 @@ def _dispatch(args: argparse.Namespace, rest: list[str], settings: Settings | No
             args.links,
             settings,
             resubmit_uncertain=args.resubmit_uncertain,
+            refresh_expired=args.refresh_expired,
             max_calls=args.max_calls,
         )
     if args.command == "plan":
         from pipeline.plan import main_plan
 
         return main_plan(
-            args.links, settings, resubmit_uncertain=args.resubmit_uncertain, output=args.format
+            args.links,
+            settings,
+            resubmit_uncertain=args.resubmit_uncertain,
+            refresh_expired=args.refresh_expired,
+            output=args.format,
         )
     if args.command == "ui":
         from pipeline.runs import main_ui
@@ -233,9 +248,12 @@ def _export(directory: Path, fmt: Format, batch: str | None, warehouse: Warehous
 
 
 def _check(settings: Settings) -> int:
+    from pipeline.media.store import open_store
     from pipeline.reads.check import check_warehouse
 
-    report = check_warehouse(settings.warehouse, settings.lock_wait_seconds)
+    media = settings.media
+    store = open_store(media.location, credentials=settings.object_store, staging=media.staging)
+    report = check_warehouse(settings.warehouse, settings.lock_wait_seconds, store)
     for line in [*report.facts, *report.problems]:
         print(line)
     where = settings.warehouse.describe()

@@ -12,6 +12,7 @@ from pipeline.defs.resources import (
     CozeResource,
     DictionaryResource,
     LinkFilesResource,
+    MediaResource,
     WarehouseResource,
 )
 from pipeline.defs.snapshot import read_snapshot
@@ -47,6 +48,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "link_files": LinkFilesResource.of(settings),
             "coze": CozeResource.of(settings),
             "dictionary": DictionaryResource.of(settings),
+            "media": MediaResource.of(settings),
         },
     )
 

@@ -15,15 +15,15 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 
 from pipeline.settings import Settings
-from pipeline.status import ItemStatus, JobStatus, next_calls
+from pipeline.status import ItemStatus, JobStatus, MediaStatus, next_calls
 
 # Polls a job costs when the warehouse has too few finished jobs to say: the poller's first
 # look usually comes before a short job ends, and the second after (docs/coze.md).
@@ -52,6 +52,8 @@ class WarehouseView:
     running_jobs: int  # transcript_jobs still Running for the batch's videos
     finished_jobs: int  # Success or Fail jobs in the whole warehouse
     finished_polls: int  # their poll_count summed
+    media: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """video_key -> {kind: media_files status}"""
 
     @classmethod
     def empty(cls) -> WarehouseView:
@@ -85,6 +87,14 @@ class Plan:
     expected_polls: int
     total_calls: int
     max_calls: int | None
+    media_kinds: tuple[str, ...]
+    media_files: int
+    """Files the run would fetch (from the media hosts: no API call)."""
+    media_expired: int
+    """Wanted files whose URL expired unsaved."""
+    refresh_expired: bool
+    metadata_refresh: int
+    """Paid metadata calls for new URLs to expired media (`--refresh-expired`)."""
 
     @property
     def fits(self) -> bool | None:
@@ -112,15 +122,24 @@ def make_plan(
     *,
     resubmit_uncertain: bool = False,
     max_calls: int | None = None,
+    media_kinds: Sequence[str] = (),
+    refresh_expired: bool = False,
 ) -> Plan:
     """Count the calls a run of this batch would make, assuming every call succeeds first time
-    (so a pending metadata call leads to a submit in the same run)."""
+    (so a pending metadata call leads to a submit in the same run, and names every wanted
+    file)."""
     meta = [view.metadata.get(k) for k in links.video_keys]
     trans = [view.transcript.get(k) for k in links.video_keys]
+    media = [[view.media.get(k, {}).get(kind) for kind in media_kinds] for k in links.video_keys]
+    expired = [MediaStatus.EXPIRED in files for files in media]
     calls = [
-        next_calls(m, t, resubmit_uncertain=resubmit_uncertain)
-        for m, t in zip(meta, trans, strict=True)
+        next_calls(m, t, resubmit_uncertain=resubmit_uncertain, refresh_media=refresh_expired and e)
+        for m, t, e in zip(meta, trans, expired, strict=True)
     ]
+    media_files = sum(
+        _files_to_fetch(files, call.needs_metadata, status == ItemStatus.OK)
+        for files, call, status in zip(media, calls, meta, strict=True)
+    )
     submitted = [t for t, c in zip(trans, calls, strict=True) if c.may_submit]
     submits_never_tried = submitted.count(None)
     submits_retry = submitted.count(ItemStatus.RETRY)
@@ -132,6 +151,9 @@ def make_plan(
     metadata_never_tried = meta.count(None)
     metadata_retry = meta.count(ItemStatus.RETRY)
     metadata_calls = sum(c.needs_metadata for c in calls)
+    metadata_refresh = sum(
+        c.needs_metadata and m == ItemStatus.OK for c, m in zip(calls, meta, strict=True)
+    )
     return Plan(
         lines=links.lines,
         usable_links=links.usable,
@@ -156,7 +178,22 @@ def make_plan(
         expected_polls=expected_polls,
         total_calls=metadata_calls + submits + expected_polls,
         max_calls=max_calls,
+        media_kinds=tuple(media_kinds),
+        media_files=media_files,
+        media_expired=sum(files.count(MediaStatus.EXPIRED) for files in media),
+        refresh_expired=refresh_expired,
+        metadata_refresh=metadata_refresh,
     )
+
+
+def _files_to_fetch(files: list[str | None], called: bool, resolved: bool) -> int:
+    """A video's wanted files this run fetches: every one not saved when its metadata is
+    called (its answer names them all), else the pending ones and those never recorded."""
+    if called:
+        return sum(status != MediaStatus.OK for status in files)
+    if not resolved:
+        return 0
+    return sum(status in (None, MediaStatus.PENDING) for status in files)
 
 
 def read_warehouse(conn: duckdb.DuckDBPyConnection, video_keys: Iterable[str]) -> WarehouseView:
@@ -171,11 +208,12 @@ def read_warehouse(conn: duckdb.DuckDBPyConnection, video_keys: Iterable[str]) -
         r[0]
         for r in conn.execute(
             "SELECT table_name FROM information_schema.tables "
-            "WHERE table_name IN ('item_state', 'transcript_jobs')"
+            "WHERE table_name IN ('item_state', 'transcript_jobs', 'media_files')"
         ).fetchall()
     }
-    if tables != {"item_state", "transcript_jobs"}:
+    if not {"item_state", "transcript_jobs"} <= tables:
         return WarehouseView.empty()
+    media: dict[str, dict[str, str]] = {}
     states: dict[str, dict[str, str]] = {"metadata": {}, "transcript": {}}
     with lookup(conn, "_plan_keys", "video_key", video_keys):
         for key, step, status in conn.execute(
@@ -184,6 +222,12 @@ def read_warehouse(conn: duckdb.DuckDBPyConnection, video_keys: Iterable[str]) -
         ).fetchall():
             if step in states:
                 states[step][key] = status
+        if "media_files" in tables:
+            for key, kind, status in conn.execute(
+                "SELECT video_key, kind, status FROM media_files "
+                "WHERE video_key IN (SELECT video_key FROM _plan_keys)"
+            ).fetchall():
+                media.setdefault(key, {})[kind] = status
         (running,) = conn.execute(
             f"SELECT count(*) FROM transcript_jobs WHERE status = '{JobStatus.RUNNING}' "
             "AND video_key IN (SELECT video_key FROM _plan_keys)"
@@ -192,7 +236,9 @@ def read_warehouse(conn: duckdb.DuckDBPyConnection, video_keys: Iterable[str]) -
         "SELECT count(*), coalesce(sum(poll_count), 0) FROM transcript_jobs "
         f"WHERE status IN ('{JobStatus.SUCCESS}', '{JobStatus.FAIL}')"
     ).fetchone() or (0, 0)
-    return WarehouseView(states["metadata"], states["transcript"], running, finished, int(polls))
+    return WarehouseView(
+        states["metadata"], states["transcript"], running, finished, int(polls), media
+    )
 
 
 def plan_json(plan: Plan, links_file: Path, db: str, db_exists: bool) -> dict[str, Any]:
@@ -238,11 +284,10 @@ def render_text(plan: Plan, links_file: Path, db: str, db_exists: bool) -> str:
     else:
         row(f"no warehouse at {db}: every video is new")
     row("this batch would make")
-    row(
-        "  metadata calls",
-        plan.metadata_calls,
-        f"{plan.metadata_never_tried} never tried, {plan.metadata_retry} retry",
-    )
+    metadata_note = f"{plan.metadata_never_tried} never tried, {plan.metadata_retry} retry"
+    if plan.refresh_expired:
+        metadata_note += f", {plan.metadata_refresh} for new links to expired media"
+    row("  metadata calls", plan.metadata_calls, metadata_note)
     submit_note = f"{plan.submits_never_tried} never tried, {plan.submits_retry} retry"
     if plan.resubmit_uncertain:
         submit_note += f", {plan.submits_uncertain} uncertain"
@@ -258,6 +303,18 @@ def render_text(plan: Plan, links_file: Path, db: str, db_exists: bool) -> str:
         f"{plan.polls_per_job:.2f} polls per job ({source})",
     )
     row("  total API calls", plan.total_calls, "if every call succeeds first time")
+    kinds = ", ".join(plan.media_kinds) or "none (PIPELINE_MEDIA=none)"
+    row(
+        "  media files to fetch",
+        plan.media_files or "0",
+        f"{kinds}; from the media hosts, no API call",
+    )
+    if plan.media_expired and not plan.refresh_expired:
+        row(
+            "  media expired unsaved",
+            plan.media_expired,
+            "not fetched again (--refresh-expired pays a metadata call each for new links)",
+        )
     width = max(len(label) for label, value, _ in rows if value)
     digits = max(len(value) for _, value, _ in rows)
     lines = [
@@ -282,7 +339,12 @@ def render_text(plan: Plan, links_file: Path, db: str, db_exists: bool) -> str:
 
 
 def main_plan(
-    links: str, settings: Settings, *, resubmit_uncertain: bool = False, output: str = "text"
+    links: str,
+    settings: Settings,
+    *,
+    resubmit_uncertain: bool = False,
+    refresh_expired: bool = False,
+    output: str = "text",
 ) -> int:
     """The `plan` subcommand: parse, read, count, print. Exit 2 when the link file is missing."""
     from pipeline.links import link_file_problem, parse_file
@@ -306,7 +368,12 @@ def main_plan(
             print(error, file=sys.stderr)
             return 1
     plan = make_plan(
-        counts, view, resubmit_uncertain=resubmit_uncertain, max_calls=settings.max_calls
+        counts,
+        view,
+        resubmit_uncertain=resubmit_uncertain,
+        max_calls=settings.max_calls,
+        media_kinds=settings.media.kinds,
+        refresh_expired=refresh_expired,
     )
     if output == "json":
         print(

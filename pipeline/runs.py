@@ -195,9 +195,14 @@ def alert(instance: dg.DagsterInstance, run_id: str, webhook: str) -> None:
     print(outcome.line, file=sys.stderr if outcome.failed else sys.stdout, flush=True)
 
 
-def api_run_config(*, resubmit_uncertain: bool, max_calls: int | None) -> dict[str, Any]:
+def api_run_config(
+    *, resubmit_uncertain: bool, refresh_expired: bool, max_calls: int | None
+) -> dict[str, Any]:
     """The same per-run choices the Launchpad offers for the Coze step."""
-    config: dict[str, Any] = {"resubmit_uncertain": resubmit_uncertain}
+    config: dict[str, Any] = {
+        "resubmit_uncertain": resubmit_uncertain,
+        "refresh_expired": refresh_expired,
+    }
     if max_calls is not None:
         config["max_calls"] = max_calls
     return {"ops": {coze_calls.node_def.name: {"config": config}}}
@@ -208,6 +213,7 @@ def run_batch(
     settings: Settings,
     *,
     resubmit_uncertain: bool = False,
+    refresh_expired: bool = False,
     max_calls: int | None = None,
 ) -> RunFailure | None:
     """Materialize the whole job for one link file; the reason when the run itself failed."""
@@ -231,7 +237,9 @@ def run_batch(
                     run_config={
                         "loggers": {"console": {"config": {"log_level": "INFO"}}},
                         **api_run_config(
-                            resubmit_uncertain=resubmit_uncertain, max_calls=max_calls
+                            resubmit_uncertain=resubmit_uncertain,
+                            refresh_expired=refresh_expired,
+                            max_calls=max_calls,
                         ),
                     },
                     tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
@@ -244,7 +252,9 @@ def run_batch(
     return failure_reason(result) or RunFailure("the run failed: see the log above", False)
 
 
-def summary(warehouse: Warehouse | Path, batch: str | None = None) -> str:
+def summary(
+    warehouse: Warehouse | Path, batch: str | None = None, media_store: str | None = None
+) -> str:
     """What a person wants to see after a run, read back from the warehouse."""
     batches = [batch] if batch else None
     warehouse = Warehouse.of(warehouse)
@@ -252,6 +262,7 @@ def summary(warehouse: Warehouse | Path, batch: str | None = None) -> str:
         lines = reports.line_counts(conn, batches)
         status = reports.status_counts(conn, batches)
         titles = reports.first_videos(conn, batches)
+        media = reports.media_counts(conn, batches)
     out = [
         f"Warehouse {warehouse.describe()}" + (f", batch {printable(batch, 300)}" if batch else ""),
         f"  lines: {lines.lines} ({lines.unusable} not usable links)",
@@ -259,6 +270,18 @@ def summary(warehouse: Warehouse | Path, batch: str | None = None) -> str:
         f"transcripts ok: {status.transcripts_ok}  pending: {status.pending}  "
         f"failed: {status.failed}  uncertain: {status.uncertain}  trimmed: {status.trimmed}",
     ]
+    if any(media.files.values()):
+        files = media.files
+        out.append(
+            f"  media: {files['ok']} files saved ({media.saved_bytes:,} bytes, "
+            f"{media.stored_files} distinct) in {media_store or 'the media store'}; "
+            f"pending: {files['pending']}  expired: {files['expired']}  failed: {files['failed']}"
+        )
+    if media.files["expired"]:
+        out.append(
+            f"  {media.files['expired']} media files expired before they were saved; "
+            "`python -m pipeline run --refresh-expired` pays for new links to them"
+        )
     if lines.unlisted:
         out.append(
             f"  {lines.unlisted} lines removed from the link file had paid transcript jobs: kept "
@@ -286,17 +309,23 @@ def main_run(
     settings: Settings,
     *,
     resubmit_uncertain: bool = False,
+    refresh_expired: bool = False,
     max_calls: int | None = None,
 ) -> int:
     try:
         failure = run_batch(
-            Path(links), settings, resubmit_uncertain=resubmit_uncertain, max_calls=max_calls
+            Path(links),
+            settings,
+            resubmit_uncertain=resubmit_uncertain,
+            refresh_expired=refresh_expired,
+            max_calls=max_calls,
         )
     except FileNotFoundError as error:
         print(error, file=sys.stderr)
         return EXIT_USAGE
     if warehouse_exists(settings.warehouse):
-        print(summary(settings.warehouse, batch_key(Path(links), settings.links_dir)), flush=True)
+        batch = batch_key(Path(links), settings.links_dir)
+        print(summary(settings.warehouse, batch, settings.media.location), flush=True)
     if failure is None:
         return EXIT_OK
     line = printable(failure.line, 2000)

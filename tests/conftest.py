@@ -36,6 +36,20 @@ def emulator() -> Iterator[EmulatorProcess]:
         yield process
 
 
+@pytest.fixture(autouse=True, scope="session")
+def worker_media_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Media saved by any test (and the subprocesses it starts) goes to this worker's own
+    folder, never into the repository's data/media."""
+    folder = tmp_path_factory.mktemp("media")
+    before = os.environ.get("PIPELINE_MEDIA_DIR")
+    os.environ["PIPELINE_MEDIA_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        del os.environ["PIPELINE_MEDIA_DIR"]
+    else:
+        os.environ["PIPELINE_MEDIA_DIR"] = before
+
+
 @pytest.fixture
 def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh instance configured exactly like the project's own."""

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from pipeline.cli import main
-from pipeline.plan import LinkCounts, WarehouseView, make_plan
+from pipeline.plan import LinkCounts, WarehouseView, count_links, make_plan, render_text
+from pipeline.status import ItemStatus
 from pipeline.storage.db import connect
 
 T0 = datetime(2025, 1, 1, 12, 0, 0)
@@ -362,3 +363,31 @@ def test_expected_polls_round_up_without_float_noise() -> None:
     # A fraction of a poll is still a call: 26 x 2.2 = 57.2.
     plan = make_plan(links, WarehouseView({}, {}, 1, 20, 44))
     assert plan.expected_polls == 58
+
+
+def test_media_files_to_fetch_and_the_paid_refresh_of_expired_links() -> None:
+    links = count_links(["new", "resolved", "expired", "saved", "failed"])
+    ok = ItemStatus.OK
+    view = WarehouseView(
+        metadata={"resolved": ok, "expired": ok, "saved": ok, "failed": ItemStatus.FAILED},
+        transcript={"resolved": ok, "expired": ok, "saved": ok},
+        running_jobs=0,
+        finished_jobs=0,
+        finished_polls=0,
+        media={
+            "resolved": {"cover": "pending"},  # the avatar never recorded: fetched too
+            "expired": {"cover": "expired", "avatar": "ok"},
+            "saved": {"cover": "ok", "avatar": "ok"},
+        },
+    )
+    kinds = ("cover", "avatar")
+    plain = make_plan(links, view, media_kinds=kinds)
+    assert (plain.media_files, plain.media_expired, plain.metadata_calls) == (2 + 2, 1, 1)
+    assert plain.metadata_refresh == 0 and "--refresh-expired" in render_text(
+        plain, Path("b.txt"), "w.duckdb", True
+    )
+    refreshed = make_plan(links, view, media_kinds=kinds, refresh_expired=True)
+    assert refreshed.metadata_refresh == 1 and refreshed.metadata_calls == 2
+    assert refreshed.media_files == plain.media_files + 1, "the expired cover, not the saved avatar"
+    assert refreshed.total_calls == plain.total_calls + 1
+    assert make_plan(links, view).media_files == 0, "PIPELINE_MEDIA=none"

@@ -15,10 +15,12 @@ from pipeline.coze.errors import ServiceHaltError
 from pipeline.coze.plan import settle_rate
 from pipeline.defs.catalog import TABLE_DOCS, table_metadata, table_spec
 from pipeline.defs.figures import Figures, batch_rows, line_figures, record_batch_figures
+from pipeline.defs.media import media_figures
 from pipeline.defs.partitions import batches, one_run_per_backfill
 from pipeline.defs.resources import (
     CozeResource,
     LinkFilesResource,
+    MediaResource,
     MissingLinkFileError,
     WarehouseResource,
 )
@@ -30,6 +32,7 @@ from pipeline.reads import work as queries
 from pipeline.schema.transaction import transaction
 from pipeline.steps.calls import CallsProgress, call_coze
 from pipeline.steps.halts import clear_halts, record_halt
+from pipeline.steps.media import utc_now
 
 API_POOL = "coze_api"
 INGEST = "ingest"
@@ -112,6 +115,11 @@ class ApiRunConfig(dg.Config):
         description="Submit again the videos whose last submit got no answer and may have "
         "started a paid job nobody saw (transcript_status 'uncertain'): pays once more each.",
     )
+    refresh_expired: bool = Field(
+        default=False,
+        description="Run the metadata workflow again (paid) for videos whose wanted media "
+        "expired before it was saved (media_files status 'expired'), then save it.",
+    )
 
 
 @dg.multi_asset(
@@ -142,6 +150,7 @@ class ApiRunConfig(dg.Config):
         table_spec("raw_responses", deps=["links"], group=INGEST),
         table_spec("item_state", deps=["raw_responses"], group=INGEST),
         table_spec("service_halts", deps=["links"], group=INGEST),
+        table_spec("media_files", deps=["metadata_responses"], group=INGEST),
     ],
     partitions_def=batches,
     backfill_policy=one_run_per_backfill,
@@ -152,20 +161,27 @@ def coze_calls(
     config: ApiRunConfig,
     warehouse: WarehouseResource,
     coze: CozeResource,
+    media: MediaResource,
 ) -> Iterator[dg.MaterializeResult]:
     """One step for the three, so submits start while metadata is still being resolved and
-    every request shares one rate (`pipeline.steps.calls`). Answers recorded by an
-    interrupted run are recovered first, so the work list sees them; a Coze halt becomes a step
-    failure whose message is the one line a person needs."""
+    every request shares one rate (`pipeline.steps.calls`); media files are saved as the
+    metadata answers name them (`pipeline.steps.media`), beside the calls, never through their
+    rate. Answers recorded by an interrupted run are recovered first, so the work list sees
+    them; a Coze halt becomes a step failure whose message is the one line a person needs."""
     recorder = warehouse.recorder(context.log)
     recorder.recover()
+    batches = context.partition_keys
+    refresh = media.wanted if config.refresh_expired else ()
     with warehouse.connect(logger=context.log) as conn:
         work = queries.coze_todo(
-            conn, context.partition_keys, resubmit_uncertain=config.resubmit_uncertain
+            conn, batches, resubmit_uncertain=config.resubmit_uncertain, refresh_kinds=refresh
         )
-        running = queries.running_jobs(conn, context.partition_keys)
+        running = queries.running_jobs(conn, batches)
         durations = JobDurations(queries.recent_run_seconds(conn, DURATION_WINDOW))
+        backlog = queries.media_todo(conn, batches, media.wanted, utc_now())
+        saved = queries.saved_media(conn, [w.item.video_key for w in work]) if refresh else ()
     budget = CallBudget(config.max_calls or coze.max_calls)
+    fetcher = media.fetcher(warehouse, context.log, saved)
 
     async def call() -> CallsProgress:
         async with coze.client(budget) as client:
@@ -182,10 +198,18 @@ def coze_calls(
                 durations,
                 poll_budget_seconds=coze.poll_budget_seconds,
                 log=context.log,
+                on_metadata=fetcher.offer_answer if media.wanted else None,
             )
 
     try:
-        progress = asyncio.run(call())
+        with fetcher:
+            if backlog:
+                context.log.info(f"media: {len(backlog)} files left by earlier runs")
+            fetcher.offer(backlog)
+            progress = asyncio.run(call())
+            if fetcher.offered:
+                context.log.info("media: waiting for the last downloads")
+        context.log.info(fetcher.summary())
     except ServiceHaltError as halt:
         with warehouse.connect(logger=context.log) as conn:
             until = record_halt(conn, halt)
@@ -211,12 +235,18 @@ def coze_calls(
         context.log.info(f"{progress.still_running} jobs still running; the next run collects them")
     with warehouse.connect(logger=context.log) as conn:
         rows = reports.row_counts(
-            conn, ("raw_responses", "item_state", "transcript_jobs"), context.partition_keys
+            conn, ("raw_responses", "item_state", "transcript_jobs", "media_files"), batches
         )
         rows |= reports.row_counts(conn, ("service_halts",))  # the deployment's, not a batch's
-        record_batch_figures(
-            context, batch_rows(conn, ("raw_responses", "item_state", "transcript_jobs"))
-        )
+        saved_media = media_figures(conn, batches, media)
+
+        def batch_figures(batch: str) -> Figures:
+            tables = ("raw_responses", "item_state", "transcript_jobs", "media_files")
+            figures = {name: dict(m) for name, m in batch_rows(conn, tables)(batch).items()}
+            figures["media_files"].update(media_figures(conn, [batch], media))
+            return figures
+
+        record_batch_figures(context, batch_figures)
     yield dg.MaterializeResult(
         asset_key="metadata_responses",
         metadata={
@@ -237,6 +267,10 @@ def coze_calls(
     )
     for table in ("raw_responses", "item_state", "service_halts"):
         yield dg.MaterializeResult(asset_key=table, metadata={"dagster/row_count": rows[table]})
+    yield dg.MaterializeResult(
+        asset_key="media_files",
+        metadata={"dagster/row_count": rows["media_files"], **saved_media},
+    )
     yield dg.MaterializeResult(
         asset_key="transcript_responses",
         metadata={

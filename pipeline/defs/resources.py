@@ -1,7 +1,7 @@
 """Resources: where the warehouse and link files live, and how to reach Coze."""
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -15,10 +15,15 @@ from pipeline.coze.client import CozeClient
 from pipeline.coze.config import TEXT_ENV, CozeSettings
 from pipeline.defs.partitions import batch_file
 from pipeline.links import link_file_problem
+from pipeline.media.content import KINDS, Kind
+from pipeline.media.download import Limits
+from pipeline.media.store import MediaStore, open_store
 from pipeline.scrub import MASK
 from pipeline.settings import Settings
+from pipeline.steps.media import MediaFetcher
 from pipeline.storage.db import connect
 from pipeline.storage.location import Lake, Warehouse
+from pipeline.storage.media_rows import MediaRecorder
 from pipeline.storage.object_store import ObjectStoreCredentials
 from pipeline.storage.recorder import Recorder
 from pipeline.storage.snapshot import after_write, publish
@@ -196,6 +201,51 @@ class DictionaryResource(dg.ConfigurableResource):
     @property
     def path(self) -> Path:
         return Path(self.directory)
+
+
+class MediaResource(dg.ConfigurableResource):
+    """The media archive (PIPELINE_MEDIA*): what to save, where, and how many connections per
+    media host."""
+
+    kinds: list[str]
+    location: str
+    staging: str
+    max_bytes: int
+    connections: int
+    object_store: ObjectStoreConfig | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> "MediaResource":
+        media = settings.media
+        remote = media.location.startswith("s3://")
+        return cls(
+            kinds=list(media.kinds),
+            location=media.location,
+            staging=str(media.staging),
+            max_bytes=media.max_bytes,
+            connections=media.connections,
+            object_store=ObjectStoreConfig.of(settings.object_store) if remote else None,
+        )
+
+    @property
+    def wanted(self) -> tuple[Kind, ...]:
+        return tuple(kind for kind in KINDS if kind in self.kinds)
+
+    def store(self) -> MediaStore:
+        credentials = self.object_store.credentials() if self.object_store else None
+        return open_store(self.location, credentials=credentials, staging=Path(self.staging))
+
+    def fetcher(
+        self,
+        warehouse: WarehouseResource,
+        logger: logging.Logger | logging.LoggerAdapter,
+        saved: Collection[tuple[str, str]] = (),
+    ) -> MediaFetcher:
+        recorder = MediaRecorder(
+            warehouse.location, lock_wait_seconds=warehouse.lock_wait_seconds, logger=logger
+        )
+        limits = Limits(max_bytes=self.max_bytes, connections_per_host=self.connections)
+        return MediaFetcher(self.store(), limits, recorder, logger, kinds=self.wanted, saved=saved)
 
 
 SECRET_FIELDS = ("api_token", "poll_token", "jwt_private_key")

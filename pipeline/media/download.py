@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -37,8 +36,7 @@ import httpx
 from pipeline.media.content import HEAD_BYTES, Accepted, Kind, judge
 from pipeline.media.expiry import expired
 from pipeline.media.store import MediaStore
-
-Status = Literal["ok", "pending", "expired", "failed"]
+from pipeline.status import MediaStatus as Status
 
 # Media hosts refuse clients that do not look like their own web player: a browser's
 # User-Agent everywhere, and the platform's page as Referer where its CDN checks it.
@@ -142,22 +140,24 @@ class Downloader:
         """Download `url` as a `kind` file; `key` names its partial file across attempts."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            return Outcome("failed", error="not an http(s) URL")
+            return Outcome(Status.FAILED, error="not an http(s) URL")
         staged = self.partial(key)
         async with self._slots[parts.netloc]:
             try:
                 async with asyncio.timeout(self.limits.total_seconds):
                     return await self._fetch(url, kind, staged)
             except _Stop as stop:
-                if stop.outcome.status != "pending":
+                if stop.outcome.status != Status.PENDING:
                     _discard(staged)
                 return stop.outcome
             except TimeoutError:
-                return Outcome("pending", error=f"timed out after {self.limits.total_seconds:g} s")
+                return Outcome(
+                    Status.PENDING, error=f"timed out after {self.limits.total_seconds:g} s"
+                )
             except httpx.TimeoutException:
-                return Outcome("pending", error=f"no byte for {self.limits.idle_seconds:g} s")
+                return Outcome(Status.PENDING, error=f"no byte for {self.limits.idle_seconds:g} s")
             except httpx.TransportError as error:  # a dropped connection, a short body
-                return Outcome("pending", error=f"connection: {type(error).__name__}")
+                return Outcome(Status.PENDING, error=f"connection: {type(error).__name__}")
 
     async def _fetch(self, url: str, kind: Kind, staged: Path) -> Outcome:
         note = staged.with_suffix(".json")
@@ -172,11 +172,11 @@ class Downloader:
             status = response.status_code
             if status == 416 and have:  # the partial no longer fits the file: start over
                 _discard(staged)
-                raise _stop("pending", "range refused: starting over")
+                raise _stop(Status.PENDING, "range refused: starting over")
             self._check_status(url, status)
             if status == 206 and not (have and _resumes_at(response, have)):
                 _discard(staged)
-                raise _stop("pending", "a range that does not fit the partial: starting over")
+                raise _stop(Status.PENDING, "a range that does not fit the partial: starting over")
             if status == 200:
                 have, saved = 0, _note(response)
                 self.store.staging.mkdir(parents=True, exist_ok=True)
@@ -185,7 +185,8 @@ class Downloader:
             expected = have + int(declared) if declared and declared.isdigit() else None
             if expected is not None and expected > self.limits.max_bytes:
                 raise _stop(
-                    "failed", f"too large: {expected} bytes, the cap is {self.limits.max_bytes}"
+                    Status.FAILED,
+                    f"too large: {expected} bytes, the cap is {self.limits.max_bytes}",
                 )
             return await self._stream(response, kind, staged, have, expected, saved)
 
@@ -193,10 +194,10 @@ class Downloader:
         if status in (200, 206):
             return
         if status in _GONE and expired(url, self.clock()):
-            raise _stop("expired", f"HTTP {status} after the URL expired")
+            raise _stop(Status.EXPIRED, f"HTTP {status} after the URL expired")
         if status >= 500 or status in _RETRYABLE:
-            raise _stop("pending", f"HTTP {status}")
-        raise _stop("failed", f"HTTP {status}")
+            raise _stop(Status.PENDING, f"HTTP {status}")
+        raise _stop(Status.FAILED, f"HTTP {status}")
 
     async def _stream(
         self,
@@ -230,18 +231,18 @@ class Downloader:
                 digest.update(chunk)
                 out.write(chunk)
         if expected is not None and size < expected:
-            raise _stop("pending", f"body short: {size} of {expected} bytes")
+            raise _stop(Status.PENDING, f"body short: {size} of {expected} bytes")
         verdict = verdict or _accepted(kind, saved.get("content_type"), head)
         sha = digest.hexdigest()
         path = await asyncio.to_thread(self.store.put, staged, sha, verdict.extension)
         staged.with_suffix(".json").unlink(missing_ok=True)
-        return Outcome("ok", sha, size, verdict.content_type, path)
+        return Outcome(Status.OK, sha, size, verdict.content_type, path)
 
 
 def _accepted(kind: Kind, declared: str | None, head: bytes) -> Accepted:
     verdict = judge(kind, declared, head)
     if not isinstance(verdict, Accepted):
-        raise _stop("failed", verdict.reason)
+        raise _stop(Status.FAILED, verdict.reason)
     return verdict
 
 

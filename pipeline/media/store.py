@@ -71,6 +71,9 @@ class FolderStore:
     def __repr__(self) -> str:
         return f"FolderStore({str(self.root)!r})"
 
+    def __str__(self) -> str:
+        return str(self.root)
+
     def exists(self, path: str) -> bool:
         return (self.root / path).is_file()
 
@@ -131,6 +134,9 @@ class BucketStore:
 
     def __repr__(self) -> str:
         return f"BucketStore({self.url!r})"
+
+    def __str__(self) -> str:
+        return self.url
 
     def exists(self, path: str) -> bool:
         try:

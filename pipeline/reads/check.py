@@ -15,7 +15,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.media.store import MediaStore, sha256_of
 from pipeline.schema import FTS_SCHEMA, SOURCE_TABLES, TABLES, VIEWS, is_lake
+from pipeline.status import MediaStatus
 from pipeline.storage.db import (
     WarehouseLockedError,
     WarehouseUnreadableError,
@@ -27,6 +29,8 @@ from pipeline.storage.extensions import load_fts
 from pipeline.storage.location import Warehouse
 
 BACKUP = "restore the warehouse from a backup"
+# Saved media files `check` reads back: enough to catch a store copied wrong or half restored.
+MEDIA_SAMPLE = 100
 
 
 @dataclass
@@ -35,18 +39,60 @@ class CheckReport:
     facts: list[str] = field(default_factory=list)
 
 
-def check_warehouse(target: Warehouse | Path, lock_wait_seconds: float = 600.0) -> CheckReport:
+def check_warehouse(
+    target: Warehouse | Path,
+    lock_wait_seconds: float = 600.0,
+    media_store: MediaStore | None = None,
+    media_sample: int = MEDIA_SAMPLE,
+) -> CheckReport:
+    """`media_store`: where `media_files` says the saved files are; a sample of them is read
+    back and held to its sha256."""
     warehouse = Warehouse.of(target)
     if not warehouse_exists(warehouse):
         return CheckReport([f"no warehouse at {warehouse.describe()}: check --db or PIPELINE_DB"])
     try:
         with connect(warehouse, read_only=True, wait_seconds=lock_wait_seconds) as conn:
             report, rows = _check(conn, warehouse.path)
+            if media_store is not None and "media_files" in rows:
+                _check_media(conn, media_store, media_sample, report)
         if warehouse.lake is not None and not report.problems:
             _check_index_file(warehouse, rows.get("search_documents", 0), report)
         return report
     except (WarehouseUnreadableError, WarehouseLockedError) as error:
         return CheckReport([str(error)])
+
+
+def _check_media(
+    conn: duckdb.DuckDBPyConnection, store: MediaStore, sample: int, report: CheckReport
+) -> None:
+    """Saved files, a random sample of them (the archive may hold terabytes): each must be in
+    the store with the bytes its sha256 names."""
+    rows = conn.execute(
+        "SELECT sha256, path FROM (SELECT DISTINCT sha256, path FROM media_files "
+        f"WHERE status = '{MediaStatus.OK}') ORDER BY random() LIMIT $n",
+        {"n": sample},
+    ).fetchall()
+    bad = 0
+    for sha256, path in rows:
+        try:
+            actual = sha256_of(store, path)
+        except FileNotFoundError:
+            report.problems.append(
+                f"media file {path} is missing from {store}: its rows say it was saved; "
+                "restore the media store from a backup"
+            )
+            bad += 1
+            continue
+        if actual != sha256:
+            report.problems.append(
+                f"media file {path} does not hold the bytes its sha256 names (read {actual}): "
+                "restore it from a backup"
+            )
+            bad += 1
+    report.facts.append(
+        f"media: {len(rows)} saved files read back from {store}"
+        + (f", {bad} wrong" if bad else ", all intact")
+    )
 
 
 def _check_index_file(warehouse: Warehouse, documents: int, report: CheckReport) -> None:

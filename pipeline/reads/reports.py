@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import duckdb
 
 from pipeline.schema import column_names
+from pipeline.status import MediaStatus
 from pipeline.storage.frames import lookup
 
 FAILED = "metadata_status = 'failed' OR transcript_status = 'failed'"
@@ -129,3 +130,45 @@ def row_counts(
                 0
             ]
     return counts
+
+
+@dataclass(frozen=True)
+class MediaCounts:
+    files: dict[str, int]
+    """Rows by status (every status present, zero included)."""
+    saved_bytes: int
+    stored_files: int
+    """Distinct files in the store among the saved ones: the same bytes are stored once."""
+
+
+def media_counts(
+    conn: duckdb.DuckDBPyConnection, batches: Sequence[str] | None = None
+) -> MediaCounts:
+    with _scoped(conn, batches) as (videos, _):
+        by_status = dict(
+            conn.execute(
+                f"SELECT status, count(*) FROM media_files WHERE {videos} GROUP BY status"
+            ).fetchall()
+        )
+        saved, stored = conn.execute(
+            "SELECT coalesce(sum(bytes), 0), count(DISTINCT sha256) FROM media_files "
+            f"WHERE status = '{MediaStatus.OK}' AND {videos}"
+        ).fetchone()
+    return MediaCounts(
+        {status.value: by_status.get(status.value, 0) for status in MediaStatus},
+        int(saved),
+        int(stored),
+    )
+
+
+def a_saved_cover(
+    conn: duckdb.DuckDBPyConnection, batches: Sequence[str] | None = None
+) -> tuple[str, str, str] | None:
+    """(video title, path, content type) of one saved cover, for a preview."""
+    with _scoped(conn, batches) as (videos, _):
+        return conn.execute(
+            "SELECT coalesce(v.title, m.video_key), m.path, m.content_type FROM media_files m "
+            "LEFT JOIN videos v USING (video_key) "
+            f"WHERE m.kind = 'cover' AND m.status = '{MediaStatus.OK}' AND {videos} "
+            "ORDER BY m.fetched_at DESC, m.video_key LIMIT 1"
+        ).fetchone()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import duckdb
 
-from pipeline.status import JobStatus, LinkStatus, next_calls
+from pipeline.media.content import Kind
+from pipeline.media.files import MediaFile, media_urls, wanted_files
+from pipeline.status import JobStatus, LinkStatus, MediaStatus, next_calls
 from pipeline.storage.frames import lookup
 
 
@@ -50,25 +53,89 @@ class VideoWork:
 
 
 def coze_todo(
-    conn: duckdb.DuckDBPyConnection, batches: Sequence[str], *, resubmit_uncertain: bool = False
+    conn: duckdb.DuckDBPyConnection,
+    batches: Sequence[str],
+    *,
+    resubmit_uncertain: bool = False,
+    refresh_kinds: Sequence[Kind] = (),
 ) -> list[VideoWork]:
     """The batch's videos with a call to make (`pipeline.status.next_calls`, the rule `plan`
     counts with). Only listed lines: a line removed from its file is never paid for again, only
-    its running job polled (`running_jobs`)."""
+    its running job polled (`running_jobs`). `refresh_kinds`: media of these kinds that expired
+    unsaved send their video's metadata call again (`--refresh-expired`)."""
     with lookup(conn, "_batches", "batch", batches):
         rows = conn.execute(
             f"WITH k AS ({_BATCH_KEYS}) "
-            "SELECT k.video_key, k.raw_text, k.url, k.canonical_url, m.status, t.status FROM k "
+            "SELECT k.video_key, k.raw_text, k.url, k.canonical_url, m.status, t.status, "
+            "EXISTS (SELECT 1 FROM media_files f WHERE f.video_key = k.video_key "
+            f"AND f.status = '{MediaStatus.EXPIRED}' AND list_contains($kinds, f.kind)) FROM k "
             "LEFT JOIN item_state m ON m.video_key = k.video_key AND m.step = 'metadata' "
             "LEFT JOIN item_state t ON t.video_key = k.video_key AND t.step = 'transcript' "
-            "ORDER BY k.first_seen"
+            "ORDER BY k.first_seen",
+            {"kinds": list(refresh_kinds)},
         ).fetchall()
     work = []
-    for *item, metadata, transcript in rows:
-        calls = next_calls(metadata, transcript, resubmit_uncertain=resubmit_uncertain)
+    for *item, metadata, transcript, expired in rows:
+        calls = next_calls(
+            metadata, transcript, resubmit_uncertain=resubmit_uncertain, refresh_media=expired
+        )
         if calls.any:
             work.append(VideoWork(WorkItem(*item), calls.needs_metadata, calls.may_submit))
     return work
+
+
+def media_todo(
+    conn: duckdb.DuckDBPyConnection, batches: Sequence[str], kinds: Sequence[Kind], now: datetime
+) -> list[MediaFile]:
+    """The batch's files to fetch before new answers arrive: rows still pending, and the wanted
+    kinds of resolved videos that have no row (resolved before PIPELINE_MEDIA asked for them,
+    or by a run that stopped before it recorded them). A URL past its expiry is settled
+    `expired` with no request."""
+    if not kinds:
+        return []
+    with lookup(conn, "_batches", "batch", batches):
+        keys = "SELECT DISTINCT video_key FROM links WHERE error IS NULL AND batch IN (SELECT batch FROM _batches)"
+        pending = conn.execute(
+            "SELECT video_key, kind, url, url_expires_at, attempts FROM media_files "
+            f"WHERE status = '{MediaStatus.PENDING}' AND list_contains($kinds, kind) "
+            f"AND video_key IN ({keys}) ORDER BY video_key, kind",
+            {"kinds": list(kinds)},
+        ).fetchall()
+        unrecorded = conn.execute(
+            "SELECT v.video_key, v.cover_image_url, v.author_avatar_url, v.play_url, "
+            "list(f.kind) FILTER (WHERE f.kind IS NOT NULL) FROM videos v "
+            f"LEFT JOIN media_files f USING (video_key) WHERE v.video_key IN ({keys}) "
+            "GROUP BY ALL ORDER BY v.video_key"
+        ).fetchall()
+    files = [
+        _settle_expired(MediaFile(key, kind, url, _utc(expires), attempts=attempts), now)
+        for key, kind, url, expires, attempts in pending
+    ]
+    for key, cover, avatar, play, recorded in unrecorded:
+        missing = [kind for kind in kinds if kind not in (recorded or [])]
+        files += wanted_files(key, media_urls(cover, avatar, play), missing, now)
+    return files
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """The warehouse keeps UTC as naive timestamps."""
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+def _settle_expired(file: MediaFile, now: datetime) -> MediaFile:
+    if file.url_expires_at and file.url_expires_at <= now:
+        return replace(file, status=MediaStatus.EXPIRED, error="the URL expired before a try")
+    return file
+
+
+def saved_media(conn: duckdb.DuckDBPyConnection, video_keys: Sequence[str]) -> set[tuple[str, str]]:
+    """(video_key, kind) of files already saved: a refreshed answer does not fetch them again."""
+    with lookup(conn, "_keys", "video_key", video_keys):
+        rows = conn.execute(
+            f"SELECT video_key, kind FROM media_files WHERE status = '{MediaStatus.OK}' "
+            "AND video_key IN (SELECT video_key FROM _keys)"
+        ).fetchall()
+    return {(key, kind) for key, kind in rows}
 
 
 def recent_run_seconds(conn: duckdb.DuckDBPyConnection, limit: int) -> list[float]:

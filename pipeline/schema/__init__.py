@@ -16,7 +16,8 @@ from pipeline.schema.sources import SOURCE_AND_STATE
 TABLES: tuple[Table, ...] = (*SOURCE_AND_STATE, *DERIVED)
 # The warehouse's own bookkeeping: no asset writes it, so it is no asset in the catalog.
 BOOKKEEPING = ("schema_version",)
-SOURCE_TABLES = ("links", "raw_responses", "service_halts", *BOOKKEEPING)
+# Not derived from raw_responses: `rebuild` keeps them (media_files records files on disk).
+SOURCE_TABLES = ("links", "raw_responses", "service_halts", "media_files", *BOOKKEEPING)
 SCHEMA_BY_NAME: dict[str, Table | View] = {item.name: item for item in (*TABLES, *VIEWS)}
 
 

@@ -85,7 +85,16 @@ def _before_versions(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("ALTER TABLE transcripts ADD COLUMN IF NOT EXISTS response_id VARCHAR")
 
 
-MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (_before_versions,)
+def _add_media_files(conn: duckdb.DuckDBPyConnection) -> None:
+    """The media archive's table (issue 36)."""
+    with transaction(conn):
+        create_objects(conn)
+
+
+MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
+    _before_versions,
+    _add_media_files,
+)
 LATEST = len(MIGRATIONS)
 
 

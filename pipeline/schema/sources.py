@@ -4,7 +4,7 @@ Everything else is derived from these and can be rebuilt from them (`python -m p
 from __future__ import annotations
 
 from pipeline.schema.declarations import C, Table
-from pipeline.status import ItemStatus, JobStatus, Outcome, listed
+from pipeline.status import ItemStatus, JobStatus, MediaStatus, Outcome, listed
 
 SOURCE_AND_STATE: tuple[Table, ...] = (
     Table(
@@ -162,6 +162,44 @@ SOURCE_AND_STATE: tuple[Table, ...] = (
             ),
         ),
         ("execute_id",),
+    ),
+    Table(
+        "media_files",
+        "One row per video and kind of file (cover, avatar, video) the run was asked to save "
+        "(PIPELINE_MEDIA): its signed URL, and the file as saved in the media store "
+        "(PIPELINE_MEDIA_DIR), named by its sha256, so the same bytes are stored once. Written "
+        "by the Coze step as the metadata answers arrive; not derived, so `rebuild` keeps it.",
+        (
+            C("video_key", "VARCHAR", "The video.", False),
+            C(
+                "kind",
+                "VARCHAR",
+                "cover (the workflow's `output`), avatar, or video (its `cover_url`).",
+                False,
+            ),
+            C("url", "VARCHAR", "The signed URL of the answer that named the file.", False),
+            C("url_expires_at", "TIMESTAMP", "When the URL runs out, read from its shape (UTC)."),
+            C(
+                "status",
+                "VARCHAR",
+                f"{listed(MediaStatus)}. `pending`: not fetched yet, or a failure worth another "
+                "try; `expired`: the URL ran out before the file was saved (`python -m pipeline "
+                "run --refresh-expired` pays for a new one); `failed`: for good for this URL.",
+                False,
+            ),
+            C("sha256", "VARCHAR", "sha256 of the saved bytes (hex)."),
+            C("bytes", "BIGINT", "Size of the saved file."),
+            C("content_type", "VARCHAR", "Its checked type (image/webp, video/mp4, ...)."),
+            C(
+                "path",
+                "VARCHAR",
+                "Where it is, relative to the media store's root: <sha[:2]>/<sha>.<ext>.",
+            ),
+            C("error", "VARCHAR", "Why the last download failed."),
+            C("fetched_at", "TIMESTAMP", "When the file was saved (UTC)."),
+            C("attempts", "INTEGER", "Downloads tried for this URL.", False),
+        ),
+        ("video_key", "kind"),
     ),
     Table(
         "schema_version",

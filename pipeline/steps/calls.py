@@ -64,8 +64,10 @@ class _Calls:
         durations: JobDurations,
         log: Logger,
         progress: CallsProgress,
+        on_metadata: Callable[[str, MetadataResult], None] | None,
     ) -> None:
         self.client = client
+        self.on_metadata = on_metadata
         self.recorder = recorder
         self.log = log
         self.progress = progress
@@ -152,6 +154,8 @@ class _Calls:
                 text,
                 lambda: self.client.run_metadata(text, key=time.monotonic() - METADATA_LEAD),
             )
+            if isinstance(resolved, MetadataResult) and self.on_metadata is not None:
+                self.on_metadata(item.video_key, resolved)
             if resolved is None or not work.may_submit:
                 return
             self.progress.submits.total += 1
@@ -228,9 +232,11 @@ async def call_coze(
     *,
     poll_budget_seconds: float,
     log: Logger,
+    on_metadata: Callable[[str, MetadataResult], None] | None = None,
 ) -> CallsProgress:
     """Jobs still running `poll_budget_seconds` after the last submit, or when Coze halts the
-    run or the call budget ends, stay `Running` for the next run: never resubmitted."""
+    run or the call budget ends, stay `Running` for the next run: never resubmitted.
+    `on_metadata` hears of each metadata answer once it is recorded (the media fetcher)."""
     progress = CallsProgress(
         metadata=StepProgress("metadata", sum(w.needs_metadata for w in work)),
         submits=StepProgress(
@@ -238,7 +244,7 @@ async def call_coze(
         ),
         polls=StepProgress("transcript polls", 0),
     )
-    calls = _Calls(client, recorder, durations, log, progress)
+    calls = _Calls(client, recorder, durations, log, progress, on_metadata)
     for job in running:
         calls.follow(job.execute_id, job.workflow_id, job.video_key, job.age_seconds)
 

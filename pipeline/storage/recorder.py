@@ -36,10 +36,10 @@ from pipeline.storage.spool import SpoolFile, orphaned_spools, read_spool
 # Seconds `record` waits for a locked warehouse when the spool failed: the event loop waits too.
 DIRECT_COMMIT_WAIT = 5.0
 # One commit at a time per process, in recording order, so `seq` follows cause and effect.
-_COMMITS = threading.Lock()
+COMMITS = threading.Lock()
 _RAW_COLUMNS = ", ".join(c.name for c in TABLE_BY_NAME["raw_responses"].columns)
 # What a commit may meet that is not a bug: the answers wait in memory or the spool for the next.
-_COMMIT_FAILURES = (WarehouseLockedError, WarehouseUnreadableError, duckdb.Error, OSError)
+COMMIT_FAILURES = (WarehouseLockedError, WarehouseUnreadableError, duckdb.Error, OSError)
 
 
 class StorageError(RuntimeError):
@@ -138,14 +138,14 @@ class Recorder:
         """Commit what is recorded. Without `wait`, a locked warehouse just means later."""
         try:
             self._commit(self.lock_wait_seconds if wait else 0.0)
-        except (StorageError, *_COMMIT_FAILURES):
+        except (StorageError, *COMMIT_FAILURES):
             if wait:
                 raise
             return False
         return True
 
     def _commit(self, wait_seconds: float) -> None:
-        with _COMMITS:
+        with COMMITS:
             with self._lock:
                 segments, self._segments = self._segments, []
             rows = [row for _, segment_rows in segments for row in segment_rows]
@@ -157,7 +157,7 @@ class Recorder:
                     if self._publish is not None and time.monotonic() >= self._next_publish:
                         self._publish(conn)
                         self._next_publish = time.monotonic() + self._publish_every
-            except _COMMIT_FAILURES as error:
+            except COMMIT_FAILURES as error:
                 with self._lock:
                     self._segments = segments + self._segments
                     unstored = [r for spool, rs in self._segments if spool is None for r in rs]
@@ -174,7 +174,7 @@ class Recorder:
         for path in orphaned_spools(self.spool_dir):
             rows = read_spool(path)
             with (
-                _COMMITS,
+                COMMITS,
                 connect(
                     self.warehouse, wait_seconds=self.lock_wait_seconds, logger=self.log
                 ) as conn,
@@ -206,7 +206,7 @@ def commit_rows(conn: duckdb.DuckDBPyConnection, rows: list[RawRow], max_attempt
             fresh = [replace(r, seq=first + n) for n, r in enumerate(fresh)]
             ledger = load_ledger(conn, fresh, max_attempts)
             ledger.apply(fresh)
-            new_rows = frame("raw_responses", (_naive(asdict(r)) for r in fresh))
+            new_rows = frame("raw_responses", (naive(asdict(r)) for r in fresh))
             with registered(conn, "_fresh", new_rows):
                 conn.execute(
                     f"INSERT INTO raw_responses ({_RAW_COLUMNS}) SELECT {_RAW_COLUMNS} FROM _fresh"
@@ -241,16 +241,16 @@ def load_ledger(conn: duckdb.DuckDBPyConnection, rows: list[RawRow], max_attempt
 
 def save_ledger(conn: duckdb.DuckDBPyConnection, ledger: Ledger) -> None:
     upsert(
-        conn, "item_state", frame("item_state", (_naive(asdict(i)) for i in ledger.items.values()))
+        conn, "item_state", frame("item_state", (naive(asdict(i)) for i in ledger.items.values()))
     )
     upsert(
         conn,
         "transcript_jobs",
-        frame("transcript_jobs", (_naive(asdict(j)) for j in ledger.jobs.values())),
+        frame("transcript_jobs", (naive(asdict(j)) for j in ledger.jobs.values())),
     )
 
 
-def _naive(data: dict) -> dict:
+def naive(data: dict) -> dict:
     """The warehouse stores UTC as naive TIMESTAMP; strip tzinfo so DuckDB never shifts it."""
     return {
         k: v.replace(tzinfo=None) if hasattr(v, "tzinfo") and v.tzinfo is not None else v

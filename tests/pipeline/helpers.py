@@ -36,6 +36,10 @@ class Project:
         return self.root / "warehouse.duckdb"
 
     @property
+    def media_dir(self) -> Path:
+        return self.root / "media"
+
+    @property
     def warehouse(self) -> Warehouse:
         return warehouse_from_env(self.env(), self.db, self.root)
 
@@ -48,6 +52,7 @@ class Project:
             "PIPELINE_LINKS_DIR": str(self.links_dir),
             "COZE_BASE_URL": self.emulator.url,
             "PIPELINE_POLL_BUDGET": "60",
+            "PIPELINE_MEDIA_DIR": str(self.media_dir),
             "COZE_RPS": TEST_RPS,
             **extra,
         }
@@ -58,15 +63,22 @@ class Project:
         return name
 
     def run(
-        self, instance: dg.DagsterInstance, *partitions: str, **env: str
+        self,
+        instance: dg.DagsterInstance,
+        *partitions: str,
+        run_config: dict | None = None,
+        **env: str,
     ) -> dg.ExecuteInProcessResult:
         defs = build_definitions(Settings.from_env(self.env(**env)))
         instance.add_dynamic_partitions(batches.name, list(partitions))
         job = defs.resolve_job_def(JOB_NAME)
         if len(partitions) == 1:
-            return job.execute_in_process(instance=instance, partition_key=partitions[0])
+            return job.execute_in_process(
+                instance=instance, partition_key=partitions[0], run_config=run_config
+            )
         return job.execute_in_process(
             instance=instance,
+            run_config=run_config,
             tags={
                 "dagster/asset_partition_range_start": partitions[0],
                 "dagster/asset_partition_range_end": partitions[-1],

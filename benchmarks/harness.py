@@ -14,12 +14,19 @@ from pipeline.settings import PROJECT_ROOT
 
 
 def bench_env(workdir: Path, coze_url: str, **settings: str) -> dict[str, str]:
-    """An instance configured like the project's, in `workdir`, talking to `coze_url` only."""
+    """An instance configured like the project's, in `workdir`, talking to `coze_url` only, and
+    saving media into `workdir`."""
     home = workdir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COZE_")}
-    return {**env, "DAGSTER_HOME": str(home), "COZE_BASE_URL": coze_url, **settings}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COZE_", "PIPELINE_MEDIA"))}
+    return {
+        **env,
+        "DAGSTER_HOME": str(home),
+        "COZE_BASE_URL": coze_url,
+        "PIPELINE_MEDIA_DIR": str(workdir / "media"),
+        **settings,
+    }
 
 
 def timed_run(links: Path, db: Path, env: dict[str, str]) -> float:

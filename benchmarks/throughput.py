@@ -11,6 +11,8 @@ quick answers show how many requests one process sustains.
 
 `--variants` runs each rate again without a piece of the speed machinery
 (`benchmarks.variants`), so that a piece is kept only for a gain measured in the same run.
+`--media none all` runs each rate once per PIPELINE_MEDIA choice: the media downloads beside the
+calls must not slow them (the emulator's CDN serves the files).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import dagster as dg
+import httpx
 
 from benchmarks.harness import bench_env, run_span
 from benchmarks.variants import BASELINE, VARIANTS
@@ -111,6 +114,7 @@ def measure(
     links: int,
     profile: str = "realistic",
     variant: str = BASELINE,
+    media: str = "images",
     **timing: float,
 ) -> dict:
     """One pipeline run on a fresh warehouse, with only COZE_RPS set, as a new user would."""
@@ -119,9 +123,10 @@ def measure(
         workdir = Path(tmp)
         batch = workdir / "bench.txt"
         batch.write_text("\n".join(distinct_links(links)) + "\n", encoding="utf-8")
-        env = bench_env(workdir, emulator.url, COZE_RPS=str(rps))
+        env = bench_env(workdir, emulator.url, COZE_RPS=str(rps), PIPELINE_MEDIA=media)
         started, ended = run_span(batch, workdir / "w.duckdb", env, variant)
         stats = emulator.stats()
+        emulator_cdn = httpx.get(f"{emulator.url}/_emulator/cdn", timeout=30).json()["requests"]
         steps = step_seconds(Path(env["DAGSTER_HOME"]))
     wall = ended - started
     floor = 3 * links / rps
@@ -129,6 +134,8 @@ def measure(
         "benchmark": "throughput",
         "run": name,
         "variant": variant,
+        "media": media,
+        "media_requests": len(emulator_cdn),
         "profile": profile,
         "rps_limit": rps,
         "links": links,
@@ -173,6 +180,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
         default=[BASELINE],
         help="run each --rps rate once per variant, one after the other (benchmarks.variants)",
     )
+    parser.add_argument(
+        "--media",
+        nargs="+",
+        choices=("none", "images", "all"),
+        default=["images"],
+        help="PIPELINE_MEDIA of the --rps runs, each choice a run of its own",
+    )
     parser.add_argument("--ideal-rps", type=float, default=50.0)
     parser.add_argument("--high-rps", type=float, default=250.0)
     parser.add_argument(
@@ -184,9 +198,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         return args.links or int(rps * args.floor_seconds / 3)
 
     results = [
-        measure("realistic", rps, links_for(rps), args.profile, variant)
+        measure("realistic", rps, links_for(rps), args.profile, variant, media)
         for rps in args.rps
         for variant in args.variants
+        for media in args.media
     ]
     if not args.only_realistic:
         results.append(measure("ideal", args.ideal_rps, links_for(args.ideal_rps), **IDEAL))

@@ -20,8 +20,8 @@ from pipeline.envvars import ConfigError, env_float, env_int
 from pipeline.media.content import Kind
 from pipeline.media.files import MEDIA_CHOICES
 from pipeline.media.store import PARTIAL_DIR
+from pipeline.object_store import ObjectStoreCredentials
 from pipeline.storage.location import Warehouse, warehouse_from_env
-from pipeline.storage.object_store import ObjectStoreCredentials
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Any of these names a Coze service (or a stand-in someone runs); none starts the emulator.

@@ -18,13 +18,13 @@ from pipeline.links import link_file_problem
 from pipeline.media.content import KINDS, Kind
 from pipeline.media.download import Limits
 from pipeline.media.store import MediaStore, open_store
+from pipeline.object_store import ObjectStoreCredentials
 from pipeline.scrub import MASK
 from pipeline.settings import Settings
 from pipeline.steps.media import MediaFetcher
 from pipeline.storage.db import connect
 from pipeline.storage.location import Lake, Warehouse
 from pipeline.storage.media_rows import MediaRecorder
-from pipeline.storage.object_store import ObjectStoreCredentials
 from pipeline.storage.recorder import Recorder
 from pipeline.storage.snapshot import after_write, publish
 

@@ -24,7 +24,7 @@ import obstore
 from obstore.exceptions import NotFoundError
 from obstore.store import S3Store
 
-from pipeline.storage.object_store import ObjectStoreCredentials
+from pipeline.object_store import ObjectStoreCredentials
 
 PARTIAL_DIR = ".partial"
 _CHUNK = 1 << 20

@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from pipeline.answers.raw import RawRow
+from pipeline.coze.decode import decode_metadata
+from pipeline.coze.errors import CozeError
 from pipeline.media.content import Kind
 from pipeline.media.files import MediaFile, media_urls, wanted_files
-from pipeline.status import JobStatus, LinkStatus, MediaStatus, next_calls
+from pipeline.status import JobStatus, LinkStatus, MediaStatus, Outcome, next_calls
 from pipeline.storage.frames import lookup
 
 
@@ -88,33 +91,63 @@ def media_todo(
     conn: duckdb.DuckDBPyConnection, batches: Sequence[str], kinds: Sequence[Kind], now: datetime
 ) -> list[MediaFile]:
     """The batch's files to fetch before new answers arrive: rows still pending, and the wanted
-    kinds of resolved videos that have no row (resolved before PIPELINE_MEDIA asked for them,
-    or by a run that stopped before it recorded them). A URL past its expiry is settled
-    `expired` with no request."""
+    kinds a video's latest metadata answer names that have no row (the answer came before
+    PIPELINE_MEDIA asked for them, or from a run that stopped before it recorded them: read
+    from the raw layer, so a run killed before `normalized_tables` loses none). A URL past its
+    expiry is settled `expired` with no request."""
     if not kinds:
         return []
+    wanted = {"kinds": list(kinds)}
     with lookup(conn, "_batches", "batch", batches):
-        keys = "SELECT DISTINCT video_key FROM links WHERE error IS NULL AND batch IN (SELECT batch FROM _batches)"
+        keys = (
+            "SELECT DISTINCT video_key FROM links WHERE error IS NULL "
+            "AND batch IN (SELECT batch FROM _batches)"
+        )
         pending = conn.execute(
             "SELECT video_key, kind, url, url_expires_at, attempts FROM media_files "
             f"WHERE status = '{MediaStatus.PENDING}' AND list_contains($kinds, kind) "
             f"AND video_key IN ({keys}) ORDER BY video_key, kind",
-            {"kinds": list(kinds)},
+            wanted,
         ).fetchall()
-        unrecorded = conn.execute(
-            "SELECT v.video_key, v.cover_image_url, v.author_avatar_url, v.play_url, "
-            "list(f.kind) FILTER (WHERE f.kind IS NOT NULL) FROM videos v "
-            f"LEFT JOIN media_files f USING (video_key) WHERE v.video_key IN ({keys}) "
-            "GROUP BY ALL ORDER BY v.video_key"
-        ).fetchall()
+        answers = [
+            RawRow(*r)
+            for r in conn.execute(
+                f"SELECT {', '.join(RawRow.__slots__)} FROM raw_responses r "
+                f"WHERE kind = 'metadata' AND outcome = '{Outcome.OK}' "
+                f"AND video_key IN ({keys}) AND (SELECT count(*) FROM media_files f "
+                "WHERE f.video_key = r.video_key AND list_contains($kinds, f.kind)) < len($kinds) "
+                "QUALIFY row_number() OVER (PARTITION BY video_key ORDER BY seq DESC) = 1 "
+                "ORDER BY video_key",
+                wanted,
+            ).fetchall()
+        ]
+        recorded = recorded_kinds(conn, [row.video_key for row in answers])
     files = [
         _settle_expired(MediaFile(key, kind, url, _utc(expires), attempts=attempts), now)
         for key, kind, url, expires, attempts in pending
     ]
-    for key, cover, avatar, play, recorded in unrecorded:
-        missing = [kind for kind in kinds if kind not in (recorded or [])]
-        files += wanted_files(key, media_urls(cover, avatar, play), missing, now)
+    for row in answers:
+        try:
+            answer = decode_metadata(row.exchange())
+        except CozeError:  # counted where the videos are derived
+            continue
+        urls = media_urls(answer.cover_image_url, answer.avatar_url, answer.play_url)
+        missing = [kind for kind in kinds if kind not in recorded.get(row.video_key, ())]
+        files += wanted_files(row.video_key, urls, missing, now)
     return files
+
+
+def recorded_kinds(
+    conn: duckdb.DuckDBPyConnection, video_keys: Sequence[str]
+) -> dict[str, set[str]]:
+    with lookup(conn, "_keys", "video_key", video_keys):
+        rows = conn.execute(
+            "SELECT video_key, kind FROM media_files WHERE video_key IN (SELECT video_key FROM _keys)"
+        ).fetchall()
+    kinds: dict[str, set[str]] = {}
+    for key, kind in rows:
+        kinds.setdefault(key, set()).add(kind)
+    return kinds
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -124,7 +157,9 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 def _settle_expired(file: MediaFile, now: datetime) -> MediaFile:
     if file.url_expires_at and file.url_expires_at <= now:
-        return replace(file, status=MediaStatus.EXPIRED, error="the URL expired before a try")
+        return replace(
+            file, status=MediaStatus.EXPIRED, error="the URL expired before it was saved"
+        )
     return file
 
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.object_store import ObjectStoreCredentials
 from pipeline.storage.extensions import load_extension, sql_literal
 from pipeline.storage.location import Lake
-from pipeline.storage.object_store import ObjectStoreCredentials
 
 LAKE_ALIAS = "lake"
 # This process's databases with a lake attached, by (pid, lake, read-only).

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.envvars import ConfigError
-from pipeline.storage.object_store import ObjectStoreCredentials
+from pipeline.object_store import ObjectStoreCredentials
 
 _SECRET_WORD = re.compile(r"\b(password|sslpassword)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", re.I)
 REMOTE_SCHEMES = ("s3://", "gs://", "gcs://", "r2://", "az://", "abfss://", "http://", "https://")

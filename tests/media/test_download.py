@@ -22,7 +22,7 @@ from pipeline.media.store import (
     MediaStore,
     open_store,
 )
-from pipeline.storage.object_store import ObjectStoreCredentials
+from pipeline.object_store import ObjectStoreCredentials
 from tests.emulator.helpers import metadata
 from tests.s3 import BUCKET, object_keys
 

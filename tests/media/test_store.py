@@ -16,7 +16,7 @@ from pipeline.media.store import (
     open_store,
     sha256_of,
 )
-from pipeline.storage.object_store import ObjectStoreCredentials
+from pipeline.object_store import ObjectStoreCredentials
 from tests.s3 import BUCKET, object_keys
 
 

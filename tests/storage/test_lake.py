@@ -18,12 +18,12 @@ import pytest
 
 from pipeline.derive.tables import _merge_authors, refresh_normalized
 from pipeline.envvars import ConfigError
+from pipeline.object_store import ObjectStoreCredentials
 from pipeline.settings import Settings
 from pipeline.storage import lake as lakes
 from pipeline.storage.db import CONFIG, WarehouseLockedError, WarehouseUnreadableError, connect
 from pipeline.storage.frames import frame, upsert
 from pipeline.storage.location import Warehouse, warehouse_from_env
-from pipeline.storage.object_store import ObjectStoreCredentials
 from tests.postgres import PostgresServer
 from tests.s3 import object_keys
 

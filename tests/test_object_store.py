@@ -1,7 +1,7 @@
 """The AWS_* variables, read once for the lake and the media store alike."""
 
+from pipeline.object_store import ObjectStoreCredentials
 from pipeline.scrub import scrub
-from pipeline.storage.object_store import ObjectStoreCredentials
 
 
 def test_credentials_come_from_the_aws_variables_and_stay_out_of_every_text() -> None:

@@ -184,6 +184,11 @@ def test_every_number_of_a_batch_against_the_warehouse(
         "expected_polls": 12,  # (5 submits + 1 running) x 2.0
         "total_calls": 20,
         "max_calls": None,
+        "media_kinds": ["cover", "avatar"],
+        "media_files": 18,  # the 3 videos called and the 6 resolved before media: 2 files each
+        "media_expired": 0,
+        "refresh_expired": False,
+        "metadata_refresh": 0,
         "fits": None,
     }
     assert digest(warehouse) == before  # read only: the file is byte for byte the same
@@ -209,10 +214,11 @@ def test_the_text_is_aligned_and_says_the_same(
         "(default; 3 finished jobs, fewer than 20 to average)" in text
     )
     assert "total API calls 20 if every call succeeds first time" in text
+    assert "media files to fetch 18 cover, avatar; from the media hosts, no API call" in text
     assert not any(line.startswith("PIPELINE_MAX_CALLS") for line in lines)
     # Numbers end in one column: the label, spaces, the number right-aligned, then the note.
     numbered = [NUMBER.match(line) for line in lines if line.startswith("  ")]
-    assert len(numbered) == 12
+    assert len(numbered) == 13
     assert all(numbered)
     assert len({m.end(1) for m in numbered if m}) == 1
 

@@ -42,7 +42,8 @@ def test_a_run_killed_mid_download_leaves_no_partial_file_and_the_next_resumes_i
             time.sleep(0.1)
         first.kill()
         kept = partial_bytes(media)
-        assert stored(media) == [], "only whole, hashed files enter the store"
+        for whole in stored(media):  # the small files may be done: each whole, named by its hash
+            assert hashlib.sha256(whole.read_bytes()).hexdigest() == whole.stem
 
         emulator.set_faults(media_trickle=None)
         second = PipelineProcess(links, db, env)

@@ -71,7 +71,7 @@ class MediaFetcher:
     def __enter__(self) -> MediaFetcher:
         self._thread.start()
         self._downloader = self._call(self._open())
-        self._committer = asyncio.run_coroutine_threadsafe(self._commit_now_and_then(), self._loop)
+        asyncio.run_coroutine_threadsafe(self._commit_now_and_then(), self._loop)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -81,7 +81,7 @@ class MediaFetcher:
             if exc[0] is None:
                 self.wait()
         finally:
-            self._committer.cancel()
+            self._call(self._cancel_the_rest())
             if self._downloader is not None:
                 self._call(self._downloader.__aexit__(None, None, None))
             self._loop.call_soon_threadsafe(self._loop.stop)
@@ -101,7 +101,8 @@ class MediaFetcher:
         self.recorder.add(files)
         for file in files:
             if file.status != MediaStatus.PENDING:
-                self.settled[file.status] += 1
+                with self._lock:
+                    self.settled[file.status] += 1
                 continue
             future = asyncio.run_coroutine_threadsafe(self._fetch(file), self._loop)
             with self._lock:
@@ -145,6 +146,14 @@ class MediaFetcher:
             self.log.warning(
                 "media: %s of %s %s: %s", file.kind, file.video_key, settled.status, settled.error
             )
+
+    async def _cancel_the_rest(self) -> None:
+        """The committer, and downloads a failing step leaves (their partial files stay for
+        the next run), each ended and its file closed."""
+        rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
 
     async def _commit_now_and_then(self) -> None:
         while True:

@@ -30,10 +30,11 @@ MAX_IN_FLIGHT = 4
 SEED = 20261125
 
 # (line that opens the window, earliest and latest delay after it): metadata and submits (they
-# overlap: two kills, an early and a later one), polls alone, normalization, and one kill at an
-# arbitrary moment after the process starts.
+# overlap: three kills), polls alone, normalization, and one kill at an arbitrary moment after
+# the process starts.
 KILL_POINTS = [
     ("videos to resolve", 0.2, 1.2),
+    ("videos to resolve", 1.0, 3.0),
     ("videos to resolve", 1.0, 3.0),
     ("jobs pending", 0.2, 1.5),
     ("normalizing", 0.0, 0.3),

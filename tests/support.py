@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -31,11 +34,31 @@ conn.close()
 """
 
 
-def new_dagster_home(root: Path, name: str = "dagster_home") -> Path:
-    """A fresh Dagster home in `root`, configured exactly like the project's own."""
+def new_dagster_home(root: Path, name: str = "dagster_home", *, fresh: bool = False) -> Path:
+    """A new Dagster home in `root`, configured exactly like the project's own, as a deployment's
+    is after its first run opened it: Dagster's SQLite storages created and migrated, no run yet.
+    With `fresh`, a never-used home instead (the shipped dagster.yaml alone), for a test about
+    that first open.
+
+    The storages are copied from a home of this test process's own that Dagster opened once:
+    creating them takes every first run a second or two, which would otherwise be paid again by
+    every test."""
     home = root / name
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    if fresh:
+        home.mkdir()
+        shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    else:
+        shutil.copytree(_initialised_home(), home)
+    return home
+
+
+@functools.cache
+def _initialised_home() -> Path:
+    """A home Dagster has opened (and closed) once, in a folder removed when this process ends."""
+    folder = Path(tempfile.mkdtemp(prefix="dagster-home-template-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    home = new_dagster_home(folder, fresh=True)
+    dg.DagsterInstance.from_config(str(home)).dispose()
     return home
 
 

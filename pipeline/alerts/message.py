@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
-
-import dagster as dg
 
 from pipeline.coze.errors import HALT_CODE_KEY, HALT_SCOPE_KEY
 from pipeline.scrub import scrub
 from pipeline.terminal import printable
+
+# Dagster for the types alone: every command but `run` and `ui` (sql, search, plan, check, ...)
+# reads the settings, which reach this module, and starts a second sooner without it.
+if TYPE_CHECKING:
+    import dagster as dg
 
 LINE_CHARS = 2000
 FEISHU_HOSTS = frozenset({"open.feishu.cn", "open.larksuite.com"})

@@ -137,7 +137,7 @@ def test_first_runs_racing_on_a_fresh_instance_all_succeed(tmp_path: Path) -> No
     racers = 3
     with EmulatorProcess(EmulatorConfig(profile="fast")) as emulator:
         for attempt in range(2):
-            home = new_dagster_home(tmp_path, f"home{attempt}")
+            home = new_dagster_home(tmp_path, f"home{attempt}", fresh=True)
             ready = tmp_path / f"ready{attempt}"
             ready.mkdir()
             racer = [sys.executable, "-c", _AT_ONCE, str(ready), str(racers)]

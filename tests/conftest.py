@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -16,24 +17,27 @@ from tests.support import new_dagster_home
 pytest_plugins = ["tests.postgres", "tests.s3"]  # the `postgres_server` and `s3_bucket` fixtures
 
 
+@contextmanager
+def environ_set(name: str, value: str) -> Iterator[None]:
+    """`name` set for this test process (and the subprocesses its tests start), then restored."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
 @pytest.fixture(autouse=True, scope="session")
 def worker_dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A Dagster instance of this test process's own (each xdist worker has one), for the tests
     that take no `dagster_home`: none writes to the repository's .dagster or shares storage."""
     home = new_dagster_home(tmp_path_factory.mktemp("worker"))
-    before = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(home)
-    yield home
-    if before is None:
-        del os.environ["DAGSTER_HOME"]
-    else:
-        os.environ["DAGSTER_HOME"] = before
-
-
-@pytest.fixture
-def emulator() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(EmulatorConfig(profile="fast", job_seconds=0.3)) as process:
-        yield process
+    with environ_set("DAGSTER_HOME", str(home)):
+        yield home
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -41,13 +45,14 @@ def worker_media_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     """Media saved by any test (and the subprocesses it starts) goes to this worker's own
     folder, never into the repository's data/media."""
     folder = tmp_path_factory.mktemp("media")
-    before = os.environ.get("PIPELINE_MEDIA_DIR")
-    os.environ["PIPELINE_MEDIA_DIR"] = str(folder)
-    yield folder
-    if before is None:
-        del os.environ["PIPELINE_MEDIA_DIR"]
-    else:
-        os.environ["PIPELINE_MEDIA_DIR"] = before
+    with environ_set("PIPELINE_MEDIA_DIR", str(folder)):
+        yield folder
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorProcess]:
+    with EmulatorProcess(EmulatorConfig(profile="fast", job_seconds=0.3)) as process:
+        yield process
 
 
 @pytest.fixture

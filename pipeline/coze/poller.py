@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ class JobPoller:
         """Jobs left for a later run because their records said nothing usable."""
         self._running: dict[str, _Job] = {}
         self._unknown_polls: dict[str, int] = {}
+        self._seen_running: dict[str, float] = {}
+        """When this run last saw each job still running (time.monotonic())."""
         self._due: PollQueue[_Job] = PollQueue()
         self._probes = 0
         self._closed_at: float | None = None
@@ -140,6 +143,7 @@ class JobPoller:
         self.on_record(record)
         if record.finished:
             self._running.pop(job.execute_id, None)
+            self._seen_running.pop(job.execute_id, None)
             seconds = run_seconds(record.create_time, record.update_time)
             if seconds is not None:
                 was_known = self.durations.known
@@ -147,6 +151,7 @@ class JobPoller:
                 if self.durations.known and not was_known:
                     self._learnt()
         else:
+            self._seen_running[job.execute_id] = time.monotonic()
             self._again(job)
 
     def _learnt(self) -> None:
@@ -167,11 +172,17 @@ class JobPoller:
 
     def _only_left_behind(self, now: float) -> bool:
         """Every job still due is a straggler or one whose record said nothing usable: the
-        batch does not wait for them."""
+        batch does not wait for them. A straggler is a job this run saw still running past
+        the straggler age, not merely an old one: a job an earlier run submitted is old when
+        this run starts, and most likely done, so it is polled before it is left behind."""
         limit = self.durations.straggler_after()
         return all(
             job.execute_id in self._unknown_polls
-            or (limit is not None and now - job.submitted > limit)
+            or (
+                limit is not None
+                and now - job.submitted > limit
+                and self._seen_running.get(job.execute_id, -math.inf) - job.submitted > limit
+            )
             for job in self._due.jobs()
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 
 import pytest
@@ -109,6 +110,25 @@ def test_the_batch_does_not_wait_for_a_straggler() -> None:
     with EmulatorProcess(EmulatorConfig(profile="fast", job_seconds=JOB_SECONDS)) as emulator:
         poller, finished = asyncio.run(scenario(emulator.url))
     assert len(finished) == 9 and poller.stragglers == 1
+
+
+def test_an_old_job_of_an_earlier_run_is_polled_before_it_is_left_behind() -> None:
+    """A job submitted by a run that was killed is past the straggler age when the next run
+    starts, and most likely done: it is a straggler only once this run has seen it running
+    past that age (a kill-and-resume test once ended a run with such a job never polled)."""
+    settings = CozeSettings.from_env({}, base_url="http://127.0.0.1:9", rps=50)
+    durations = JobDurations([JOB_SECONDS] * 20)
+    limit = durations.straggler_after()
+    assert limit is not None
+    poller, _ = _collecting_poller(CozeClient(settings), durations)
+    poller.add("old", "workflow", age=limit + 60)
+    poller.close()
+    now = time.monotonic()
+    assert not poller._only_left_behind(now), "never polled by this run: not left behind"
+    poller._seen_running["old"] = now - 59  # seen running at an age past the limit
+    assert poller._only_left_behind(now)
+    poller._seen_running["old"] = now - 61  # seen running, but before the straggler age
+    assert not poller._only_left_behind(now)
 
 
 def test_what_the_probes_teach_reschedules_every_waiting_job_later_as_well() -> None:

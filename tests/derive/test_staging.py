@@ -7,10 +7,11 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.derive.staging import NO_LINES, LineFigures, stage_link_files
+from pipeline.derive.staging import LineFigures, stage_link_files
 from pipeline.links import parse_file
 from pipeline.storage.db import connect
 
+NO_LINES = LineFigures(0, 0, 0, {})
 COLUMNS = "line_no, raw_text, url, platform, video_id, canonical_url, video_key, error"
 
 

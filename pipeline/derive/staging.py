@@ -3,11 +3,13 @@
 half-updated batch.
 
 Only a block of a file is in Python at a time; the staged lines, and the figures the step
-reports of them, are DuckDB's. A block at a time into a temp table, then one INSERT, costs less
-memory than the blocks appended inside the transaction: DuckDB holds uncommitted appends in
-memory it does not spill (2,000,000 lines: 750 MB peak RSS against 950 MB). A line removed from the file whose video has a paid
-transcript job stays, unlisted: its job is still polled and its transcript collected, and the
-person sees it in `link_status`. A file with no lines left keeps its batch's rows.
+reports of them, are DuckDB's. The blocks go to a temp table, not into `links` inside the
+transaction, because DuckDB holds a transaction's uncommitted appends in memory it does not
+spill (2,000,000 lines: 820 MB peak RSS against 950 MB).
+
+A line removed from the file whose video has a paid transcript job stays, unlisted: its job is
+still polled and its transcript collected, and the person sees it in `link_status`. A file with
+no lines left keeps its batch's rows.
 """
 
 from __future__ import annotations

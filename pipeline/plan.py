@@ -3,11 +3,14 @@
 The free Coze plan allows 500 calls in all, so a user wants the bill before the run. The plan
 parses the link file with the pipeline's own parser and reads the warehouse read-only: it makes
 no API call, starts no emulator and never writes. The counting is pure (`make_plan`), apart
-from the DuckDB reads (`read_warehouse`), so it is tested on plain values.
+from the DuckDB reads (`pipeline.plan_reads`), so it is tested on plain values.
 
 The counts follow the run's own work lists (`pipeline.reads.work`): a metadata call for
 a video never tried or left at `retry`; a submit for a video without a live or successful job
 whose metadata is not failed for good; a poll for every job submitted or still running.
+
+Nothing grows with the file in Python: it is parsed a block at a time into a DuckDB table of
+its distinct video keys, and the warehouse answers with counts per state, not per video.
 """
 
 from __future__ import annotations
@@ -15,15 +18,16 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 
 from pipeline.settings import Settings
-from pipeline.status import ItemStatus, JobStatus, MediaStatus, next_calls
+from pipeline.status import ItemStatus, MediaStatus, next_calls
 
 # Polls a job costs when the warehouse has too few finished jobs to say: the poller's first
 # look usually comes before a short job ends, and the second after (docs/coze.md).
@@ -40,24 +44,30 @@ class LinkCounts:
 
     lines: int
     usable: int
-    video_keys: tuple[str, ...]
+    distinct: int
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFacts:
+    """What the warehouse knows of a video: its step states and its media files' states."""
+
+    metadata: str | None = None  # item_state status of step 'metadata'
+    transcript: str | None = None  # item_state status of step 'transcript'
+    media: tuple[tuple[str, str], ...] = ()  # (kind, media_files status), by kind
 
 
 @dataclass(frozen=True, slots=True)
 class WarehouseView:
     """The warehouse facts the plan needs, for the batch's videos only (jobs: all videos)."""
 
-    metadata: Mapping[str, str]  # video_key -> item_state status of step 'metadata'
-    transcript: Mapping[str, str]  # video_key -> item_state status of step 'transcript'
+    videos: Mapping[VideoFacts, int]  # how many of the batch's videos are in each state
     running_jobs: int  # transcript_jobs still Running for the batch's videos
     finished_jobs: int  # Success or Fail jobs in the whole warehouse
     finished_polls: int  # their poll_count summed
-    media: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    """video_key -> {kind: media_files status}"""
 
     @classmethod
     def empty(cls) -> WarehouseView:
-        return cls({}, {}, 0, 0, 0)
+        return cls({}, 0, 0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +112,6 @@ class Plan:
         return None if self.max_calls is None else self.total_calls <= self.max_calls
 
 
-def count_links(video_keys: Iterable[str | None]) -> LinkCounts:
-    """From the parser's `video_key` column (None on an unusable line), in first-seen order."""
-    keys = list(video_keys)
-    usable = [k for k in keys if k is not None]
-    return LinkCounts(lines=len(keys), usable=len(usable), video_keys=tuple(dict.fromkeys(usable)))
-
-
 def polls_per_job(finished_jobs: int, finished_polls: int) -> tuple[float, PollsSource]:
     """The warehouse's own mean once it has seen enough jobs, else the documented default."""
     if finished_jobs >= MIN_FINISHED_JOBS:
@@ -127,51 +130,53 @@ def make_plan(
 ) -> Plan:
     """Count the calls a run of this batch would make, assuming every call succeeds first time
     (so a pending metadata call leads to a submit in the same run, and names every wanted
-    file)."""
-    meta = [view.metadata.get(k) for k in links.video_keys]
-    trans = [view.transcript.get(k) for k in links.video_keys]
-    media = [[view.media.get(k, {}).get(kind) for kind in media_kinds] for k in links.video_keys]
-    expired = [MediaStatus.EXPIRED in files for files in media]
-    calls = [
-        next_calls(m, t, resubmit_uncertain=resubmit_uncertain, refresh_media=refresh_expired and e)
-        for m, t, e in zip(meta, trans, expired, strict=True)
-    ]
+    file). The batch's videos the warehouse does not know are new."""
+    groups = Counter(view.videos)
+    groups[VideoFacts()] += links.distinct - sum(view.videos.values())
+    files = {f: [dict(f.media).get(kind) for kind in media_kinds] for f in groups}
+    calls = {
+        f: next_calls(
+            f.metadata,
+            f.transcript,
+            resubmit_uncertain=resubmit_uncertain,
+            refresh_media=refresh_expired and MediaStatus.EXPIRED in files[f],
+        )
+        for f in groups
+    }
+
+    def videos(test: Callable[[VideoFacts], bool]) -> int:
+        return sum(n for f, n in groups.items() if test(f))
+
+    def submitted(status: str | None) -> int:
+        return videos(lambda f: calls[f].may_submit and f.transcript == status)
+
     media_files = sum(
-        _files_to_fetch(files, call.needs_metadata, status == ItemStatus.OK)
-        for files, call, status in zip(media, calls, meta, strict=True)
+        n * _files_to_fetch(files[f], calls[f].needs_metadata, f.metadata == ItemStatus.OK)
+        for f, n in groups.items()
     )
-    submitted = [t for t, c in zip(trans, calls, strict=True) if c.may_submit]
-    submits_never_tried = submitted.count(None)
-    submits_retry = submitted.count(ItemStatus.RETRY)
-    submits_uncertain = submitted.count(ItemStatus.UNCERTAIN)
-    submits = len(submitted)
+    submits = videos(lambda f: calls[f].may_submit)
     per_job, source = polls_per_job(view.finished_jobs, view.finished_polls)
     # round() first: 25 * 2.2 is 55.00000000000001 in floats, which must not ceil to 56.
     expected_polls = math.ceil(round((submits + view.running_jobs) * per_job, 6))
-    metadata_never_tried = meta.count(None)
-    metadata_retry = meta.count(ItemStatus.RETRY)
-    metadata_calls = sum(c.needs_metadata for c in calls)
-    metadata_refresh = sum(
-        c.needs_metadata and m == ItemStatus.OK for c, m in zip(calls, meta, strict=True)
-    )
+    metadata_calls = videos(lambda f: calls[f].needs_metadata)
     return Plan(
         lines=links.lines,
         usable_links=links.usable,
-        distinct_videos=len(links.video_keys),
-        metadata_ok=meta.count(ItemStatus.OK),
-        transcripts_ok=trans.count(ItemStatus.OK),
+        distinct_videos=links.distinct,
+        metadata_ok=videos(lambda f: f.metadata == ItemStatus.OK),
+        transcripts_ok=videos(lambda f: f.transcript == ItemStatus.OK),
         running_jobs=view.running_jobs,
-        failed_metadata=meta.count(ItemStatus.FAILED),
-        failed_transcript=trans.count(ItemStatus.FAILED),
-        uncertain=trans.count(ItemStatus.UNCERTAIN),
+        failed_metadata=videos(lambda f: f.metadata == ItemStatus.FAILED),
+        failed_transcript=videos(lambda f: f.transcript == ItemStatus.FAILED),
+        uncertain=videos(lambda f: f.transcript == ItemStatus.UNCERTAIN),
         resubmit_uncertain=resubmit_uncertain,
         metadata_calls=metadata_calls,
-        metadata_never_tried=metadata_never_tried,
-        metadata_retry=metadata_retry,
+        metadata_never_tried=videos(lambda f: f.metadata is None),
+        metadata_retry=videos(lambda f: f.metadata == ItemStatus.RETRY),
         submits=submits,
-        submits_never_tried=submits_never_tried,
-        submits_retry=submits_retry,
-        submits_uncertain=submits_uncertain,
+        submits_never_tried=submitted(None),
+        submits_retry=submitted(ItemStatus.RETRY),
+        submits_uncertain=submitted(ItemStatus.UNCERTAIN),
         finished_jobs=view.finished_jobs,
         polls_per_job=per_job,
         polls_per_job_source=source,
@@ -180,9 +185,9 @@ def make_plan(
         max_calls=max_calls,
         media_kinds=tuple(media_kinds),
         media_files=media_files,
-        media_expired=sum(files.count(MediaStatus.EXPIRED) for files in media),
+        media_expired=sum(n * files[f].count(MediaStatus.EXPIRED) for f, n in groups.items()),
         refresh_expired=refresh_expired,
-        metadata_refresh=metadata_refresh,
+        metadata_refresh=videos(lambda f: calls[f].needs_metadata and f.metadata == ItemStatus.OK),
     )
 
 
@@ -194,51 +199,6 @@ def _files_to_fetch(files: list[str | None], called: bool, resolved: bool) -> in
     if not resolved:
         return 0
     return sum(status in (None, MediaStatus.PENDING) for status in files)
-
-
-def read_warehouse(conn: duckdb.DuckDBPyConnection, video_keys: Iterable[str]) -> WarehouseView:
-    """The batch's step states and running jobs, and the poll history of all finished jobs.
-
-    Reads only; the keys go in as a registered Arrow view, which a read-only connection allows.
-    A file without the tables (never written by the pipeline) reads as an empty warehouse.
-    """
-    from pipeline.storage.frames import lookup
-
-    tables = {
-        r[0]
-        for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_name IN ('item_state', 'transcript_jobs', 'media_files')"
-        ).fetchall()
-    }
-    if not {"item_state", "transcript_jobs"} <= tables:
-        return WarehouseView.empty()
-    media: dict[str, dict[str, str]] = {}
-    states: dict[str, dict[str, str]] = {"metadata": {}, "transcript": {}}
-    with lookup(conn, "_plan_keys", "video_key", video_keys):
-        for key, step, status in conn.execute(
-            "SELECT video_key, step, status FROM item_state "
-            "WHERE video_key IN (SELECT video_key FROM _plan_keys)"
-        ).fetchall():
-            if step in states:
-                states[step][key] = status
-        if "media_files" in tables:
-            for key, kind, status in conn.execute(
-                "SELECT video_key, kind, status FROM media_files "
-                "WHERE video_key IN (SELECT video_key FROM _plan_keys)"
-            ).fetchall():
-                media.setdefault(key, {})[kind] = status
-        (running,) = conn.execute(
-            f"SELECT count(*) FROM transcript_jobs WHERE status = '{JobStatus.RUNNING}' "
-            "AND video_key IN (SELECT video_key FROM _plan_keys)"
-        ).fetchone() or (0,)
-    finished, polls = conn.execute(
-        "SELECT count(*), coalesce(sum(poll_count), 0) FROM transcript_jobs "
-        f"WHERE status IN ('{JobStatus.SUCCESS}', '{JobStatus.FAIL}')"
-    ).fetchone() or (0, 0)
-    return WarehouseView(
-        states["metadata"], states["transcript"], running, finished, int(polls), media
-    )
 
 
 def plan_json(plan: Plan, links_file: Path, db: str, db_exists: bool) -> dict[str, Any]:
@@ -347,26 +307,29 @@ def main_plan(
     output: str = "text",
 ) -> int:
     """The `plan` subcommand: parse, read, count, print. Exit 2 when the link file is missing."""
-    from pipeline.links import link_file_problem, parse_file
+    from pipeline.links import link_file_problem, parse_blocks
+    from pipeline.plan_reads import read_warehouse, stage_link_keys
     from pipeline.storage.db import WarehouseLockedError, connect, warehouse_exists
 
     links_file = Path(links)
     if problem := link_file_problem(links_file):
         print(problem, file=sys.stderr)
         return 2
-    counts = count_links(parse_file(links_file)["video_key"].to_list())
     warehouse = settings.warehouse
     db_exists = warehouse_exists(warehouse)
     view = WarehouseView.empty()
-    if db_exists:
-        try:
-            with connect(
-                warehouse, read_only=True, wait_seconds=settings.lock_wait_seconds
-            ) as conn:
-                view = read_warehouse(conn, counts.video_keys)
-        except WarehouseLockedError as error:
-            print(error, file=sys.stderr)
-            return 1
+    # The keys wait in a DuckDB of their own, so the warehouse is not held while parsing.
+    with duckdb.connect() as keys:
+        counts = stage_link_keys(keys, parse_blocks(links_file))
+        if db_exists:
+            try:
+                with connect(
+                    warehouse, read_only=True, wait_seconds=settings.lock_wait_seconds
+                ) as conn:
+                    view = read_warehouse(conn, keys)
+            except WarehouseLockedError as error:
+                print(error, file=sys.stderr)
+                return 1
     plan = make_plan(
         counts,
         view,

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pipeline.cli import main
-from pipeline.plan import LinkCounts, WarehouseView, count_links, make_plan, render_text
+from pipeline.plan import LinkCounts, VideoFacts, WarehouseView, make_plan, render_text
 from pipeline.status import ItemStatus
 from pipeline.storage.db import connect
 
@@ -362,29 +362,31 @@ def test_a_missing_link_file_is_named_and_exits_2(
 
 
 def test_expected_polls_round_up_without_float_noise() -> None:
-    links = LinkCounts(lines=25, usable=25, video_keys=tuple(key(n) for n in range(25)))
+    links = LinkCounts(lines=25, usable=25, distinct=25)
     # 44 polls over 20 jobs is 2.2 a job; 25 jobs x 2.2 is 55.00000000000001 in floats.
-    plan = make_plan(links, WarehouseView({}, {}, 0, 20, 44))
+    plan = make_plan(links, WarehouseView({}, 0, 20, 44))
     assert (plan.submits, plan.polls_per_job, plan.expected_polls) == (25, 2.2, 55)
     # A fraction of a poll is still a call: 26 x 2.2 = 57.2.
-    plan = make_plan(links, WarehouseView({}, {}, 1, 20, 44))
+    plan = make_plan(links, WarehouseView({}, 1, 20, 44))
     assert plan.expected_polls == 58
 
 
 def test_media_files_to_fetch_and_the_paid_refresh_of_expired_links() -> None:
-    links = count_links(["new", "resolved", "expired", "saved", "failed"])
+    # Five videos: new (unknown to the warehouse), resolved, expired, saved, failed.
+    links = LinkCounts(lines=5, usable=5, distinct=5)
     ok = ItemStatus.OK
     view = WarehouseView(
-        metadata={"resolved": ok, "expired": ok, "saved": ok, "failed": ItemStatus.FAILED},
-        transcript={"resolved": ok, "expired": ok, "saved": ok},
+        videos={
+            VideoFacts(
+                ok, ok, (("cover", "pending"),)
+            ): 1,  # the avatar never recorded: fetched too
+            VideoFacts(ok, ok, (("avatar", "ok"), ("cover", "expired"))): 1,
+            VideoFacts(ok, ok, (("avatar", "ok"), ("cover", "ok"))): 1,
+            VideoFacts(ItemStatus.FAILED): 1,
+        },
         running_jobs=0,
         finished_jobs=0,
         finished_polls=0,
-        media={
-            "resolved": {"cover": "pending"},  # the avatar never recorded: fetched too
-            "expired": {"cover": "expired", "avatar": "ok"},
-            "saved": {"cover": "ok", "avatar": "ok"},
-        },
     )
     kinds = ("cover", "avatar")
     plain = make_plan(links, view, media_kinds=kinds)

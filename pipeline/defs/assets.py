@@ -5,7 +5,6 @@ import asyncio
 from collections.abc import Iterator
 
 import dagster as dg
-import polars as pl
 from pydantic import Field
 
 from pipeline.coze.budget import CallBudget
@@ -24,9 +23,8 @@ from pipeline.defs.resources import (
     MissingLinkFileError,
     WarehouseResource,
 )
-from pipeline.derive.staging import batch_frame, stage_links, stored_lines
+from pipeline.derive.staging import stage_link_files
 from pipeline.derive.tables import refresh_normalized, stale_keys
-from pipeline.links import parse_file
 from pipeline.reads import reports
 from pipeline.reads import work as queries
 from pipeline.schema.transaction import transaction
@@ -61,43 +59,34 @@ def links(
     polled, in `link_status` and in the schedule's sight."""
     tags = coze.settings().endpoint_tags
     context.log.info(f"Coze endpoint of this run: {tags['coze/endpoint']} ({tags['coze/service']})")
-    frames = []
-    empty = []
+    files = {}
     for batch in context.partition_keys:
         try:
-            path = link_files.path(batch)
+            files[batch] = link_files.path(batch)
         except MissingLinkFileError as missing:
             raise dg.Failure(description=str(missing), allow_retries=False) from None
-        parsed = parse_file(path)
-        bad = parsed["error"].is_not_null().sum()
-        context.log.info(f"{batch}: {parsed.height} lines, {bad} not usable")
-        frames.append(batch_frame(batch, parsed))
-        if parsed.height == 0:
-            empty.append(batch)
-    data = pl.concat(frames)
     with warehouse.connect(logger=context.log) as conn:
-        kept = stored_lines(conn, empty)
-        unlisted = stage_links(conn, data)
-    if unlisted:
+        staged = stage_link_files(conn, files)
+    for batch, f in staged.figures.items():
+        context.log.info(f"{batch}: {f.lines} lines, {f.bad_lines} not usable")
+    if staged.unlisted:
         context.log.warning(
-            f"{unlisted} lines no longer in the link files had paid transcript jobs: kept as "
+            f"{staged.unlisted} lines no longer in the link files had paid transcript jobs: kept as "
             "unlisted (links.listed = false), so their jobs are still polled and collected"
         )
-    for batch, rows in kept.items():
+    for batch, rows in staged.kept.items():
         context.log.warning(
             f"{batch}: the link file has no lines now, but the warehouse has {rows} rows for "
             "this batch; they are kept, not deleted, so its paid jobs are still collected (an "
             "empty file is usually a save cut short). Write the lines back, or delete the "
             "batch's rows from `links` by hand to drop it."
         )
-    record_batch_figures(
-        context, lambda batch: {"links": line_figures(data.filter(pl.col("batch") == batch))}
-    )
+    record_batch_figures(context, lambda batch: {"links": line_figures(staged.figures[batch])})
     return dg.MaterializeResult(
         metadata={
-            **line_figures(data),
-            "empty_files_rows_kept": dg.MetadataValue.json(kept),
-            "unlisted_lines_kept": unlisted,
+            **line_figures(staged.total),
+            "empty_files_rows_kept": dg.MetadataValue.json(staged.kept),
+            "unlisted_lines_kept": staged.unlisted,
         }
     )
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-import polars as pl
 
+from pipeline.derive.staging import LineFigures
 from pipeline.reads import reports
 
 # Metadata by asset name, as `add_asset_metadata` takes it.
@@ -32,14 +32,13 @@ def record_batch_figures(
             context.add_asset_metadata(dict(metadata), asset_key=asset, partition_key=batch)
 
 
-def line_figures(lines: pl.DataFrame) -> dict[str, Any]:
-    """What `links` reports of parsed lines in `links` columns: the run's or one batch's."""
-    errors = lines.filter(pl.col("error").is_not_null())
+def line_figures(figures: LineFigures) -> dict[str, Any]:
+    """What `links` reports of staged lines, as Dagster metadata: the run's or one batch's."""
     return {
-        "lines": lines.height,
-        "bad_lines": errors.height,
-        "distinct_videos": lines["video_key"].drop_nulls().n_unique(),
-        "errors_by_reason": dg.MetadataValue.json(dict(errors.group_by("error").len().iter_rows())),
+        "lines": figures.lines,
+        "bad_lines": figures.bad_lines,
+        "distinct_videos": figures.distinct_videos,
+        "errors_by_reason": dg.MetadataValue.json(figures.errors_by_reason),
     }
 
 

@@ -1,6 +1,12 @@
 """Share links: find, classify and canonicalize the link in every pasted line."""
 
-from pipeline.links.reader import decode_link_bytes, link_file_problem, parse_file
+from pipeline.links.reader import (
+    decode_link_bytes,
+    link_file_problem,
+    parse_blocks,
+    parse_file,
+    parse_stream,
+)
 from pipeline.links.vectorized import LINK_COLUMNS, Link, parse_line, parse_text
 
 __all__ = [
@@ -8,7 +14,9 @@ __all__ = [
     "Link",
     "decode_link_bytes",
     "link_file_problem",
+    "parse_blocks",
     "parse_file",
     "parse_line",
+    "parse_stream",
     "parse_text",
 ]

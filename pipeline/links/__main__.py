@@ -6,21 +6,18 @@ import argparse
 import json
 import sys
 
-from pipeline.links import decode_link_bytes, parse_text
+from pipeline.links import parse_blocks, parse_stream
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.links", description=__doc__)
     parser.add_argument("file", nargs="?", help="link file (default: standard input)")
     args = parser.parse_args(argv)
-    if args.file:
-        with open(args.file, "rb") as handle:
-            data = handle.read()
-    else:
-        data = sys.stdin.buffer.read()
+    frames = parse_blocks(args.file) if args.file else parse_stream(sys.stdin.buffer)
     out = sys.stdout
-    for record in parse_text(decode_link_bytes(data)).iter_rows(named=True):
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    for frame in frames:
+        for record in frame.iter_rows(named=True):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return 0
 
 

@@ -93,10 +93,13 @@ def parse_text(text: str) -> pl.DataFrame:
     return parse_lines(split_lines(text))
 
 
-def parse_lines(raw_lines: list[str]) -> pl.DataFrame:
-    """Lines already cut (numbered from 1), as `rekey` re-reads the stored `links.raw_text`."""
+def parse_lines(raw_lines: list[str], first_line: int = 1) -> pl.DataFrame:
+    """Lines already cut, numbered from `first_line`: as `rekey` re-reads the stored
+    `links.raw_text`, and as a file's blocks follow each other."""
     lines = pl.DataFrame({"raw": raw_lines}, schema={"raw": pl.Utf8})
-    lines = lines.with_row_index("line_no", offset=1).with_columns(pl.col("line_no").cast(pl.Int64))
+    lines = lines.with_row_index("line_no", offset=first_line).with_columns(
+        pl.col("line_no").cast(pl.Int64)
+    )
     stripped = pl.col("raw").str.strip_chars(WHITESPACE)
     lines = lines.filter((stripped != "") & ~stripped.str.starts_with("#"))
     lines = lines.with_columns(

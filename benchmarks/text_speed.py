@@ -87,16 +87,16 @@ def build_warehouse(db: Path, rows: Iterable[Pending]) -> None:
     10,000 at a time. Each row is built from the table's declared schema, so a column added
     later is filled, not missed."""
     now = datetime.now(UTC).replace(tzinfo=None)
-    with connect(db) as conn:
-        for part in batches(rows, 10_000):
-            videos = [
-                {"video_key": key, "title": title, "author_nickname": author}
-                for key, title, author, _, _ in part
-            ]
-            texts = [
-                {"video_key": key, "title": title, "content": text, "char_count": len(text or "")}
-                for key, title, _, text, _ in part
-            ]
+    for part in batches(rows, 10_000):
+        videos = [
+            {"video_key": key, "title": title, "author_nickname": author}
+            for key, title, author, _, _ in part
+        ]
+        texts = [
+            {"video_key": key, "title": title, "content": text, "char_count": len(text or "")}
+            for key, title, _, text, _ in part
+        ]
+        with connect(db) as conn:  # closed each time, so DuckDB's cache does not hold them all
             for table, given in (("videos", videos), ("transcripts", texts)):
                 with registered(conn, "_bench", schema_frame(table, given, now)):
                     conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _bench")

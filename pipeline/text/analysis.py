@@ -26,6 +26,7 @@ import polars as pl
 
 from pipeline.schema import is_lake
 from pipeline.schema.transaction import transaction
+from pipeline.storage.extensions import sql_literal
 from pipeline.storage.frames import lookup, registered, tuple_frame
 from pipeline.text import keywords
 from pipeline.text.index import index_in_place
@@ -198,7 +199,7 @@ def update_text_tables(
             log.info(f"text analysis: {done}/{total} transcripts segmented and stored")
             next_report = time.monotonic() + PROGRESS_SECONDS
     with open_warehouse() as conn:
-        finished = _finish(conn)
+        finished = _finish(conn, log)
         return _stats(conn, processed=stored, index_rebuilt=finished)
 
 
@@ -219,20 +220,24 @@ def _store(conn: duckdb.DuckDBPyConnection, frames: Frames, fingerprint: str, fu
         keep = [key for key, digest in segmented.items() if current.get(key) == digest]
         if not keep:
             return 0
+        # The range first: the chunks go in in key order, so DuckDB skips the other chunks'
+        # row groups by their min and max instead of joining every row with the chunk's keys.
+        changed = (
+            f"video_key BETWEEN {sql_literal(min(keep))} AND {sql_literal(max(keep))} "
+            "AND video_key IN (SELECT video_key FROM _changed)"
+        )
         with lookup(conn, "_changed", "video_key", keep):
             if full:
                 keywords.owe_full_refresh(conn)
             else:
-                keywords.forget_documents(conn, "_changed")
+                keywords.forget_documents(conn, changed)
             for table, frame in frames.items():
-                conn.execute(
-                    f"DELETE FROM {table} WHERE video_key IN (SELECT video_key FROM _changed)"
-                )
+                conn.execute(f"DELETE FROM {table} WHERE {changed}")
                 if len(keep) < len(segmented):
                     frame = frame.filter(pl.col("video_key").is_in(keep))
                 _insert(conn, table, frame)
             if not full:
-                keywords.count_documents(conn, "_changed", len(keep))
+                keywords.count_documents(conn, changed, len(keep))
             conn.execute(
                 "INSERT INTO text_unfinished SELECT video_key FROM _changed "
                 "WHERE video_key NOT IN (SELECT video_key FROM text_unfinished)"
@@ -247,13 +252,15 @@ def _insert(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) ->
         conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _text_rows")
 
 
-def _finish(conn: duckdb.DuckDBPyConnection) -> bool:
+def _finish(conn: duckdb.DuckDBPyConnection, log: Logger) -> bool:
     """Score the videos stored since the last finished update and rebuild the index, this run's
     or those of a run killed before its end; whether there were any."""
-    if conn.execute("SELECT count(*) FROM text_unfinished").fetchone() == (0,):
+    (unfinished,) = conn.execute("SELECT count(*) FROM text_unfinished").fetchone()
+    if not unfinished:
         return False
+    log.info(f"text analysis: keywords and search index for {unfinished} transcripts stored")
     with transaction(conn):
-        keywords.score(conn, "text_unfinished")
+        keywords.score(conn, "video_key IN (SELECT video_key FROM text_unfinished)")
         conn.execute("DELETE FROM text_unfinished")
         if not is_lake(conn):
             index_in_place(conn)

@@ -7,8 +7,8 @@ full refresh, which runs once the videos changed since then exceed `FULL_REFRESH
 corpus. A full refresh owed is said by `keyword_refresh` having no row, so a run resuming a
 killed one owes it too.
 
-`changed` below is a relation of one `video_key` column: the chunk's videos, or every video
-stored since the last finished update (`text_unfinished`).
+`changed` below is a condition on `video_key` naming the changed videos: a chunk's, or every
+video stored since the last finished update (`text_unfinished`).
 """
 
 from __future__ import annotations
@@ -37,10 +37,6 @@ QUALIFY row_number() OVER (PARTITION BY video_key ORDER BY score DESC, token) <=
 """
 
 
-def _scope(changed: str) -> str:
-    return f"video_key IN (SELECT video_key FROM {changed})"
-
-
 def needs_full_refresh(conn: duckdb.DuckDBPyConnection, changing: int) -> bool:
     row = conn.execute("SELECT documents, changed_since FROM keyword_refresh").fetchone()
     return row is None or row[1] + changing > FULL_REFRESH_SHARE * row[0]
@@ -55,16 +51,16 @@ def forget_documents(conn: duckdb.DuckDBPyConnection, changed: str) -> None:
     """Take the changed videos' old tokens out of the counts, before their tokens are replaced."""
     conn.execute(
         "UPDATE token_documents SET docs = token_documents.docs - old.docs "
-        f"FROM ({_DOCUMENT_COUNTS.format(scope=_scope(changed))}) old "
+        f"FROM ({_DOCUMENT_COUNTS.format(scope=changed)}) old "
         "WHERE token_documents.token = old.token"
     )
 
 
 def count_documents(conn: duckdb.DuckDBPyConnection, changed: str, changing: int) -> None:
     """Add the changed videos' new tokens to the counts; their keywords wait for the end."""
-    _count_documents(conn, _scope(changed))
+    _count_documents(conn, changed)
     conn.execute("DELETE FROM token_documents WHERE docs <= 0")
-    conn.execute(f"DELETE FROM video_keywords WHERE {_scope(changed)}")
+    conn.execute(f"DELETE FROM video_keywords WHERE {changed}")
     conn.execute("UPDATE keyword_refresh SET changed_since = changed_since + ?", [changing])
 
 
@@ -73,8 +69,8 @@ def score(conn: duckdb.DuckDBPyConnection, changed: str) -> None:
     if conn.execute("SELECT count(*) FROM keyword_refresh").fetchone() == (0,):
         _refresh_all(conn)
         return
-    corpus = _corpus_size(conn, _scope(changed))
-    conn.execute(_SCORE_KEYWORDS.format(scope=_scope(changed)), {"corpus": corpus})
+    corpus = _corpus_size(conn, changed)
+    conn.execute(_SCORE_KEYWORDS.format(scope=changed), {"corpus": corpus})
 
 
 def _count_documents(conn: duckdb.DuckDBPyConnection, scope: str) -> None:
@@ -94,11 +90,11 @@ def _refresh_all(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("INSERT INTO keyword_refresh VALUES (?, 0)", [corpus[0]])
 
 
-def _corpus_size(conn: duckdb.DuckDBPyConnection, changed_scope: str) -> int:
+def _corpus_size(conn: duckdb.DuckDBPyConnection, changed: str) -> int:
     """Transcripts with any keyword token. Every such transcript has keywords but the changed
     ones, whose keywords were taken out, so the others are counted from the small
     `video_keywords` instead of the token table."""
     return conn.execute(
         "SELECT (SELECT count(DISTINCT video_key) FROM video_keywords) + "
-        f"(SELECT count(DISTINCT video_key) FROM ({_KEYWORD_TOKENS}) WHERE {changed_scope})"
+        f"(SELECT count(DISTINCT video_key) FROM ({_KEYWORD_TOKENS}) WHERE {changed})"
     ).fetchone()[0]

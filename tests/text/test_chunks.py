@@ -55,7 +55,7 @@ def store_then_die(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
     return done
 
-def die(conn):
+def die(conn, log):
     os.kill(os.getpid(), signal.SIGKILL)
 
 if where == "store":

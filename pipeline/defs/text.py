@@ -19,6 +19,7 @@ TEXT_TABLES = (
     "text_state",
     "token_documents",
     "keyword_refresh",
+    "text_unfinished",
     "keyword_stats",
 )
 

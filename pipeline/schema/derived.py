@@ -180,6 +180,14 @@ DERIVED: tuple[Table, ...] = (
         ),
         (),
     ),
+    Table(
+        "text_unfinished",
+        "Bookkeeping of a text analysis under way: videos its committed chunks stored, whose "
+        "keywords and search index entry wait for its end; a run killed before then leaves "
+        "them here for the next one to finish.",
+        (C("video_key", "VARCHAR", "The video.", False),),
+        ("video_key",),
+    ),
 )
 
 LINK_STATUS_VIEW = """

@@ -91,9 +91,16 @@ def _add_media_files(conn: duckdb.DuckDBPyConnection) -> None:
         create_objects(conn)
 
 
+def _add_text_unfinished(conn: duckdb.DuckDBPyConnection) -> None:
+    """The chunked text analysis's bookkeeping (issue 37)."""
+    with transaction(conn):
+        create_objects(conn)
+
+
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _before_versions,
     _add_media_files,
+    _add_text_unfinished,
 )
 LATEST = len(MIGRATIONS)
 

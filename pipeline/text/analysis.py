@@ -1,22 +1,21 @@
-"""The analysis tables inside the warehouse, kept up to date incrementally.
+"""The analysis tables inside the warehouse, kept up to date incrementally, a chunk at a time.
 
 Only transcripts whose title, author or text changed since the last call are re-segmented (a
 digest per video in `text_state`, compared in SQL); the digest includes the segmenter's
-fingerprint, so a user-dictionary edit re-segments everything. Keywords are TF-IDF over the
-whole corpus, yet a run pays only for what changed: document frequencies live in
-`token_documents`, updated by the changed videos' tokens, and only the changed videos are
-scored. Older videos keep the IDF of the last full refresh, which runs once the videos changed
-since then exceed `FULL_REFRESH_SHARE` of the corpus. The BM25 index has no incremental update
-in DuckDB's `fts`; it is rebuilt when anything changed (seconds for 100,000 videos, see
-docs/BENCHMARKS.md), in the warehouse file or, on a lake, in a local file
-(`pipeline.text.index`).
+fingerprint, so a user-dictionary edit re-segments everything. They are read, segmented and
+stored `chunk` transcripts at a time, each chunk committed on its own, so memory does not grow
+with the work, and a run killed midway resumes where it stopped: the chunks it stored have
+current digests. Keywords (`pipeline.text.keywords`) and the BM25 index wait for the end, when
+the videos stored since the last finished update (`text_unfinished`) are scored and the index
+rebuilt once, in one transaction: DuckDB's `fts` has no incremental update (seconds for 100,000
+videos, see docs/BENCHMARKS.md). On a lake the index is a local file (`pipeline.text.index`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import repeat
@@ -27,17 +26,17 @@ import polars as pl
 
 from pipeline.schema import is_lake
 from pipeline.schema.transaction import transaction
+from pipeline.storage.extensions import sql_literal
 from pipeline.storage.frames import lookup, registered, tuple_frame
+from pipeline.text import keywords
 from pipeline.text.index import index_in_place
 from pipeline.text.normalize import normalize_lines, normalize_text
 from pipeline.text.segment import Segmenter, segmenter
 from pipeline.text.sentences import split_sentences
 
-KEYWORDS_PER_VIDEO = 10
-FULL_REFRESH_SHARE = 0.1
 PROGRESS_SECONDS = 10.0
-# Transcripts segmented at a time, between progress reports.
-CHUNK = 1_000
+# Transcripts read, segmented and committed at a time: what bounds the memory of a run.
+CHUNK = 5_000
 
 Opener = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 Logger = logging.Logger | logging.LoggerAdapter
@@ -46,24 +45,19 @@ Pending = tuple[str, str | None, str | None, str | None, str]
 # Rows for the text tables, by table name.
 Frames = dict[str, pl.DataFrame]
 
-# Keywords count only tokens of two characters or more: single characters are mostly particles.
-_KEYWORD_TOKENS = "SELECT video_key, token FROM transcript_tokens WHERE length(token) > 1"
-_DOCUMENT_COUNTS = (
-    f"SELECT token, count(DISTINCT video_key) AS docs FROM ({_KEYWORD_TOKENS}) WHERE {{scope}} "
-    "GROUP BY token"
+# Transcripts (within `scope`) whose digest, text and segmenter, differs from the one segmented
+# last.
+_PENDING = (
+    "SELECT video_key, title, author_nickname, content, digest FROM ("
+    "SELECT t.video_key, coalesce(v.title, t.title) AS title, v.author_nickname, t.content, "
+    "md5(concat_ws(chr(0), $fingerprint, coalesce(v.title, t.title, ''), "
+    "coalesce(v.author_nickname, ''), coalesce(t.content, ''))) AS digest, s.content_hash "
+    "FROM transcripts t LEFT JOIN videos v USING (video_key) "
+    "LEFT JOIN text_state s USING (video_key) WHERE {scope}) "
+    "WHERE content_hash IS DISTINCT FROM digest"
 )
-# TF-IDF: term frequency within a transcript times the smoothed inverse share of transcripts that
-# use the term; $corpus is the number of transcripts with any keyword token.
-_SCORE_KEYWORDS = f"""
-INSERT INTO video_keywords
-WITH tf AS (
-  SELECT video_key, token, count(*) AS n, sum(count(*)) OVER (PARTITION BY video_key) AS total
-  FROM ({_KEYWORD_TOKENS}) WHERE {{scope}} GROUP BY video_key, token)
-SELECT video_key, token, round(n / total * (ln(($corpus + 1) / (d.docs + 1)) + 1), 6) AS score
-FROM tf JOIN token_documents d USING (token)
-QUALIFY row_number() OVER (PARTITION BY video_key ORDER BY score DESC, token) <= {KEYWORDS_PER_VIDEO}
-"""
-_CHANGED_SCOPE = "video_key IN (SELECT video_key FROM _changed)"
+# A chunk's range of keys.
+_BOUNDS = {"after": "video_key > $after", "upto": "video_key <= $upto"}
 
 
 @dataclass(frozen=True)
@@ -91,42 +85,47 @@ class TextStats:
         )
 
 
-def _pending(
-    conn: duckdb.DuckDBPyConnection, fingerprint: str, scope: str = "TRUE"
-) -> list[Pending]:
-    """Transcripts (within `scope`) whose digest, text and segmenter, differs from the one
-    segmented last."""
-    return conn.execute(
-        "SELECT video_key, title, author_nickname, content, digest FROM ("
-        "SELECT t.video_key, coalesce(v.title, t.title) AS title, v.author_nickname, t.content, "
-        "md5(concat_ws(chr(0), $fingerprint, coalesce(v.title, t.title, ''), "
-        "coalesce(v.author_nickname, ''), coalesce(t.content, ''))) AS digest, s.content_hash "
-        "FROM transcripts t LEFT JOIN videos v USING (video_key) "
-        f"LEFT JOIN text_state s USING (video_key) WHERE {scope}) "
-        "WHERE content_hash IS DISTINCT FROM digest",
-        {"fingerprint": fingerprint},
-    ).fetchall()
+def _plan(conn: duckdb.DuckDBPyConnection, fingerprint: str, chunk: int) -> tuple[int, list[str]]:
+    """How many transcripts are pending, and every `chunk`-th of their keys in key order: the
+    chunks' bounds, so that each chunk reads only its own range."""
+    total, bounds = conn.execute(
+        "SELECT count(*), coalesce(list(video_key ORDER BY video_key) FILTER (n % $chunk = 0), []) "
+        "FROM (SELECT video_key, row_number() OVER (ORDER BY video_key) AS n "
+        f"FROM ({_PENDING.format(scope='TRUE')}))",
+        {"fingerprint": fingerprint, "chunk": chunk},
+    ).fetchone()
+    return total, bounds
 
 
-def segment_transcripts(pending: list[Pending], loaded: Segmenter, log: Logger) -> Frames:
-    """The rows of the text tables for `pending`, a chunk at a time, so that a long
-    re-segmentation (a dictionary edit) reports its progress."""
-    parts: list[Frames] = []
-    next_report = time.monotonic() + PROGRESS_SECONDS
-    for start in range(0, len(pending), CHUNK):
-        parts.append(_segment_chunk(pending[start : start + CHUNK], loaded))
-        if time.monotonic() >= next_report:
-            done = min(start + CHUNK, len(pending))
-            log.info(f"text analysis: {done}/{len(pending)} transcripts segmented")
-            next_report = time.monotonic() + PROGRESS_SECONDS
-    if not parts:
-        return _segment_chunk([], loaded)
-    return {table: pl.concat([part[table] for part in parts]) for table in parts[0]}
+def _read_chunks(
+    open_warehouse: Opener, fingerprint: str, bounds: list[str], chunk: int
+) -> Iterator[list[Pending]]:
+    """The pending transcripts, at most `chunk` at a time in key order, each read with the
+    warehouse open only for the read. A transcript changed again after its chunk was read is
+    left for the next run."""
+    after: str | None = None
+    for upto in [*bounds, None]:
+        while True:
+            given = {
+                name: key for name, key in (("after", after), ("upto", upto)) if key is not None
+            }
+            scope = " AND ".join(_BOUNDS[name] for name in given) or "TRUE"
+            with open_warehouse() as conn:
+                rows = conn.execute(
+                    f"{_PENDING.format(scope=scope)} ORDER BY video_key LIMIT $chunk",
+                    {"fingerprint": fingerprint, "chunk": chunk, **given},
+                ).fetchall()
+            if rows:
+                yield rows
+                after = rows[-1][0]
+            if len(rows) < chunk:
+                break
+        after = upto
 
 
-def _segment_chunk(pending: list[Pending], loaded: Segmenter) -> Frames:
-    """Rows built column by column: polars takes columns about ten times faster than row
-    tuples, and a sentence's tokens go in at once."""
+def segment_transcripts(pending: Sequence[Pending], loaded: Segmenter) -> Frames:
+    """The text tables' rows for one chunk, built column by column: polars takes columns about
+    ten times faster than row tuples, and a sentence's tokens go in at once."""
     segment = loaded.segment
     s_key, s_no, s_text, s_normalized, s_start, s_end = ([] for _ in range(6))
     t_key, t_sentence, t_no, t_token, t_pos = ([] for _ in range(5))
@@ -170,53 +169,79 @@ def _frame(table: str, *columns: Sequence[object]) -> pl.DataFrame:
 
 
 def update_text_tables(
-    open_warehouse: Opener, log: Logger | None = None, *, dictionary_dir: Path | None = None
+    open_warehouse: Opener,
+    log: Logger | None = None,
+    *,
+    dictionary_dir: Path | None = None,
+    chunk: int = CHUNK,
 ) -> TextStats:
     """Segmenting runs with the warehouse closed (10,000 transcripts take 1.5 s, a whole
     corpus re-segmented after a dictionary edit much longer), so other runs' writes and
-    people's queries are not locked out meanwhile. Its results go in with the keywords and the
-    rebuilt index in one short transaction."""
+    people's queries are not locked out meanwhile; each chunk's rows go in in one short
+    transaction, then the keywords and the index in one more."""
     log = log or logging.getLogger("pipeline.text")
     loaded = segmenter(dictionary_dir)
     fingerprint = loaded.fingerprint
     with open_warehouse() as conn:
-        pending = _pending(conn, fingerprint)
-    stored = 0
-    if pending:
-        log.info(f"text analysis: segmenting {len(pending)} new or changed transcripts")
-        frames = segment_transcripts(pending, loaded, log)
+        total, bounds = _plan(conn, fingerprint, chunk)
+        # Decided once for the whole update, as if it were stored at once.
+        full = total > 0 and keywords.needs_full_refresh(conn, total)
+    stored = done = 0
+    next_report = time.monotonic() + PROGRESS_SECONDS
+    for pending in _read_chunks(open_warehouse, fingerprint, bounds, chunk):
+        if not done:
+            log.info(f"text analysis: segmenting {total} new or changed transcripts")
+        frames = segment_transcripts(pending, loaded)
         with open_warehouse() as conn:
-            stored = _store(conn, frames, fingerprint)
+            stored += _store(conn, frames, fingerprint, full)
+        done += len(pending)
+        if time.monotonic() >= next_report:
+            log.info(f"text analysis: {done}/{total} transcripts segmented and stored")
+            next_report = time.monotonic() + PROGRESS_SECONDS
     with open_warehouse() as conn:
-        return _stats(conn, processed=stored, index_rebuilt=stored > 0)
+        finished = _finish(conn, log)
+        return _stats(conn, processed=stored, index_rebuilt=finished)
 
 
-def _store(conn: duckdb.DuckDBPyConnection, frames: Frames, fingerprint: str) -> int:
+def _store(conn: duckdb.DuckDBPyConnection, frames: Frames, fingerprint: str, full: bool) -> int:
     """Write what was segmented, except videos whose digest moved on meanwhile: changed again
-    (the next run takes them) or already stored by a concurrent run."""
+    (the next run takes them) or already stored by a concurrent run. The videos stored are
+    noted in `text_unfinished` in the same transaction."""
     segmented = dict(frames["text_state"].iter_rows())
     with transaction(conn):
         with lookup(conn, "_segmented", "video_key", segmented):
             scope = "video_key IN (SELECT video_key FROM _segmented)"
-            current = {row[0]: row[-1] for row in _pending(conn, fingerprint, scope)}
+            current = {
+                row[0]: row[-1]
+                for row in conn.execute(
+                    _PENDING.format(scope=scope), {"fingerprint": fingerprint}
+                ).fetchall()
+            }
         keep = [key for key, digest in segmented.items() if current.get(key) == digest]
         if not keep:
             return 0
+        # The range first: the chunks go in in key order, so DuckDB skips the other chunks'
+        # row groups by their min and max instead of joining every row with the chunk's keys.
+        changed = (
+            f"video_key BETWEEN {sql_literal(min(keep))} AND {sql_literal(max(keep))} "
+            "AND video_key IN (SELECT video_key FROM _changed)"
+        )
         with lookup(conn, "_changed", "video_key", keep):
-            full = _needs_full_refresh(conn, len(keep))
-            if not full:
-                _forget_documents(conn)
+            if full:
+                keywords.owe_full_refresh(conn)
+            else:
+                keywords.forget_documents(conn, changed)
             for table, frame in frames.items():
-                conn.execute(f"DELETE FROM {table} WHERE {_CHANGED_SCOPE}")
+                conn.execute(f"DELETE FROM {table} WHERE {changed}")
                 if len(keep) < len(segmented):
                     frame = frame.filter(pl.col("video_key").is_in(keep))
                 _insert(conn, table, frame)
-            if full:
-                _refresh_all_keywords(conn)
-            else:
-                _refresh_changed_keywords(conn, len(keep))
-        if not is_lake(conn):
-            index_in_place(conn)
+            if not full:
+                keywords.count_documents(conn, changed, len(keep))
+            conn.execute(
+                "INSERT INTO text_unfinished SELECT video_key FROM _changed "
+                "WHERE video_key NOT IN (SELECT video_key FROM text_unfinished)"
+            )
     return len(keep)
 
 
@@ -227,58 +252,19 @@ def _insert(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) ->
         conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _text_rows")
 
 
-def _needs_full_refresh(conn: duckdb.DuckDBPyConnection, changing: int) -> bool:
-    row = conn.execute("SELECT documents, changed_since FROM keyword_refresh").fetchone()
-    return row is None or row[1] + changing > FULL_REFRESH_SHARE * row[0]
-
-
-def _count_documents(conn: duckdb.DuckDBPyConnection, scope: str) -> None:
-    conn.execute(
-        f"MERGE INTO token_documents USING ({_DOCUMENT_COUNTS.format(scope=scope)}) AS counted "
-        "USING (token) WHEN MATCHED THEN UPDATE SET docs = token_documents.docs + counted.docs "
-        "WHEN NOT MATCHED THEN INSERT *"
-    )
-
-
-def _forget_documents(conn: duckdb.DuckDBPyConnection) -> None:
-    """Take the changed videos' old tokens out of the counts, before their tokens are replaced."""
-    conn.execute(
-        "UPDATE token_documents SET docs = token_documents.docs - old.docs "
-        f"FROM ({_DOCUMENT_COUNTS.format(scope=_CHANGED_SCOPE)}) old "
-        "WHERE token_documents.token = old.token"
-    )
-
-
-def _refresh_all_keywords(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute("DELETE FROM token_documents")
-    _count_documents(conn, "TRUE")
-    corpus = _corpus_size(conn)
-    conn.execute("DELETE FROM video_keywords")
-    conn.execute(_SCORE_KEYWORDS.format(scope="TRUE"), {"corpus": corpus})
-    conn.execute("DELETE FROM keyword_refresh")
-    conn.execute("INSERT INTO keyword_refresh VALUES (?, 0)", [corpus])
-
-
-def _refresh_changed_keywords(conn: duckdb.DuckDBPyConnection, changing: int) -> None:
-    _count_documents(conn, _CHANGED_SCOPE)
-    conn.execute("DELETE FROM token_documents WHERE docs <= 0")
-    conn.execute(f"DELETE FROM video_keywords WHERE {_CHANGED_SCOPE}")
-    corpus = _corpus_size(conn, unchanged_from_keywords=True)
-    conn.execute(_SCORE_KEYWORDS.format(scope=_CHANGED_SCOPE), {"corpus": corpus})
-    conn.execute("UPDATE keyword_refresh SET changed_since = changed_since + ?", [changing])
-
-
-def _corpus_size(conn: duckdb.DuckDBPyConnection, unchanged_from_keywords: bool = False) -> int:
-    """Transcripts with any keyword token. Every such transcript has keywords, so the unchanged
-    ones can be counted from the small `video_keywords` instead of the token table."""
-    if not unchanged_from_keywords:
-        return conn.execute(
-            f"SELECT count(DISTINCT video_key) FROM ({_KEYWORD_TOKENS})"
-        ).fetchone()[0]
-    return conn.execute(
-        "SELECT (SELECT count(DISTINCT video_key) FROM video_keywords) + "
-        f"(SELECT count(DISTINCT video_key) FROM ({_KEYWORD_TOKENS}) WHERE {_CHANGED_SCOPE})"
-    ).fetchone()[0]
+def _finish(conn: duckdb.DuckDBPyConnection, log: Logger) -> bool:
+    """Score the videos stored since the last finished update and rebuild the index, this run's
+    or those of a run killed before its end; whether there were any."""
+    (unfinished,) = conn.execute("SELECT count(*) FROM text_unfinished").fetchone()
+    if not unfinished:
+        return False
+    log.info(f"text analysis: keywords and search index for {unfinished} transcripts stored")
+    with transaction(conn):
+        keywords.score(conn, "video_key IN (SELECT video_key FROM text_unfinished)")
+        conn.execute("DELETE FROM text_unfinished")
+        if not is_lake(conn):
+            index_in_place(conn)
+    return True
 
 
 def _stats(conn: duckdb.DuckDBPyConnection, processed: int, index_rebuilt: bool) -> TextStats:

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 import rjieba
 from hypothesis import given
@@ -21,7 +22,6 @@ from hypothesis import strategies as st
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.storage.db import connect
 from pipeline.storage.extensions import load_fts
-from pipeline.text import analysis as text_analysis_module
 from pipeline.text import segment as segment_module
 from pipeline.text.analysis import segment_transcripts, update_text_tables
 from pipeline.text.normalize import nfkc, normalize_lines, normalize_text
@@ -382,15 +382,12 @@ def test_another_segmenter_release_resegments_every_transcript(
     assert update_text_tables(opener(db)).processed == 0
 
 
-def test_segmenting_a_chunk_at_a_time_gives_the_rows_of_one_pass(
-    monkeypatch: pytest.MonkeyPatch,
-):
-    """Chunks only pace the progress log: their rows, joined, are those of one pass."""
+def test_segmenting_a_chunk_at_a_time_gives_the_rows_of_one_pass():
+    """Chunks only bound the memory: their rows, joined, are those of one pass."""
     pending = [(f"douyin:{n}", TITLE, None, CONTENT, f"digest{n}") for n in range(5)]
-    log = logging.getLogger("test.text.chunks")
-    whole = segment_transcripts(pending, segment_module.segmenter(), log)
-    monkeypatch.setattr(text_analysis_module, "CHUNK", 2)
-    chunked = segment_transcripts(pending, segment_module.segmenter(), log)
+    whole = segment_transcripts(pending, segment_module.segmenter())
+    parts = [segment_transcripts(pending[n : n + 2], segment_module.segmenter()) for n in (0, 2, 4)]
+    chunked = {table: pl.concat([part[table] for part in parts]) for table in whole}
     assert whole["text_state"]["video_key"].to_list() == [key for key, *_ in pending]
     for table, frame in whole.items():
         assert frame.height > 0 and chunked[table].equals(frame), table

@@ -28,6 +28,7 @@ from pipeline.derive.tables import refresh_normalized, stale_keys
 from pipeline.reads import reports
 from pipeline.reads import work as queries
 from pipeline.schema.transaction import transaction
+from pipeline.status import MediaStatus
 from pipeline.steps.calls import CallsProgress, call_coze
 from pipeline.steps.halts import clear_halts, record_halt
 from pipeline.steps.media import utc_now
@@ -168,7 +169,8 @@ def coze_calls(
         running = queries.running_jobs(conn, batches)
         durations = JobDurations(queries.recent_run_seconds(conn, DURATION_WINDOW))
         backlog = queries.media_todo(conn, batches, media.wanted, utc_now())
-        saved = queries.saved_media(conn, [w.item.video_key for w in work]) if refresh else ()
+        keys = [w.item.video_key for w in work]
+        saved = queries.recorded_kinds(conn, keys, MediaStatus.OK) if refresh else {}
     budget = CallBudget(config.max_calls or coze.max_calls)
     fetcher = media.fetcher(warehouse, context.log, saved)
 

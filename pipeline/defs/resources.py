@@ -1,7 +1,7 @@
 """Resources: where the warehouse and link files live, and how to reach Coze."""
 
 import logging
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -239,7 +239,7 @@ class MediaResource(dg.ConfigurableResource):
         self,
         warehouse: WarehouseResource,
         logger: logging.Logger | logging.LoggerAdapter,
-        saved: Collection[tuple[str, str]] = (),
+        saved: Mapping[str, Collection[str]] | None = None,
     ) -> MediaFetcher:
         recorder = MediaRecorder(
             warehouse.location, lock_wait_seconds=warehouse.lock_wait_seconds, logger=logger

@@ -45,6 +45,13 @@ _BATCH_KEYS = """
 """
 
 
+# The videos of the batches in `_batches` that have a usable link, listed or not.
+_BATCH_VIDEO_KEYS = (
+    "SELECT DISTINCT video_key FROM links WHERE error IS NULL "
+    "AND batch IN (SELECT batch FROM _batches)"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class VideoWork:
     """One video's calls this run: its metadata call if unresolved, then its submit if its
@@ -98,11 +105,8 @@ def media_todo(
     if not kinds:
         return []
     wanted = {"kinds": list(kinds)}
+    keys = _BATCH_VIDEO_KEYS
     with lookup(conn, "_batches", "batch", batches):
-        keys = (
-            "SELECT DISTINCT video_key FROM links WHERE error IS NULL "
-            "AND batch IN (SELECT batch FROM _batches)"
-        )
         pending = conn.execute(
             "SELECT video_key, kind, url, url_expires_at, attempts FROM media_files "
             f"WHERE status = '{MediaStatus.PENDING}' AND list_contains($kinds, kind) "
@@ -138,11 +142,17 @@ def media_todo(
 
 
 def recorded_kinds(
-    conn: duckdb.DuckDBPyConnection, video_keys: Sequence[str]
+    conn: duckdb.DuckDBPyConnection,
+    video_keys: Sequence[str],
+    status: MediaStatus | None = None,
 ) -> dict[str, set[str]]:
+    """The kinds of file each video has a row for (of `status` only, when given): a refreshed
+    answer does not fetch again what is saved."""
     with lookup(conn, "_keys", "video_key", video_keys):
         rows = conn.execute(
-            "SELECT video_key, kind FROM media_files WHERE video_key IN (SELECT video_key FROM _keys)"
+            "SELECT video_key, kind FROM media_files WHERE video_key IN (SELECT video_key FROM _keys) "
+            "AND ($status IS NULL OR status = $status)",
+            {"status": status},
         ).fetchall()
     kinds: dict[str, set[str]] = {}
     for key, kind in rows:
@@ -161,16 +171,6 @@ def _settle_expired(file: MediaFile, now: datetime) -> MediaFile:
             file, status=MediaStatus.EXPIRED, error="the URL expired before it was saved"
         )
     return file
-
-
-def saved_media(conn: duckdb.DuckDBPyConnection, video_keys: Sequence[str]) -> set[tuple[str, str]]:
-    """(video_key, kind) of files already saved: a refreshed answer does not fetch them again."""
-    with lookup(conn, "_keys", "video_key", video_keys):
-        rows = conn.execute(
-            f"SELECT video_key, kind FROM media_files WHERE status = '{MediaStatus.OK}' "
-            "AND video_key IN (SELECT video_key FROM _keys)"
-        ).fetchall()
-    return {(key, kind) for key, kind in rows}
 
 
 def recent_run_seconds(conn: duckdb.DuckDBPyConnection, limit: int) -> list[float]:
@@ -197,10 +197,7 @@ def running_jobs(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> lis
 
 def batch_video_keys(conn: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> list[str]:
     with lookup(conn, "_batches", "batch", batches):
-        rows = conn.execute(
-            "SELECT DISTINCT video_key FROM links WHERE error IS NULL "
-            "AND batch IN (SELECT batch FROM _batches)"
-        ).fetchall()
+        rows = conn.execute(_BATCH_VIDEO_KEYS).fetchall()
     return [r[0] for r in rows]
 
 

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -47,14 +47,14 @@ class MediaFetcher:
         log: Logger,
         *,
         kinds: Sequence[Kind],
-        saved: Collection[tuple[str, str]] = (),
+        saved: Mapping[str, Collection[str]] | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        """`saved`: (video_key, kind) already in the store, which a refreshed answer (one
-        `--refresh-expired` paid for) does not fetch again."""
+        """`saved`: the kinds each video has in the store already, which a refreshed answer
+        (one `--refresh-expired` paid for) does not fetch again."""
         self.store = store
         self.kinds = tuple(kinds)
-        self.saved = saved
+        self.saved = saved or {}
         self.limits = limits
         self.recorder = recorder
         self.log = log
@@ -93,7 +93,7 @@ class MediaFetcher:
         """The wanted files a metadata answer names, at once."""
         urls = media_urls(answer.cover_image_url, answer.avatar_url, answer.play_url)
         files = wanted_files(video_key, urls, self.kinds, self.clock())
-        self.offer(f for f in files if (f.video_key, f.kind) not in self.saved)
+        self.offer(f for f in files if f.kind not in self.saved.get(video_key, ()))
 
     def offer(self, files: Iterable[MediaFile]) -> None:
         """Record the files (pending, or expired already) and fetch the pending ones."""

@@ -3,8 +3,8 @@
 Only transcripts whose title, author or text changed since the last call are re-segmented (a
 digest per video in `text_state`, compared in SQL); the digest includes the segmenter's
 fingerprint, so a user-dictionary edit re-segments everything. They are read, segmented and
-stored `chunk` transcripts at a time, each chunk committed on its own, so memory does not grow
-with the work, and a run killed midway resumes where it stopped: the chunks it stored have
+stored `chunk` transcripts at a time, each chunk committed on its own (and stored while the next
+is segmented), so memory does not grow with the work, and a run killed midway resumes where it stopped: the chunks it stored have
 current digests. Keywords (`pipeline.text.keywords`) and the BM25 index wait for the end, when
 the videos stored since the last finished update (`text_unfinished`) are scored and the index
 rebuilt once, in one transaction: DuckDB's `fts` has no incremental update (seconds for 100,000
@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import repeat
@@ -175,10 +176,11 @@ def update_text_tables(
     dictionary_dir: Path | None = None,
     chunk: int = CHUNK,
 ) -> TextStats:
-    """Segmenting runs with the warehouse closed (10,000 transcripts take 1.5 s, a whole
-    corpus re-segmented after a dictionary edit much longer), so other runs' writes and
-    people's queries are not locked out meanwhile; each chunk's rows go in in one short
-    transaction, then the keywords and the index in one more."""
+    """The warehouse is open only to read a chunk and to store one (a whole corpus
+    re-segmented after a dictionary edit takes minutes), so other runs' writes and people's
+    queries are not locked out meanwhile; each chunk's rows go in in one short transaction, then
+    the keywords and the index in one more. At most two chunks are held at once: the one being
+    stored and the next one being segmented."""
     log = log or logging.getLogger("pipeline.text")
     loaded = segmenter(dictionary_dir)
     fingerprint = loaded.fingerprint
@@ -186,18 +188,29 @@ def update_text_tables(
         total, bounds = _plan(conn, fingerprint, chunk)
         # Decided once for the whole update, as if it were stored at once.
         full = total > 0 and keywords.needs_full_refresh(conn, total)
+    def store(frames: Frames) -> int:
+        with open_warehouse() as conn:
+            return _store(conn, frames, fingerprint, full)
+
     stored = done = 0
     next_report = time.monotonic() + PROGRESS_SECONDS
-    for pending in _read_chunks(open_warehouse, fingerprint, bounds, chunk):
-        if not done:
-            log.info(f"text analysis: segmenting {total} new or changed transcripts")
-        frames = segment_transcripts(pending, loaded)
-        with open_warehouse() as conn:
-            stored += _store(conn, frames, fingerprint, full)
-        done += len(pending)
-        if time.monotonic() >= next_report:
-            log.info(f"text analysis: {done}/{total} transcripts segmented and stored")
-            next_report = time.monotonic() + PROGRESS_SECONDS
+    unstored: Frames | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="text-store") as storer:
+        # Each chunk is read while no other is being stored, then segmented while the one
+        # before it is stored: DuckDB leaves the GIL while it writes, so the two use both cores.
+        for pending in _read_chunks(open_warehouse, fingerprint, bounds, chunk):
+            if not done:
+                log.info(f"text analysis: segmenting {total} new or changed transcripts")
+            storing = storer.submit(store, unstored) if unstored is not None else None
+            unstored = segment_transcripts(pending, loaded)
+            if storing is not None:
+                stored += storing.result()
+            done += len(pending)
+            if time.monotonic() >= next_report:
+                log.info(f"text analysis: {done}/{total} transcripts segmented, {stored} stored")
+                next_report = time.monotonic() + PROGRESS_SECONDS
+        if unstored is not None:
+            stored += store(unstored)
     with open_warehouse() as conn:
         finished = _finish(conn, log)
         return _stats(conn, processed=stored, index_rebuilt=finished)

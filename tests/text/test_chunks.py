@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -211,3 +212,32 @@ def test_a_kill_after_the_last_chunk_leaves_the_index_to_the_next_run(
     assert rows(killed) == rows(whole)
     again = update_text_tables(lambda: connect(killed))
     assert not again.index_rebuilt
+
+
+def test_a_chunk_is_segmented_while_the_one_before_it_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storing a chunk waits until the next chunk's segmenting has begun: that happens only if
+    the two overlap (a deadline, not a time, ends the wait where they do not)."""
+    db = tmp_path / "w.duckdb"
+    add_videos(db, 0, 6)
+    began = [threading.Event() for _ in range(3)]
+    overlapped: list[bool] = []
+    segment, store = analysis.segment_transcripts, analysis._store
+
+    def segment_spy(pending: list[Pending], loaded: Segmenter) -> Frames:
+        began[sum(event.is_set() for event in began)].set()
+        return segment(pending, loaded)
+
+    def store_when_next_began(
+        conn: duckdb.DuckDBPyConnection, frames: Frames, *args: object, **kwargs: object
+    ) -> int:
+        stored = len(overlapped) + 1
+        if stored < len(began):
+            overlapped.append(began[stored].wait(timeout=60))
+        return store(conn, frames, *args, **kwargs)
+
+    monkeypatch.setattr(analysis, "segment_transcripts", segment_spy)
+    monkeypatch.setattr(analysis, "_store", store_when_next_began)
+    assert update_text_tables(lambda: connect(db), chunk=2).processed == 6
+    assert overlapped == [True, True]

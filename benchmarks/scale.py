@@ -7,8 +7,8 @@ from outside, and its wall time is spawn to exit. The table goes into docs/BENCH
 `BEGIN` and `END`, the issue's targets beside the figures, unless `--no-write`.
 
 On Linux a child's `ru_maxrss` counts the RSS of the process it was spawned from (`exec` keeps
-the old memory's high-water mark), so this launcher imports nothing heavy: link files, fixtures
-and warehouses are made by child modes of this module (`--child`), and each row prints the
+the old memory's high-water mark), so this launcher imports nothing heavy: link files and
+warehouses are made by child modes of this module (`--child`), and each row prints the
 launcher's own peak (`launcher_rss_mib`), below which no figure can go.
 """
 
@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -201,13 +202,12 @@ class Rows:
             command = ["pipeline", "run", "--links", str(file), "--db", str(db)]
             child = measure([sys.executable, "-m", *command], workdir, env)
             stats = emulator.stats()
-        counts = json.loads(helper(self.workdir, "count", str(db)))
         self.record(
             "run",
             size,
             child,
             load,
-            **counts,
+            **run_status(child.stdout),
             rps_limit=self.run_rps,
             requests=stats["requests"],
             http_429=stats["rate_limited"],
@@ -215,9 +215,20 @@ class Rows:
         )
 
 
+def run_status(stdout: str) -> dict[str, int]:
+    """The counts of the summary `python -m pipeline run` prints (`pipeline.runs.summary`):
+    lines, videos, metadata and transcripts ok, pending, failed, uncertain, trimmed."""
+    counts = {}
+    for line in stdout.splitlines():
+        if line.startswith(("  lines: ", "  videos: ")):
+            for name, value in re.findall(r"([a-z][a-z ]*): (\d+)", line):
+                counts[name.strip().replace(" ", "_")] = int(value)
+    return counts
+
+
 def child_mode(args: Sequence[str]) -> None:
     """The work the launcher must not do itself, since its memory would count in the next
-    child's peak: make a file or a warehouse, count rows, or run the `links` step's work."""
+    child's peak: make a file or a warehouse, or run the `links` step's work."""
     mode, *rest = args
     if mode == "generate":
         kind, path, size = rest
@@ -236,15 +247,6 @@ def child_mode(args: Sequence[str]) -> None:
             pass
     elif mode == "links":
         stage_links_step(Path(rest[0]), Path(rest[1]))
-    elif mode == "count":
-        from pipeline.storage.db import connect
-
-        with connect(rest[0], read_only=True) as conn:
-            counts = {
-                table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
-                for table in ("links", "videos", "transcripts")
-            }
-        print(json.dumps(counts))
     else:
         raise SystemExit(f"unknown child mode {mode!r}")
 
@@ -274,9 +276,14 @@ def figures_cell(row: dict[str, Any]) -> str:
             f"({row['update_seconds']:,} s), segmentation alone "
             f"{row['segment_transcripts_per_second']:,} /s"
         )
+    left = ", ".join(
+        f"{row[name]:,} {name}" for name in ("pending", "failed", "uncertain") if row[name]
+    )
     return (
-        f"{row['transcripts']:,} transcripts, {row['requests']:,} requests, "
-        f"{row['sustained_rps']:,} req/s sustained, {row['http_429']:,} 429s"
+        f"{row['transcripts_ok']:,} transcripts ok of {row['videos']:,} videos"
+        + (f" ({left})" if left else "")
+        + f", {row['requests']:,} requests, {row['sustained_rps']:,} req/s sustained, "
+        f"{row['http_429']:,} 429s"
     )
 
 

@@ -14,6 +14,7 @@ from benchmarks.scale import (
     measure,
     merged_rows,
     replace_block,
+    run_status,
     table_row,
     target_cell,
     write_docs,
@@ -43,7 +44,16 @@ def row(work: str, size: int, rss: int, seconds: float = 1.0, **extras: object) 
             "update_seconds": 64.5,
             "segment_transcripts_per_second": 9000,
         },
-        "run": {"transcripts": size, "requests": 3 * size, "sustained_rps": 200.0, "http_429": 0},
+        "run": {
+            "videos": size,
+            "transcripts_ok": size,
+            "pending": 0,
+            "failed": 0,
+            "uncertain": 0,
+            "requests": 3 * size,
+            "sustained_rps": 200.0,
+            "http_429": 0,
+        },
     }[work]
     return {
         "work": work,
@@ -84,7 +94,8 @@ def test_measures_every_row_in_a_child_and_counts_what_plan_and_links_read(tmp_p
     assert plan["distinct_videos"] == links["distinct_videos"] == usable["video_key"].n_unique()
     assert plan["metadata_calls"] == plan["submits"] == plan["distinct_videos"]
     assert text["stored"] == 40 and text["transcripts_per_second"] > 0
-    assert run["links"] == run["videos"] == run["transcripts"] == 20
+    assert run["lines"] == run["videos"] == run["metadata_ok"] == run["transcripts_ok"] == 20
+    assert run["pending"] == run["failed"] == run["uncertain"] == 0
     assert run["requests"] >= 3 * 20
     assert DOCS.read_bytes() == docs_before
 
@@ -186,3 +197,28 @@ def test_writing_twice_gives_the_same_file_and_keeps_the_other_sections(tmp_path
     assert "`python -m benchmarks.scale --run-links 10000`" in words
     assert "2 cores, 23.4 GiB RAM" in words and "abc1234" in words
     assert once.count("| `plan` |") == once.count("| whole command |") == 1
+
+
+def test_the_runs_summary_gives_what_is_left_undone() -> None:
+    printed = (
+        "Warehouse w.duckdb, batch links-10\n"
+        "  lines: 10 (0 not usable links)\n"
+        "  videos: 10  metadata ok: 10  transcripts ok: 8  pending: 1  failed: 0  uncertain: 1  "
+        "trimmed: 0\n"
+        "  media: 20 files saved (2,048 bytes, 20 distinct) in m; pending: 0  expired: 0  failed: 0"
+    )
+    status = run_status(printed)
+    assert status == {
+        "lines": 10,
+        "videos": 10,
+        "metadata_ok": 10,
+        "transcripts_ok": 8,
+        "pending": 1,
+        "failed": 0,
+        "uncertain": 1,
+        "trimmed": 0,
+    }
+    figures = row("run", 10, 700) | status
+    assert "8 transcripts ok of 10 videos (1 pending, 1 uncertain), 30 requests" in table_row(
+        figures
+    )

@@ -210,6 +210,8 @@ class Rows:
             **run_status(child.stdout),
             rps_limit=self.run_rps,
             requests=stats["requests"],
+            submits=stats["submits"],
+            polls=stats["polls"],
             http_429=stats["rate_limited"],
             sustained_rps=round(stats["requests"] / max(stats["busy_seconds"], 1e-9), 1),
         )

@@ -96,6 +96,7 @@ def test_measures_every_row_in_a_child_and_counts_what_plan_and_links_read(tmp_p
     assert text["stored"] == 40 and text["transcripts_per_second"] > 0
     assert run["lines"] == run["videos"] == run["metadata_ok"] == run["transcripts_ok"] == 20
     assert run["pending"] == run["failed"] == run["uncertain"] == 0
+    assert run["submits"] == 20 <= run["polls"]
     assert run["requests"] >= 3 * 20
     assert DOCS.read_bytes() == docs_before
 

@@ -17,6 +17,7 @@ def test_adds_transcripts_to_the_corpus_and_compares_fts_with_tantivy() -> None:
     add = result["duckdb_add"]
     assert add["stored"] == 20
     parts = ("segmenter_load_seconds", "chunks_seconds", "keywords_seconds", "index_seconds")
+    assert result["duckdb_idle"]["stored"] == 0
     assert sum(add[part] for part in parts) <= add["seconds"]
     assert add["peak_rss_mib"] >= add["peak_rss_before_index_mib"] > 0
     assert result["tantivy_build"]["documents"] == 300

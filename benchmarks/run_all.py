@@ -21,6 +21,7 @@ BENCHMARKS = (
     "benchmarks.throughput",
     "benchmarks.text_speed",
     "benchmarks.readers",
+    "benchmarks.fts_scale",
     "benchmarks.scale",
 )
 

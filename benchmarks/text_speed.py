@@ -55,11 +55,11 @@ def transcripts(count: int, seed: int = 7) -> list[Pending]:
     return list(transcript_rows(count, seed))
 
 
-def transcript_rows(count: int, seed: int = 7) -> Iterator[Pending]:
-    """The same, one at a time."""
+def transcript_rows(count: int, seed: int = 7, start: int = 0) -> Iterator[Pending]:
+    """The same, one at a time; `start` numbers them on from another corpus's end."""
     rng = random.Random(seed)
     characters = name_characters()
-    for n in range(count):
+    for n in range(start, start + count):
         url = f"https://www.douyin.com/video/76{n:017d}"
         text, title = content.transcript(url)
         if n % 2:

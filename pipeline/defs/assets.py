@@ -27,7 +27,6 @@ from pipeline.derive.staging import stage_link_files
 from pipeline.derive.tables import refresh_normalized, stale_keys
 from pipeline.reads import reports
 from pipeline.reads import work as queries
-from pipeline.schema.transaction import transaction
 from pipeline.status import MediaStatus
 from pipeline.steps.calls import CallsProgress, call_coze
 from pipeline.steps.halts import clear_halts, record_halt
@@ -169,8 +168,11 @@ def coze_calls(
         running = queries.running_jobs(conn, batches)
         durations = JobDurations(queries.recent_run_seconds(conn, DURATION_WINDOW))
         backlog = queries.media_todo(conn, batches, media.wanted, utc_now())
-        keys = [w.item.video_key for w in work]
-        saved = queries.recorded_kinds(conn, keys, MediaStatus.OK) if refresh else {}
+        saved = (
+            queries.recorded_kinds(conn, [w.item.video_key for w in work], MediaStatus.OK)
+            if refresh
+            else {}
+        )
     budget = CallBudget(config.max_calls or coze.max_calls)
     fetcher = media.fetcher(warehouse, context.log, saved)
 
@@ -178,8 +180,8 @@ def coze_calls(
         async with coze.client(budget) as client:
             context.log.info(f"coze: {await settle_rate(client)}")
             context.log.info(
-                f"coze: {sum(w.needs_metadata for w in work)} videos to resolve, "
-                f"{sum(w.may_submit for w in work)} may be submitted, {len(running)} jobs running"
+                f"coze: {work.metadata_calls} videos to resolve, "
+                f"{work.may_submit} may be submitted, {len(running)} jobs running"
             )
             return await call_coze(
                 client,
@@ -193,7 +195,7 @@ def coze_calls(
             )
 
     try:
-        with fetcher:
+        with work, fetcher:
             if backlog:
                 context.log.info(f"media: {len(backlog)} files left by earlier runs")
             fetcher.offer(backlog)
@@ -291,14 +293,13 @@ def normalized_tables(
     """Derive the normalized tables for the batch's videos from the raw layer alone, rewriting
     only the videos whose answers or links changed since they were last derived."""
     with warehouse.published_on_failure(context.log), warehouse.connect(logger=context.log) as conn:
-        with transaction(conn):
-            keys = queries.batch_video_keys(conn, context.partition_keys)
-            stale = stale_keys(conn, keys)
-            context.log.info(
-                f"normalizing {len(stale)} of the batch's {len(keys)} videos from the raw layer "
-                "(the others' rows are current)"
-            )
-            counts = refresh_normalized(conn, stale)
+        keys = queries.batch_video_keys(conn, context.partition_keys)
+        stale = stale_keys(conn, keys)
+        context.log.info(
+            f"normalizing {len(stale)} of the batch's {len(keys)} videos from the raw layer "
+            "(the others' rows are current)"
+        )
+        counts = refresh_normalized(conn, stale, commit_each_chunk=True)
         rows = reports.row_counts(conn, NORMALIZED, context.partition_keys)
         rows |= reports.row_counts(conn, ("hashtag_stats",))  # corpus-wide
         status = reports.transcript_statuses(conn, context.partition_keys)

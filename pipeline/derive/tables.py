@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -29,9 +29,17 @@ class NormalizedCounts:
     trimmed: int
     undecodable: int
 
+    def __add__(self, other: NormalizedCounts) -> NormalizedCounts:
+        return NormalizedCounts(
+            self.videos + other.videos,
+            self.transcripts + other.transcripts,
+            self.trimmed + other.trimmed,
+            self.undecodable + other.undecodable,
+        )
 
-def _in_scope(keys: Sequence[str] | None, column: str = "video_key") -> str:
-    return "TRUE" if keys is None else f"{column} IN (SELECT video_key FROM _scope)"
+
+def _in_scope(column: str = "video_key") -> str:
+    return f"{column} IN (SELECT video_key FROM _scope)"
 
 
 def _raw_rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[RawRow]:
@@ -61,7 +69,7 @@ def stale_keys(conn: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> list[str
     """The videos among `keys` whose normalized rows are not those their sources give now: a
     newer metadata answer (videos.fetched_at is its arrival), another link to them, or a newer
     successful poll answer (transcripts.response_id). The others need no rewrite."""
-    scope, raw_scope = _in_scope(keys), _in_scope(keys, "r.video_key")
+    scope, raw_scope = _in_scope(), _in_scope("r.video_key")
     with lookup(conn, "_scope", "video_key", keys):
         rows = conn.execute(
             f"WITH m AS ({_LATEST_METADATA.format(columns='video_key, received_at', scope=scope)}), "
@@ -79,12 +87,71 @@ def stale_keys(conn: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> list[str
     return [r[0] for r in rows]
 
 
+# Videos normalized at a time: each chunk's answers are read, decoded and written before the
+# next chunk's are read, so memory follows the chunk, not the batch (docs/BENCHMARKS.md, 3).
+NORMALIZE_CHUNK = 5000
+# The author sightings of one refresh's chunks so far (a temp table: the connection's own).
+_SEEN_AUTHORS = "_seen_authors"
+
+
 def refresh_normalized(
-    conn: duckdb.DuckDBPyConnection, keys: Sequence[str] | None
+    conn: duckdb.DuckDBPyConnection,
+    keys: Sequence[str] | None,
+    *,
+    chunk: int = NORMALIZE_CHUNK,
+    commit_each_chunk: bool = False,
 ) -> NormalizedCounts:
-    """Rewrite videos, hashtags, mentions, authors and transcripts for `keys` (None: all)."""
-    scope, raw_scope = _in_scope(keys), _in_scope(keys, "r.video_key")
-    with nullcontext() if keys is None else lookup(conn, "_scope", "video_key", keys):
+    """Rewrite videos, hashtags, mentions, authors and transcripts for `keys` (None: all),
+    `chunk` videos at a time.
+
+    With `commit_each_chunk` each chunk is a transaction of its own: DuckDB holds a
+    transaction's writes in memory, so one transaction would grow with the batch. A refresh
+    stopped midway leaves whole chunks written, and `stale_keys` finds the rest. Each chunk
+    gives its authors the latest avatar of every sighting of the refresh so far, so an author
+    ends with the avatar one pass over all the videos would give it."""
+    counts = NormalizedCounts(0, 0, 0, 0)
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_SEEN_AUTHORS} (platform VARCHAR, nickname VARCHAR, "
+        "avatar_url VARCHAR, first_seen_at TIMESTAMP)"
+    )
+    try:
+        for part in _key_chunks(conn, keys, chunk):
+            with transaction(conn) if commit_each_chunk else nullcontext():
+                counts += _refresh_chunk(conn, part)
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS {_SEEN_AUTHORS}")
+    return counts
+
+
+def _key_chunks(
+    conn: duckdb.DuckDBPyConnection, keys: Sequence[str] | None, chunk: int
+) -> Iterator[Sequence[str]]:
+    """`keys` in slices of `chunk`, in key order; for None, every video of the raw layer, read
+    a chunk at a time, so no list of the whole corpus is held. In key order, a chunk's answers
+    lie close together in `raw_responses` (a batch is called in its lines' order), and DuckDB
+    skips the blocks outside the chunk's range of keys instead of reading every answer again
+    for every chunk."""
+    if keys is not None:
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), chunk):
+            yield ordered[start : start + chunk]
+        return
+    after = ""
+    while part := [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT video_key FROM raw_responses WHERE video_key > ? ORDER BY 1 LIMIT ?",
+            [after, chunk],
+        ).fetchall()
+    ]:
+        yield part
+        after = part[-1]
+
+
+def _refresh_chunk(conn: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> NormalizedCounts:
+    """One chunk's videos, hashtags, mentions, authors and transcripts written."""
+    scope, raw_scope = _in_scope(), _in_scope("r.video_key")
+    with lookup(conn, "_scope", "video_key", keys):
         metadata = _raw_rows(conn, _LATEST_METADATA.format(columns=_RAW_COLUMNS, scope=scope))
         links = {r[0]: r[1:] for r in conn.execute(_LINKS.format(scope=scope)).fetchall()}
         polls = _raw_rows(
@@ -162,7 +229,15 @@ def refresh_normalized(
     upsert(conn, "videos", video_frame)
     upsert(conn, "video_hashtags", frame("video_hashtags", hashtags))
     upsert(conn, "video_mentions", frame("video_mentions", mentions))
-    _merge_authors(conn, frame("authors", authors))
+    with registered(conn, "_chunk_authors", frame("authors", authors)):
+        conn.execute(f"INSERT INTO {_SEEN_AUTHORS} SELECT * FROM _chunk_authors")
+        seen = conn.execute(
+            "SELECT platform, nickname, arg_max_null(avatar_url, first_seen_at) AS avatar_url, "
+            f"min(first_seen_at) AS first_seen_at FROM {_SEEN_AUTHORS} "
+            "WHERE (platform, nickname) IN (SELECT platform, nickname FROM _chunk_authors) "
+            "GROUP BY ALL"
+        ).pl()
+    _merge_authors(conn, seen)
     upsert(conn, "transcripts", frame("transcripts", transcripts))
     trimmed = sum(t["is_trimmed"] for t in transcripts)
     return NormalizedCounts(len(videos), len(transcripts), trimmed, undecodable)
@@ -203,18 +278,11 @@ def rebuild_all(
             if table.name not in SOURCE_TABLES:
                 conn.execute(f"DROP TABLE IF EXISTS {table.name}")
         create_objects(conn)
-        keys = [
-            r[0]
-            for r in conn.execute(
-                "SELECT DISTINCT video_key FROM raw_responses ORDER BY 1"
-            ).fetchall()
-        ]
-        for start in range(0, len(keys), chunk):
-            part = keys[start : start + chunk]
+        for part in _key_chunks(conn, None, chunk):
             with lookup(conn, "_scope", "video_key", part):
                 rows = _raw_rows(
                     conn,
-                    f"SELECT {_RAW_COLUMNS} FROM raw_responses WHERE {_in_scope(part)} "
+                    f"SELECT {_RAW_COLUMNS} FROM raw_responses WHERE {_in_scope()} "
                     "ORDER BY seq NULLS LAST, received_at",
                 )
             ledger: Ledger = load_ledger(conn, rows, max_attempts)

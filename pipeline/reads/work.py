@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from pipeline.answers.raw import RawRow
 from pipeline.coze.decode import decode_metadata
@@ -62,17 +65,83 @@ class VideoWork:
     may_submit: bool
 
 
+# Rows of the work list read from DuckDB, written and read back at a time.
+WORK_BLOCK = 4096
+_WORK_SCHEMA = pa.schema(
+    [
+        ("video_key", pa.string()),
+        ("raw_text", pa.string()),
+        ("url", pa.string()),
+        ("canonical_url", pa.string()),
+        ("needs_metadata", pa.bool_()),
+        ("may_submit", pa.bool_()),
+    ]
+)
+
+
+class WorkList:
+    """The Coze step's work, in a file of Arrow blocks: each iteration reads it a block at a
+    time, so a batch of any size is never held in memory whole. `close` (or the end of a
+    `with`) deletes the file; an unclosed list deletes it when collected."""
+
+    def __init__(self, folder: tempfile.TemporaryDirectory[str], metadata: int, submits: int):
+        self._folder = folder
+        self.path = Path(folder.name) / "work.arrow"
+        self.metadata_calls = metadata
+        """Videos whose metadata is called."""
+        self.may_submit = submits
+        """Videos whose transcript may be submitted (after their metadata call, if any)."""
+
+    def __iter__(self) -> Iterator[VideoWork]:
+        with pa.OSFile(str(self.path)) as source:
+            reader = pa.ipc.open_file(source)
+            for n in range(reader.num_record_batches):
+                block = reader.get_batch(n)
+                for key, text, url, canonical, metadata, submit in zip(
+                    *(column.to_pylist() for column in block.columns), strict=True
+                ):
+                    yield VideoWork(WorkItem(key, text, url, canonical), metadata, submit)
+
+    def __enter__(self) -> WorkList:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._folder.cleanup()
+
+
 def coze_todo(
     conn: duckdb.DuckDBPyConnection,
     batches: Sequence[str],
     *,
     resubmit_uncertain: bool = False,
     refresh_kinds: Sequence[Kind] = (),
-) -> list[VideoWork]:
+    block: int = WORK_BLOCK,
+) -> WorkList:
     """The batch's videos with a call to make (`pipeline.status.next_calls`, the rule `plan`
-    counts with). Only listed lines: a line removed from its file is never paid for again, only
-    its running job polled (`running_jobs`). `refresh_kinds`: media of these kinds that expired
-    unsaved send their video's metadata call again (`--refresh-expired`)."""
+    counts with), in their lines' order. Only listed lines: a line removed from its file is
+    never paid for again, only its running job polled (`running_jobs`). `refresh_kinds`: media
+    of these kinds that expired unsaved send their video's metadata call again
+    (`--refresh-expired`). Streamed from DuckDB into the list's file `block` rows at a time."""
+    work = WorkList(tempfile.TemporaryDirectory(prefix="pipeline-work-"), 0, 0)
+    try:
+        _write_work(conn, work, batches, resubmit_uncertain, refresh_kinds, block)
+    except BaseException:
+        work.close()
+        raise
+    return work
+
+
+def _write_work(
+    conn: duckdb.DuckDBPyConnection,
+    work: WorkList,
+    batches: Sequence[str],
+    resubmit_uncertain: bool,
+    refresh_kinds: Sequence[Kind],
+    block: int,
+) -> None:
     with lookup(conn, "_batches", "batch", batches):
         rows = conn.execute(
             f"WITH k AS ({_BATCH_KEYS}) "
@@ -83,15 +152,32 @@ def coze_todo(
             "LEFT JOIN item_state t ON t.video_key = k.video_key AND t.step = 'transcript' "
             "ORDER BY k.first_seen",
             {"kinds": list(refresh_kinds)},
-        ).fetchall()
-    work = []
-    for *item, metadata, transcript, expired in rows:
-        calls = next_calls(
-            metadata, transcript, resubmit_uncertain=resubmit_uncertain, refresh_media=expired
-        )
-        if calls.any:
-            work.append(VideoWork(WorkItem(*item), calls.needs_metadata, calls.may_submit))
-    return work
+        ).to_arrow_reader(block)
+        with pa.OSFile(str(work.path), "wb") as sink, pa.ipc.new_file(sink, _WORK_SCHEMA) as out:
+            for read in rows:
+                kept: list[list] = [[] for _ in _WORK_SCHEMA]
+                for *item, metadata, transcript, expired in zip(
+                    *(column.to_pylist() for column in read.columns), strict=True
+                ):
+                    calls = next_calls(
+                        metadata,
+                        transcript,
+                        resubmit_uncertain=resubmit_uncertain,
+                        refresh_media=expired,
+                    )
+                    if calls.any:
+                        for column, value in zip(
+                            kept, (*item, calls.needs_metadata, calls.may_submit), strict=True
+                        ):
+                            column.append(value)
+                        work.metadata_calls += calls.needs_metadata
+                        work.may_submit += calls.may_submit
+                if kept[0]:
+                    out.write_batch(
+                        pa.RecordBatch.from_pydict(
+                            dict(zip(_WORK_SCHEMA.names, kept, strict=True)), schema=_WORK_SCHEMA
+                        )
+                    )
 
 
 def media_todo(

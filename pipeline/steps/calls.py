@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from pipeline.answers.raw import Kind, RawRow, row_from_error, row_from_result
@@ -73,6 +73,7 @@ class _Calls:
         self.progress = progress
         self.stop = StopSignal(recorder, client.limiter)
         self.health = RunHealth()
+        # The jobs being polled, each forgotten when it ends: a batch's jobs are not all held.
         self.workflow_of: dict[str, str] = {}
         self.video_of: dict[str, str] = {}
         self.poller = JobPoller(
@@ -179,10 +180,15 @@ class _Calls:
         self.progress.polls.total += 1
         self.poller.add(execute_id, workflow_id, age)
 
+    def forget(self, execute_id: str) -> None:
+        """The job ended: the poller never polls it again."""
+        del self.workflow_of[execute_id], self.video_of[execute_id]
+
     def on_record(self, record: RunRecord) -> None:
         self.health.good_answer("poll")
         self.record(row_from_result("poll", self.video_of[record.execute_id], record))
         if record.finished:
+            self.forget(record.execute_id)
             self.progress.polls.done += 1
             if record.status == JobStatus.FAIL:
                 self.progress.polls.failed += 1
@@ -202,6 +208,7 @@ class _Calls:
             )
         )
         if error.scope == "job":
+            self.forget(execute_id)
             self.progress.polls.done += 1
             self.progress.polls.failed += 1
             self.log.warning("job %s ended without a transcript: %s", execute_id, error)
@@ -226,7 +233,7 @@ class _Calls:
 async def call_coze(
     client: CozeClient,
     recorder: Recorder,
-    work: Sequence[VideoWork],
+    work: Iterable[VideoWork],
     running: Sequence[RunningJob],
     durations: JobDurations,
     *,
@@ -234,14 +241,18 @@ async def call_coze(
     log: Logger,
     on_metadata: Callable[[str, MetadataResult], None] | None = None,
 ) -> CallsProgress:
-    """Jobs still running `poll_budget_seconds` after the last submit, or when Coze halts the
-    run or the call budget ends, stay `Running` for the next run: never resubmitted.
+    """`work` is read twice, for the progress totals and then for the calls, a video at a time
+    (a `WorkList` is read from its file, never held whole). Jobs still running
+    `poll_budget_seconds` after the last submit, or when Coze halts the run or the call budget
+    ends, stay `Running` for the next run: never resubmitted.
     `on_metadata` hears of each metadata answer once it is recorded (the media fetcher)."""
+    metadata = submits = 0
+    for w in work:
+        metadata += w.needs_metadata
+        submits += w.may_submit and not w.needs_metadata
     progress = CallsProgress(
-        metadata=StepProgress("metadata", sum(w.needs_metadata for w in work)),
-        submits=StepProgress(
-            "transcript submits", sum(w.may_submit and not w.needs_metadata for w in work)
-        ),
+        metadata=StepProgress("metadata", metadata),
+        submits=StepProgress("transcript submits", submits),
         polls=StepProgress("transcript polls", 0),
     )
     calls = _Calls(client, recorder, durations, log, progress, on_metadata)

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -130,22 +130,20 @@ async def committing(
 
 
 async def for_each(
-    items: Sequence[T],
+    items: Iterable[T],
     workers: int,
     work: Callable[[T], Awaitable[None]],
     stop: StopSignal | None = None,
 ) -> None:
-    """Run `work` over items with at most `workers` in flight, without a task per item."""
-    queue: asyncio.Queue[T] = asyncio.Queue()
-    for item in items:
-        queue.put_nowait(item)
+    """Run `work` over items with at most `workers` in flight, without a task per item. Each
+    worker draws its next item only when it is free, so a lazily read work list
+    (`pipeline.reads.work.WorkList`) is never held whole."""
+    pending = iter(items)
 
     async def worker() -> None:
-        while stop is None or not stop.stopped:
-            try:
-                item = queue.get_nowait()
-            except asyncio.QueueEmpty:
+        for item in pending:  # shared: the next item goes to whichever worker is free
+            if stop is not None and stop.stopped:
                 return
             await work(item)
 
-    await asyncio.gather(*(worker() for _ in range(max(1, min(workers, len(items))))))
+    await asyncio.gather(*(worker() for _ in range(max(1, workers))))

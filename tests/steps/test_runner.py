@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,27 @@ def test_a_quiet_step_still_says_where_it_is(
     """Once the quiet interval has passed, the unchanged lines again (a minute in a run)."""
     said = progress_lines(tmp_path, 0.0, monkeypatch)
     assert said.count("metadata: 1/1") > 1
+
+
+def test_workers_draw_the_next_item_only_when_free() -> None:
+    """A hundred items, four workers: when an item's work starts, no more than four items have
+    been drawn past it, so a work list read lazily is never held whole (all hundred were
+    copied into a queue before the first call started)."""
+    drawn = 0
+    ahead: list[int] = []
+    done: list[int] = []
+
+    def items() -> Iterator[int]:
+        nonlocal drawn
+        for n in range(100):
+            drawn += 1
+            yield n
+
+    async def work(n: int) -> None:
+        ahead.append(drawn - n)
+        await asyncio.sleep(0)
+        done.append(n)
+
+    asyncio.run(runner.for_each(items(), 4, work))
+    assert sorted(done) == list(range(100))
+    assert max(ahead) <= 4

@@ -4,11 +4,11 @@ Only transcripts whose title, author or text changed since the last call are re-
 digest per video in `text_state`, compared in SQL); the digest includes the segmenter's
 fingerprint, so a user-dictionary edit re-segments everything. They are read, segmented and
 stored `chunk` transcripts at a time, each chunk committed on its own (and stored while the next
-is segmented), so memory does not grow with the work, and a run killed midway resumes where it stopped: the chunks it stored have
-current digests. Keywords (`pipeline.text.keywords`) and the BM25 index wait for the end, when
-the videos stored since the last finished update (`text_unfinished`) are scored and the index
-rebuilt once, in one transaction: DuckDB's `fts` has no incremental update (seconds for 100,000
-videos, see docs/BENCHMARKS.md). On a lake the index is a local file (`pipeline.text.index`).
+is segmented), so memory does not grow with the work, and a run killed midway resumes where it
+stopped: the chunks it stored have current digests. Keywords (`pipeline.text.keywords`) and
+the BM25 index wait for the end, when the videos stored since the last finished update
+(`text_unfinished`) are scored and the index rebuilt once, in one transaction: DuckDB's `fts`
+has no incremental update (seconds for 100,000 videos, see docs/BENCHMARKS.md). On a lake the index is a local file (`pipeline.text.index`).
 """
 
 from __future__ import annotations
@@ -188,6 +188,7 @@ def update_text_tables(
         total, bounds = _plan(conn, fingerprint, chunk)
         # Decided once for the whole update, as if it were stored at once.
         full = total > 0 and keywords.needs_full_refresh(conn, total)
+
     def store(frames: Frames) -> int:
         with open_warehouse() as conn:
             return _store(conn, frames, fingerprint, full)

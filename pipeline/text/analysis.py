@@ -8,7 +8,8 @@ is segmented), so memory does not grow with the work, and a run killed midway re
 stopped: the chunks it stored have current digests. Keywords (`pipeline.text.keywords`) and
 the BM25 index wait for the end, when the videos stored since the last finished update
 (`text_unfinished`) are scored and the index rebuilt once, in one transaction: DuckDB's `fts`
-has no incremental update (seconds for 100,000 videos, see docs/BENCHMARKS.md). On a lake the index is a local file (`pipeline.text.index`).
+has no incremental update (seconds for 100,000 videos, see docs/BENCHMARKS.md). On a lake the
+index is a local file (`pipeline.text.index`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Benchmark 6: the full-text index at a million documents (issue 37, item 4).
+"""Benchmark 4, continued (docs/BENCHMARKS.md section 4): the full-text index at a million
+documents (issue 37, item 4).
 
 A warehouse holding N analysed transcripts (default 1,000,000) is made in minutes rather than by
 segmenting a million texts: `--base` emulator transcripts (`benchmarks.text_speed`'s) go through

@@ -235,11 +235,7 @@ def build_with_tantivy(db: Path, path: Path, upto: str) -> dict[str, Any]:
             for video_key, text in rows:
                 writer.add_document(tantivy.Document(video_key=video_key, text=text))
     added = time.perf_counter()
-    writer.commit()
-    committed = time.perf_counter()
-    writer.wait_merging_threads()
-    merged = time.perf_counter()
-    index.reload()
+    committed, merged = _commit(index, writer)
     return {
         "documents": index.searcher().num_docs,
         "seconds": round(merged - started, 2),
@@ -249,6 +245,17 @@ def build_with_tantivy(db: Path, path: Path, upto: str) -> dict[str, Any]:
         "segments": index.searcher().num_segments,
         "size_mib": _mib(_size(path)),
     }
+
+
+def _commit(index: Any, writer: Any) -> tuple[float, float]:
+    """Commit, wait for tantivy's merges, and reload the searcher; when the commit and the
+    merges ended (`time.perf_counter`)."""
+    writer.commit()
+    committed = time.perf_counter()
+    writer.wait_merging_threads()
+    merged = time.perf_counter()
+    index.reload()
+    return committed, merged
 
 
 def add_with_tantivy(db: Path, path: Path, first: str) -> dict[str, Any]:
@@ -270,11 +277,7 @@ def add_with_tantivy(db: Path, path: Path, first: str) -> dict[str, Any]:
         writer.delete_documents_by_term("video_key", video_key)
         writer.add_document(tantivy.Document(video_key=video_key, text=text))
     added = time.perf_counter()
-    writer.commit()
-    committed = time.perf_counter()
-    writer.wait_merging_threads()
-    merged = time.perf_counter()
-    index.reload()
+    committed, merged = _commit(index, writer)
     return {
         "upserted": len(rows),
         "documents": index.searcher().num_docs,

@@ -235,27 +235,26 @@ def build_with_tantivy(db: Path, path: Path, upto: str) -> dict[str, Any]:
             for video_key, text in rows:
                 writer.add_document(tantivy.Document(video_key=video_key, text=text))
     added = time.perf_counter()
-    committed, merged = _commit(index, writer)
-    return {
-        "documents": index.searcher().num_docs,
-        "seconds": round(merged - started, 2),
-        "add_seconds": round(added - started, 2),
-        "commit_seconds": round(committed - added, 2),
-        "merge_seconds": round(merged - committed, 2),
-        "segments": index.searcher().num_segments,
-        "size_mib": _mib(_size(path)),
-    }
+    return {"add_seconds": round(added - started, 2), **_commit(index, writer, path, started)}
 
 
-def _commit(index: Any, writer: Any) -> tuple[float, float]:
-    """Commit, wait for tantivy's merges, and reload the searcher; when the commit and the
-    merges ended (`time.perf_counter`)."""
+def _commit(index: Any, writer: Any, path: Path, started: float) -> dict[str, Any]:
+    """Commit, wait for tantivy's merges and reload the searcher: the figures both tantivy
+    steps report from there on (`seconds` since `started`, a `time.perf_counter` reading)."""
+    added = time.perf_counter()
     writer.commit()
     committed = time.perf_counter()
     writer.wait_merging_threads()
     merged = time.perf_counter()
     index.reload()
-    return committed, merged
+    return {
+        "documents": index.searcher().num_docs,
+        "seconds": round(merged - started, 2),
+        "commit_seconds": round(committed - added, 2),
+        "merge_seconds": round(merged - committed, 2),
+        "segments": index.searcher().num_segments,
+        "size_mib": _mib(_size(path)),
+    }
 
 
 def add_with_tantivy(db: Path, path: Path, first: str) -> dict[str, Any]:
@@ -277,17 +276,11 @@ def add_with_tantivy(db: Path, path: Path, first: str) -> dict[str, Any]:
         writer.delete_documents_by_term("video_key", video_key)
         writer.add_document(tantivy.Document(video_key=video_key, text=text))
     added = time.perf_counter()
-    committed, merged = _commit(index, writer)
     return {
         "upserted": len(rows),
-        "documents": index.searcher().num_docs,
-        "seconds": round(merged - started, 2),
         "open_seconds": round(opened - started, 2),
         "add_seconds": round(added - opened, 2),
-        "commit_seconds": round(committed - added, 2),
-        "merge_seconds": round(merged - committed, 2),
-        "segments": index.searcher().num_segments,
-        "size_mib": _mib(_size(path)),
+        **_commit(index, writer, path, started),
     }
 
 

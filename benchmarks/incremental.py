@@ -19,7 +19,7 @@ from benchmarks.harness import bench_env, timed_run
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.storage.db import connect
 from pipeline.storage.location import Warehouse, warehouse_from_env
-from pipeline.text.index import index_in_place, refresh_index_file
+from pipeline.text.index import build_index, refresh_lake_index
 
 
 def url(n: int) -> str:
@@ -79,9 +79,9 @@ def clone_history(warehouse: Warehouse, videos: int) -> None:
         conn.execute(f"UPDATE keyword_refresh SET documents = {videos}, changed_since = 0")
         conn.execute("COMMIT")
         if warehouse.lake is None:
-            index_in_place(conn)
+            build_index(conn, warehouse.search_index)
             conn.execute("CHECKPOINT")
-    refresh_index_file(warehouse, changed=True)
+    refresh_lake_index(warehouse, changed=True)
 
 
 def api_calls(emulator: EmulatorProcess) -> Counter[str]:

@@ -196,7 +196,7 @@ def _rebuild(settings: Settings) -> int:
     from pipeline.storage.db import connect
     from pipeline.storage.snapshot import after_write
     from pipeline.text.analysis import update_text_tables
-    from pipeline.text.index import refresh_index_file
+    from pipeline.text.index import refresh_lake_index
 
     warehouse = settings.warehouse
     if _missing(warehouse):
@@ -213,7 +213,7 @@ def _rebuild(settings: Settings) -> int:
         lambda: connect(warehouse, wait_seconds=settings.lock_wait_seconds),
         dictionary_dir=settings.dictionary_dir,
     )
-    refresh_index_file(warehouse, changed=True)
+    refresh_lake_index(warehouse, changed=True)
     print(
         f"rebuilt from raw_responses: {counts.videos} videos, {counts.transcripts} transcripts, "
         f"{text.processed} segmented and indexed"

@@ -8,7 +8,7 @@ from pipeline.defs.catalog import table_spec
 from pipeline.defs.resources import DictionaryResource, WarehouseResource
 from pipeline.reads import reports
 from pipeline.text.analysis import update_text_tables
-from pipeline.text.index import refresh_index_file
+from pipeline.text.index import refresh_lake_index
 
 ANALYSIS = "analysis"
 TEXT_TABLES = (
@@ -20,6 +20,7 @@ TEXT_TABLES = (
     "token_documents",
     "keyword_refresh",
     "text_unfinished",
+    "index_unfinished",
     "keyword_stats",
 )
 
@@ -41,7 +42,7 @@ def text_analysis(
             context.log,
             dictionary_dir=dictionary.path,
         )
-        if refresh_index_file(warehouse.location, changed=stats.index_rebuilt):
+        if refresh_lake_index(warehouse.location, changed=stats.documents_changed):
             context.log.info(
                 f"search index rebuilt from the lake in {warehouse.location.search_index}"
             )
@@ -55,7 +56,7 @@ def text_analysis(
             "mean_chars_per_transcript": float(stats.mean_chars_per_transcript),
         },
         "video_keywords": {"top_terms": dg.MetadataValue.md(stats.markdown())},
-        "search_documents": {"videos": stats.videos, "index_rebuilt": stats.index_rebuilt},
+        "search_documents": {"videos": stats.videos, "indexed": stats.indexed},
     }
     for name in TEXT_TABLES:
         yield dg.MaterializeResult(

@@ -14,7 +14,7 @@ from pipeline.answers.raw import RawRow
 from pipeline.coze.decode import decode_metadata, decode_run
 from pipeline.coze.errors import CozeError
 from pipeline.derive.normalize import signed_url_expiry, split_title
-from pipeline.schema import FTS_SCHEMA, SOURCE_TABLES, TABLES, create_objects
+from pipeline.schema import SOURCE_TABLES, TABLES, create_objects
 from pipeline.schema.transaction import transaction
 from pipeline.storage.frames import frame, lookup, merge_by_key, registered, upsert
 from pipeline.storage.recorder import load_ledger, save_ledger
@@ -272,8 +272,6 @@ def rebuild_all(
     search index are left empty, for `update_text_tables` to fill again from scratch. Answers
     are replayed in recording order (`seq`)."""
     with transaction(conn):
-        conn.execute(f"DROP SCHEMA IF EXISTS {FTS_SCHEMA} CASCADE")
-        conn.execute("DROP MACRO TABLE IF EXISTS search_videos")
         for table in TABLES:
             if table.name not in SOURCE_TABLES:
                 conn.execute(f"DROP TABLE IF EXISTS {table.name}")

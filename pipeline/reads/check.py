@@ -1,9 +1,9 @@
 """`python -m pipeline check`: is the warehouse whole, and if not, what to do.
 
 DuckDB verifies a block's checksum only when a query reads the block, so damage in a table that
-runs never read (the search index, say) goes unnoticed until the one query that needs it fails
-for good. The check reads every column of every table in full, compares the tables with
-`pipeline/schema/` and runs a search on the index. Each problem is one line saying
+runs never read goes unnoticed until the one query that needs it fails for good. The check reads
+every column of every table in full, compares the tables with `pipeline/schema/`, reads every
+document of the search index beside the warehouse and runs a search on it. Each problem is one line saying
 what to do: `rebuild` when only derived tables suffer and the raw layer is intact, else restore
 from a backup. It opens the file read-only and changes nothing.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.media.store import MediaStore, sha256_of
-from pipeline.schema import FTS_SCHEMA, SOURCE_TABLES, TABLES, VIEWS, is_lake
+from pipeline.schema import SOURCE_TABLES, TABLES, VIEWS
 from pipeline.status import MediaStatus
 from pipeline.storage.db import (
     WarehouseLockedError,
@@ -25,8 +25,8 @@ from pipeline.storage.db import (
     first_line,
     warehouse_exists,
 )
-from pipeline.storage.extensions import load_fts
 from pipeline.storage.location import Warehouse
+from pipeline.text.index import SearchIndexError, damaged_files, indexed_keys, ranked
 
 BACKUP = "restore the warehouse from a backup"
 # Saved media files `check` reads back: enough to catch a store copied wrong or half restored.
@@ -53,10 +53,11 @@ def check_warehouse(
     try:
         with connect(warehouse, read_only=True, wait_seconds=lock_wait_seconds) as conn:
             report, rows = _check(conn, warehouse.path)
+            if not report.problems:
+                rebuild = _rebuild(warehouse.path, "the index")
+                _check_index(warehouse.search_index, conn, report, rebuild)
             if media_store is not None and "media_files" in rows:
                 _check_media(conn, media_store, media_sample, report)
-        if warehouse.lake is not None and not report.problems:
-            _check_index_file(warehouse, rows.get("search_documents", 0), report)
         return report
     except (WarehouseUnreadableError, WarehouseLockedError) as error:
         return CheckReport([str(error)])
@@ -95,28 +96,6 @@ def _check_media(
     )
 
 
-def _check_index_file(warehouse: Warehouse, documents: int, report: CheckReport) -> None:
-    """On a lake the index is this host's own file, derived from the lake's documents."""
-    rebuild = _rebuild(warehouse.path, "the index")
-    if not warehouse.search_index.exists():
-        if documents:
-            report.problems.append(
-                f"search index file {warehouse.search_index} is missing: {rebuild}"
-            )
-        else:
-            report.facts.append("search index: none yet (no transcript analysed)")
-        return
-    with connect(warehouse.search_index, read_only=True, wait_seconds=0) as conn:
-        rows, damage = _read_everything(conn, _columns(conn))
-        if damage:
-            report.problems += [
-                f"damaged: index table {n} ({r}): {rebuild}" for n, r in damage.items()
-            ]
-            return
-        # Held to the lake's documents, so an index left behind by the lake shows as stale.
-        _check_index(conn, {**rows, "search_documents": documents}, report, rebuild)
-
-
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -138,8 +117,6 @@ def _check(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[CheckReport, di
     report.facts.append(
         "rows: " + ", ".join(f"{t.name} {rows[t.name]}" for t in TABLES if t.name in rows)
     )
-    if not damage and not is_lake(conn):
-        _check_index(conn, rows, report, _rebuild(path, "the index"))
     return report, rows
 
 
@@ -159,7 +136,7 @@ def _rebuild(path: Path, what: str) -> str:
 
 
 def _is_ours(name: str) -> bool:
-    return name in {t.name for t in TABLES} or name.startswith(f"{FTS_SCHEMA}.")
+    return name in {t.name for t in TABLES}
 
 
 def _read_everything(
@@ -225,33 +202,43 @@ def _schema_problems(
 
 
 def _check_index(
-    conn: duckdb.DuckDBPyConnection, rows: dict[str, int], report: CheckReport, rebuild: str
+    directory: Path, conn: duckdb.DuckDBPyConnection, report: CheckReport, rebuild: str
 ) -> None:
-    """The index loads and finds a word it holds, and covers every analysed document."""
-    documents = rows.get("search_documents", 0)
-    indexed = rows.get(f"{FTS_SCHEMA}.docs")
-    if not documents:
-        report.facts.append("search index: none yet (no transcript analysed)")
+    """Every file of the index holds to its checksum, every document of it reads back, it holds
+    exactly the warehouse's videos, and a search for a word of theirs finds it."""
+    documents = {
+        key for (key,) in conn.execute("SELECT video_key FROM search_documents").fetchall()
+    }
+    if not (directory / "meta.json").exists():
+        if documents:
+            report.problems.append(f"search index {directory} is missing: {rebuild}")
+        else:
+            report.facts.append("search index: none yet (no transcript analysed)")
         return
-    if indexed is None:
-        report.problems.append(f"search index is missing: {rebuild}")
-        return
+    word = conn.execute(
+        "SELECT split_part(body, ' ', 1) FROM search_documents WHERE body <> '' LIMIT 1"
+    ).fetchone()
     try:
-        load_fts(conn)
-        term = conn.execute(
-            f"SELECT term FROM {FTS_SCHEMA}.dict ORDER BY termid LIMIT 1"
-        ).fetchone()
-        found = conn.execute(
-            "SELECT count(*) FROM search_videos(?)", [term[0] if term else ""]
-        ).fetchone()
-    except duckdb.Error as error:
-        report.problems.append(f"search index does not load ({first_line(error)}): {rebuild}")
+        damaged = damaged_files(directory)
+        if damaged:
+            report.problems.append(
+                f"search index {directory} is damaged: {', '.join(damaged)} fail their "
+                f"checksums: {rebuild}"
+            )
+            return
+        held = indexed_keys(directory)
+        hits = ranked(directory, [word[0]], 1) if word else []
+    except SearchIndexError as error:
+        report.problems.append(f"{error}: {rebuild}")
         return
-    hits = found[0] if found else 0
-    if indexed != documents or not hits:
+    missing, extra = len(documents - set(held)), len(set(held) - documents)
+    if missing or extra or len(held) != len(set(held)) or (word and not hits):
         report.problems.append(
-            f"search index is stale ({indexed} of {documents} documents, a search for one of its "
-            f"words finds {hits}): {rebuild}"
+            f"search index {directory} is stale ({len(held)} documents for {len(documents)} "
+            f"videos: {missing} missing, {extra} not in the warehouse; a search for one of their "
+            f"words finds {len(hits)}): the next run brings it up to date, or {rebuild}"
         )
         return
-    report.facts.append(f"search index: {indexed} documents, loads and finds what it holds")
+    report.facts.append(
+        f"search index: {len(held)} documents, read back whole, finds what it holds"
+    )

@@ -26,9 +26,6 @@ def column_names(name: str) -> set[str]:
     return {column.name for column in SCHEMA_BY_NAME[name].columns}
 
 
-# Where DuckDB's fts keeps the BM25 index of search_documents (pipeline.text.analysis).
-FTS_SCHEMA = "fts_main_search_documents"
-
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS raw_responses_video ON raw_responses (video_key, kind)",
     "CREATE INDEX IF NOT EXISTS transcript_jobs_video ON transcript_jobs (video_key)",
@@ -37,7 +34,7 @@ INDEXES = (
 
 
 def is_lake(conn: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the connection's default database is a DuckLake (no keys, indexes or fts)."""
+    """Whether the connection's default database is a DuckLake (no keys or indexes)."""
     row = conn.execute(
         "SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchone()

@@ -137,7 +137,8 @@ DERIVED: tuple[Table, ...] = (
     ),
     Table(
         "search_documents",
-        "What the BM25 index (DuckDB fts, macro search_videos) covers: one document per video.",
+        "What the BM25 search index (tantivy, `<stem>.search/` beside the warehouse) covers: one "
+        "document per video.",
         (
             C("video_key", "VARCHAR", "The video.", False),
             C("title", "VARCHAR", "Title shown with a hit."),
@@ -185,6 +186,14 @@ DERIVED: tuple[Table, ...] = (
         "Bookkeeping of a text analysis under way: videos its committed chunks stored, whose "
         "keywords and search index entry wait for its end; a run killed before then leaves "
         "them here for the next one to finish.",
+        (C("video_key", "VARCHAR", "The video.", False),),
+        ("video_key",),
+    ),
+    Table(
+        "index_unfinished",
+        "Bookkeeping of the search index, which commits apart from the warehouse: videos whose "
+        "document changed and waits to be written into the index; forgotten only once the "
+        "index has committed it, so a crash between the two commits is mended by the next run.",
         (C("video_key", "VARCHAR", "The video.", False),),
         ("video_key",),
     ),

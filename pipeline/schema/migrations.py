@@ -97,10 +97,22 @@ def _add_text_unfinished(conn: duckdb.DuckDBPyConnection) -> None:
         create_objects(conn)
 
 
+def _search_with_tantivy(conn: duckdb.DuckDBPyConnection) -> None:
+    """The search index moved out of the warehouse into tantivy (issue 37): the fts index's
+    tables and macro go, and `index_unfinished` comes, empty: the next text analysis finds no
+    index beside the warehouse and builds it from `search_documents`."""
+    with transaction(conn):
+        if not is_lake(conn):
+            conn.execute("DROP MACRO TABLE IF EXISTS search_videos")
+            conn.execute("DROP SCHEMA IF EXISTS fts_main_search_documents CASCADE")
+        create_objects(conn)
+
+
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _before_versions,
     _add_media_files,
     _add_text_unfinished,
+    _search_with_tantivy,
 )
 LATEST = len(MIGRATIONS)
 

@@ -5,8 +5,8 @@ The warehouse is the DuckDB file, or a DuckLake attached as the default database
 
 Every connection is set up the same way: time in UTC, whatever the host's zone (the warehouse
 stores UTC as naive TIMESTAMP, so `now()::TIMESTAMP` must be UTC too), and no extension
-installed or loaded behind our back (a stray file makes DuckDB reach for the network; the fts
-extension is loaded explicitly from its package). A file DuckDB cannot read is one clear error.
+installed or loaded behind our back (a stray file makes DuckDB reach for the network; the lake's
+extensions are loaded explicitly from their packages). A file DuckDB cannot read is one clear error.
 """
 
 from __future__ import annotations

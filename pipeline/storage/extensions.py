@@ -14,7 +14,6 @@ import duckdb
 
 # Extension name -> the module of the wheel that ships it.
 _WHEELS = {
-    "fts": "duckdb_extension_fts",
     "ducklake": "duckdb_extension_ducklake",
     "sqlite_scanner": "duckdb_extension_sqlite_scanner",
     "postgres_scanner": "duckdb_extension_postgres_scanner",
@@ -43,8 +42,3 @@ def load_extension(conn: duckdb.DuckDBPyConnection, name: str) -> None:
 def sql_literal(text: str) -> str:
     """A value as a quoted SQL literal, a quote in it doubled."""
     return "'" + text.replace("'", "''") + "'"
-
-
-def load_fts(conn: duckdb.DuckDBPyConnection) -> None:
-    """The BM25 functions and macros need the extension loaded in every connection that asks."""
-    load_extension(conn, "fts")

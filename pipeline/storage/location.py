@@ -65,11 +65,9 @@ class Warehouse:
 
     @property
     def search_index(self) -> Path:
-        """The DuckDB file holding the BM25 index: the warehouse itself, or a local file derived
-        from the lake (DuckLake cannot hold the fts index's tables)."""
-        if self.lake is None:
-            return self.path
-        return self.path.with_name(f"{self.path.stem}.search.duckdb")
+        """The directory of the BM25 index (tantivy) beside the DuckDB file; on a lake, this
+        host's own index of the lake's documents."""
+        return self.path.with_name(f"{self.path.stem}.search")
 
     def describe(self) -> str:
         return str(self.path) if self.lake is None else self.lake.describe()

@@ -41,7 +41,6 @@ from pipeline.storage.db import (
     is_damage,
     warehouse_exists,
 )
-from pipeline.storage.extensions import load_fts
 from pipeline.storage.lake import compact
 from pipeline.storage.location import Warehouse
 
@@ -166,7 +165,6 @@ def read_snapshot(target: Warehouse | Path, logger: Logger | None = None) -> Ite
     if warehouse.lake is not None and warehouse_exists(warehouse):
         with connect(warehouse, read_only=True, logger=logger) as conn:
             if _has_tables(conn):  # the first writer creates the lake, then its tables
-                load_fts(conn)
                 yield Reader(conn, published=True)
                 return
     target = snapshot_path(warehouse.path)
@@ -190,7 +188,6 @@ def read_snapshot(target: Warehouse | Path, logger: Logger | None = None) -> Ite
         conn.execute("SET TimeZone = 'UTC'")
         if not published:
             create_schema(conn)
-        load_fts(conn)
         yield Reader(conn, published)
     except duckdb.Error as error:
         if is_damage(error):

@@ -5,11 +5,11 @@ digest per video in `text_state`, compared in SQL); the digest includes the segm
 fingerprint, so a user-dictionary edit re-segments everything. They are read, segmented and
 stored `chunk` transcripts at a time, each chunk committed on its own (and stored while the next
 is segmented), so memory does not grow with the work, and a run killed midway resumes where it
-stopped: the chunks it stored have current digests. Keywords (`pipeline.text.keywords`) and
-the BM25 index wait for the end, when the videos stored since the last finished update
-(`text_unfinished`) are scored and the index rebuilt once, in one transaction: DuckDB's `fts`
-has no incremental update (seconds for 100,000 videos, see docs/BENCHMARKS.md). On a lake the
-index is a local file (`pipeline.text.index`).
+stopped: the chunks it stored have current digests. Keywords (`pipeline.text.keywords`) wait for
+the end, when the videos stored since the last finished update (`text_unfinished`) are scored in
+one transaction, which also hands them to the search index (`pipeline.text.index`): tantivy,
+beside the warehouse, takes their documents in place of the old ones. On a lake each host's
+index is refreshed from the lake instead.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pipeline.schema.transaction import transaction
 from pipeline.storage.extensions import sql_literal
 from pipeline.storage.frames import lookup, registered, tuple_frame
 from pipeline.text import keywords
-from pipeline.text.index import index_in_place
+from pipeline.text.index import follow_warehouse
 from pipeline.text.normalize import normalize_lines, normalize_text
 from pipeline.text.segment import Segmenter, segmenter
 from pipeline.text.sentences import split_sentences
@@ -72,7 +72,8 @@ class TextStats:
     mean_chars_per_transcript: float
     top_hashtags: list[tuple[str, int]]
     top_keywords: list[tuple[str, int]]
-    index_rebuilt: bool
+    documents_changed: bool
+    indexed: int
 
     def markdown(self) -> str:
         def table(title: str, rows: list[tuple[str, int]]) -> list[str]:
@@ -180,7 +181,7 @@ def update_text_tables(
     """The warehouse is open only to read a chunk and to store one (a whole corpus
     re-segmented after a dictionary edit takes minutes), so other runs' writes and people's
     queries are not locked out meanwhile; each chunk's rows go in in one short transaction, then
-    the keywords and the index in one more. At most two chunks are held at once: the one being
+    the keywords in one more, then the search index takes the changed documents. At most two chunks are held at once: the one being
     stored and the next one being segmented."""
     log = log or logging.getLogger("pipeline.text")
     loaded = segmenter(dictionary_dir)
@@ -215,7 +216,8 @@ def update_text_tables(
             stored += store(unstored)
     with open_warehouse() as conn:
         finished = _finish(conn, log)
-        return _stats(conn, processed=stored, index_rebuilt=finished)
+        indexed = 0 if is_lake(conn) else follow_warehouse(conn, log)
+        return _stats(conn, processed=stored, documents_changed=finished, indexed=indexed)
 
 
 def _store(conn: duckdb.DuckDBPyConnection, frames: Frames, fingerprint: str, full: bool) -> int:
@@ -268,21 +270,26 @@ def _insert(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) ->
 
 
 def _finish(conn: duckdb.DuckDBPyConnection, log: Logger) -> bool:
-    """Score the videos stored since the last finished update and rebuild the index, this run's
-    or those of a run killed before its end; whether there were any."""
+    """Score the videos stored since the last finished update, this run's or those of a run
+    killed before its end, and hand them to the search index; whether there were any."""
     (unfinished,) = conn.execute("SELECT count(*) FROM text_unfinished").fetchone()
     if not unfinished:
         return False
-    log.info(f"text analysis: keywords and search index for {unfinished} transcripts stored")
+    log.info(f"text analysis: keywords for {unfinished} transcripts stored")
     with transaction(conn):
         keywords.score(conn, "video_key IN (SELECT video_key FROM text_unfinished)")
-        conn.execute("DELETE FROM text_unfinished")
         if not is_lake(conn):
-            index_in_place(conn)
+            conn.execute(
+                "INSERT INTO index_unfinished SELECT video_key FROM text_unfinished "
+                "WHERE video_key NOT IN (SELECT video_key FROM index_unfinished)"
+            )
+        conn.execute("DELETE FROM text_unfinished")
     return True
 
 
-def _stats(conn: duckdb.DuckDBPyConnection, processed: int, index_rebuilt: bool) -> TextStats:
+def _stats(
+    conn: duckdb.DuckDBPyConnection, processed: int, documents_changed: bool, indexed: int
+) -> TextStats:
     videos, transcripts, sentences, tokens, mean_chars = conn.execute(
         "SELECT (SELECT count(*) FROM videos), (SELECT count(*) FROM transcripts), "
         "(SELECT count(*) FROM transcript_sentences), (SELECT count(*) FROM transcript_tokens), "
@@ -303,5 +310,6 @@ def _stats(conn: duckdb.DuckDBPyConnection, processed: int, index_rebuilt: bool)
         float(mean_chars),
         top_hashtags,
         top_keywords,
-        index_rebuilt,
+        documents_changed,
+        indexed,
     )

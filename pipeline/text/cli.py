@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import duckdb
 
 from pipeline.settings import Settings
-from pipeline.storage.db import connect, warehouse_exists
-from pipeline.storage.extensions import load_fts
-from pipeline.storage.location import Warehouse
+from pipeline.storage.db import warehouse_exists
 from pipeline.storage.snapshot import read_snapshot
 from pipeline.terminal import printable
-from pipeline.text.index import refresh_index_file
+from pipeline.text.index import SearchIndexError, refresh_lake_index
 from pipeline.text.search import search
 
 
@@ -27,20 +21,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
     return value
-
-
-@contextmanager
-def index_reader(warehouse: Warehouse) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Where the index is, read without waiting for a run: the file's snapshot, or this host's
-    index file derived from the lake (made now if the host has none yet)."""
-    if warehouse.lake is None:
-        with read_snapshot(warehouse) as reader:
-            yield reader.conn
-        return
-    refresh_index_file(warehouse, changed=False)
-    with connect(warehouse.search_index, read_only=True, wait_seconds=0) as conn:
-        load_fts(conn)
-        yield conn
 
 
 def search_main(argv: list[str] | None = None) -> int:
@@ -56,20 +36,26 @@ def search_main(argv: list[str] | None = None) -> int:
     if not warehouse_exists(warehouse):
         print(f"no warehouse at {warehouse.describe()}; run the pipeline first", file=sys.stderr)
         return 1
-    with index_reader(warehouse) as conn:
-        # The index and its macro are made by the first text analysis that segments a transcript.
-        indexed = conn.execute(
-            "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'search_videos'"
-        ).fetchone()
-        hits = (
-            search(conn, args.query, args.limit, dictionary_dir=settings.dictionary_dir)
-            if indexed and indexed[0]
-            else None
-        )
-    if hits is None:
+    # The index is made by the first text analysis that segments a transcript; on a lake, by
+    # this host from the lake's documents, when it has none or they changed.
+    refresh_lake_index(warehouse, changed=False)
+    index = warehouse.search_index
+    if not (index / "meta.json").exists():
         print(
-            f"no search index in {warehouse.describe()} yet: no transcript has been analysed; "
+            f"no search index in {index} yet: no transcript has been analysed; "
             "run the pipeline until some transcripts are collected",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        with read_snapshot(warehouse) as reader:
+            hits = search(
+                index, reader.conn, args.query, args.limit, dictionary_dir=settings.dictionary_dir
+            )
+    except SearchIndexError as error:
+        print(
+            f"{error}: `python -m pipeline check` says more, `python -m pipeline rebuild` "
+            "makes it again",
             file=sys.stderr,
         )
         return 1

@@ -1,104 +1,269 @@
-"""The BM25 search index (DuckDB's `fts`) over `search_documents`, and its `search_videos` macro.
+"""The BM25 search index: tantivy, fed the project's own tokens, in a directory beside the
+warehouse (`<stem>.search/`).
 
-On the DuckDB file the index lives in the warehouse. A DuckLake cannot hold it (the fts index's
-tables have columns of no type a lake stores), so on a lake the index lives in a local DuckDB
-file derived from the lake: written beside, then swapped in whole, so `search` never sees half
-an index and never waits for a writer.
+DuckDB's fts rebuilt its index whole on every update: three quarters of the time of a run that
+adds 1,000 transcripts to a million, and 4.5 GiB (docs/BENCHMARKS.md section 4). tantivy takes a
+video's new document in place of its old one, at a cost that does not grow with the corpus.
+
+The warehouse and the index are two commits, so the index follows the warehouse: videos whose
+document was stored wait in `index_unfinished` until their documents are upserted (the old one
+deleted by key, the new one added) and the index committed; only then are they forgotten. A crash
+in between upserts them again, which changes nothing. An index that does not hold exactly the
+warehouse's documents afterwards (none yet, lost, damaged, or a warehouse restored from an older
+backup) is rebuilt from the warehouse; tantivy's commit is atomic, so a searcher sees the old
+index or the new one.
+
+On a lake every host keeps its own index of the lake's documents, rebuilt when their fingerprint
+moved: another host may have changed them.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
-import uuid
+import shutil
+import struct
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import tantivy
 
-from pipeline.schema import FTS_SCHEMA
-from pipeline.storage.db import CONFIG, connect
-from pipeline.storage.extensions import load_fts, sql_literal
+from pipeline.storage.db import connect, first_line
 from pipeline.storage.location import Warehouse
 
-# Tokens are already cut and space-joined, so the index only splits on spaces.
-INDEX_SQL = (
-    "PRAGMA create_fts_index('search_documents', 'video_key', 'title', 'body', stemmer='none', "
-    "stopwords='none', ignore='\\s+', strip_accents=0, lower=1, overwrite=1)"
-)
-SEARCH_MACRO = f"""
-CREATE OR REPLACE MACRO search_videos(q) AS TABLE
-  SELECT d.video_key, d.title, d.author, {FTS_SCHEMA}.match_bm25(d.video_key, q) AS score
-  FROM search_documents d
-  WHERE score IS NOT NULL
-  ORDER BY score DESC
-"""
+Logger = logging.Logger | logging.LoggerAdapter
+log = logging.getLogger("pipeline.text")
 
-
-def index_in_place(conn: duckdb.DuckDBPyConnection) -> None:
-    load_fts(conn)
-    conn.execute(INDEX_SQL)
-    conn.execute(SEARCH_MACRO)
-
-
-# What the index was built from: another host may have changed the lake's documents since.
+TOKENIZER = "project_tokens"
+# The writer flushes a segment whenever its buffer fills, so this bounds what indexing holds.
+WRITER_HEAP = 64_000_000
+_BATCH = 10_000
+# fts indexed the title and the body, both split on whitespace; the index keeps that text.
+_TEXT = "coalesce(title, '') || ' ' || body"
+# What the index was built from, on a lake: another host may have changed the documents since.
 _FINGERPRINT = (
     "SELECT count(*) || ':' || coalesce(bit_xor(hash(video_key, title, author, body)), 0) "
-    "FROM {table}"
+    "FROM search_documents"
 )
+_BUILT_FROM = "built_from"
+_FOOTER_MAGIC = 1337
 
 
-def publish_index_file(lake_conn: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Copy what `search` reads (the documents and the transcripts its snippets come from) out
-    of the lake into a new file, index it there, then rename it over the old one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    partial.unlink(missing_ok=True)
-    alias = f"index_{uuid.uuid4().hex}"  # the lake's database is shared by this process's threads
+class SearchIndexError(Exception):
+    """The index cannot be read: missing or damaged. Rebuilding it mends both."""
+
+
+def _schema() -> tantivy.Schema:
+    """A video key to find a document by, and its words with their frequencies (BM25 needs no
+    positions; there is no phrase search)."""
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("video_key", stored=True, tokenizer_name="raw")
+    builder.add_text_field("text", tokenizer_name=TOKENIZER, index_option="freq")
+    return builder.build()
+
+
+def _with_tokenizer(index: tantivy.Index) -> tantivy.Index:
+    """Words are already cut and space-joined; the index only splits on spaces and lower-cases."""
+    words = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
+    index.register_tokenizer(TOKENIZER, words.filter(tantivy.Filter.lowercase()).build())
+    return index
+
+
+@contextmanager
+def _reading(directory: Path) -> Iterator[None]:
     try:
-        lake_conn.execute(f"ATTACH {sql_literal(str(partial))} AS {alias}")
+        yield
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # damaged files can make tantivy panic: pyo3's PanicException
+        raise SearchIndexError(
+            f"the search index {directory} is damaged or unreadable ({first_line(error)})"
+        ) from None
+
+
+def open_index(directory: Path) -> tantivy.Index:
+    """The index for reading; SearchIndexError when there is none or it does not open."""
+    if not (directory / "meta.json").exists():
+        raise SearchIndexError(f"no search index in {directory}")
+    with _reading(directory):
+        return _with_tokenizer(tantivy.Index.open(str(directory)))
+
+
+def index_directory(conn: duckdb.DuckDBPyConnection) -> Path:
+    """Where the index of the connection's warehouse file lives."""
+    (path,) = conn.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if not path:
+        raise SearchIndexError("an in-memory database has no search index beside it")
+    return Warehouse(Path(path)).search_index
+
+
+def ranked(directory: Path, terms: list[str], limit: int) -> list[tuple[str, float]]:
+    """The best `limit` video keys for any of `terms`, with their BM25 scores, best first."""
+    index = open_index(directory)
+    with _reading(directory):
+        searcher = index.searcher()
+        should = tantivy.Occur.Should
+        query = tantivy.Query.boolean_query(
+            [(should, tantivy.Query.term_query(index.schema, "text", t.lower())) for t in terms]
+        )
+        found = searcher.search(query, limit)
+        hits = [(searcher.doc(address)["video_key"][0], score) for score, address in found.hits]
+    return sorted(hits, key=lambda hit: (-hit[1], hit[0]))
+
+
+def indexed_keys(directory: Path) -> list[str]:
+    """Every video key the index holds, read from its stored documents (so every block of its
+    store is read): what `check` compares with the warehouse."""
+    index = open_index(directory)
+    with _reading(directory):
+        searcher = index.searcher()
+        found = searcher.search(tantivy.Query.all_query(), max(searcher.num_docs, 1))
+        return [searcher.doc(address)["video_key"][0] for _, address in found.hits]
+
+
+def damaged_files(directory: Path) -> list[str]:
+    """The live segment files whose bytes fail their checksum: what tantivy's own
+    `validate_checksum` checks, which its Python bindings leave out. Every segment file ends
+    with a footer, `<JSON {"version", "crc"}><its length: u32><1337: u32>`, little-endian, the
+    CRC32 being of the bytes before the footer; a search reads only the blocks it needs, so
+    damage elsewhere goes unseen until then."""
+    with _reading(directory):
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        live = {segment["segment_id"].replace("-", "") for segment in meta["segments"]}
+    return [
+        path.name
+        for path in sorted(directory.iterdir())
+        if path.name.split(".")[0] in live and not _checksum_holds(path)
+    ]
+
+
+def _checksum_holds(path: Path) -> bool:
+    with path.open("rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        if size < 8:
+            return False
+        file.seek(size - 8)
+        length, magic = struct.unpack("<II", file.read(8))
+        if magic != _FOOTER_MAGIC or length > size - 8:
+            return False
+        file.seek(size - 8 - length)
         try:
-            lake_conn.execute(f"CREATE TABLE {alias}.search_documents AS FROM search_documents")
-            lake_conn.execute(
-                f"CREATE TABLE {alias}.transcripts AS SELECT video_key, content FROM transcripts"
-            )
-            fingerprint = _FINGERPRINT.format(table=f"{alias}.search_documents")
-            lake_conn.execute(
-                f"CREATE TABLE {alias}.index_source AS SELECT ({fingerprint}) AS fingerprint"
-            )
-        finally:
-            lake_conn.execute(f"DETACH {alias}")
-        with duckdb.connect(str(partial)) as conn:
-            index_in_place(conn)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+            expected = json.loads(file.read(length))["crc"]
+        except (ValueError, KeyError, TypeError):
+            return False
+        file.seek(0)
+        crc, left = 0, size - 8 - length
+        while left:
+            block = file.read(min(left, 1 << 20))
+            crc, left = zlib.crc32(block, crc), left - len(block)
+    return crc == expected
 
 
-def refresh_index_file(warehouse: Warehouse, changed: bool) -> bool:
-    """On a lake, bring this host's index file up to date: when this host changed the
-    documents, has no index yet, or finds that another host changed them (the documents'
-    fingerprint moved). Reads the lake without its write lock. On the file the index is
-    already in it."""
+def follow_warehouse(conn: duckdb.DuckDBPyConnection, logger: Logger | None = None) -> int:
+    """Bring the file warehouse's index up to its documents: upsert the videos waiting in
+    `index_unfinished`, or build it afresh when every document changed (a rebuild, a dictionary
+    edit) or when it is missing, unreadable, or does not hold as many documents as the
+    warehouse. Returns how many documents were written."""
+    logger = logger or log
+    directory = index_directory(conn)
+    (documents,) = conn.execute("SELECT count(*) FROM search_documents").fetchone()
+    (waiting,) = conn.execute("SELECT count(*) FROM index_unfinished").fetchone()
+    written, held = 0, None
+    try:
+        index = open_index(directory)
+        if 0 < waiting < documents:
+            written = _upsert(index, conn)
+            index.reload()
+        with _reading(directory):
+            held = index.searcher().num_docs
+    except SearchIndexError:
+        pass
+    if (waiting and waiting >= documents) or (held != documents and (documents or held)):
+        logger.info(
+            f"search index: building {directory} afresh from {documents} documents "
+            f"({waiting} changed; it held {'none readable' if held is None else held})"
+        )
+        written = build_index(conn, directory)
+    conn.execute("DELETE FROM index_unfinished")  # after the index's commit, never before
+    return written
+
+
+def _upsert(index: tantivy.Index, conn: duckdb.DuckDBPyConnection) -> int:
+    """The waiting videos' documents, each replacing the video's old one, in one commit; a video
+    whose document is gone is only deleted."""
+    writer = index.writer(WRITER_HEAP, 1)
+    cursor = conn.execute(
+        f"SELECT u.video_key, {_TEXT} FROM index_unfinished u "
+        "LEFT JOIN search_documents d USING (video_key)"
+    )
+    written = 0
+    while rows := cursor.fetchmany(_BATCH):
+        for video_key, text in rows:
+            writer.delete_documents_by_term("video_key", video_key)
+            if text is not None:  # NULL when the video has no document any more
+                writer.add_document(tantivy.Document(video_key=video_key, text=text))
+                written += 1
+    writer.commit()
+    writer.wait_merging_threads()
+    return written
+
+
+def build_index(conn: duckdb.DuckDBPyConnection, directory: Path) -> int:
+    """Every document of the connection's `search_documents`, in place of what the index held,
+    in one commit. An index that does not open is removed first."""
+    try:
+        index = open_index(directory)
+    except SearchIndexError:
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        index = _with_tokenizer(tantivy.Index(_schema(), path=str(directory), reuse=False))
+    writer = index.writer(WRITER_HEAP, 1)
+    writer.delete_all_documents()
+    cursor = conn.execute(f"SELECT video_key, {_TEXT} FROM search_documents")
+    written = 0
+    while rows := cursor.fetchmany(_BATCH):
+        for video_key, text in rows:
+            writer.add_document(tantivy.Document(video_key=video_key, text=text))
+        written += len(rows)
+    writer.commit()
+    writer.wait_merging_threads()
+    return written
+
+
+def refresh_lake_index(warehouse: Warehouse, changed: bool) -> bool:
+    """On a lake, bring this host's index up to the lake's documents: when this host changed
+    them, has no index yet, or finds that another host changed them (their fingerprint moved).
+    Reads the lake without its write lock. On the file the text analysis keeps the index."""
     if warehouse.lake is None:
         return False
+    directory = warehouse.search_index
     with connect(warehouse, read_only=True) as conn:
-        if not changed and _built_from(warehouse.search_index) == _fingerprint(conn):
+        (fingerprint,) = conn.execute(_FINGERPRINT).fetchone()
+        if not changed and _built_from(directory) == fingerprint:
             return False
-        publish_index_file(conn, warehouse.search_index)
+        if fingerprint.startswith("0:") and not directory.exists():
+            return False  # nothing analysed yet: no index to make
+        build_index(conn, directory)
+    _write_built_from(directory, str(fingerprint))
     return True
 
 
-def _fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
-    row = conn.execute(_FINGERPRINT.format(table="search_documents")).fetchone()
-    return str(row[0]) if row else ""
-
-
-def _built_from(index: Path) -> str | None:
-    """None when there is no index file, or one too old or too damaged to say."""
-    if not index.exists():
-        return None
+def _built_from(directory: Path) -> str | None:
     try:
-        with duckdb.connect(str(index), read_only=True, config=CONFIG) as conn:
-            row = conn.execute("SELECT fingerprint FROM index_source").fetchone()
-    except duckdb.Error:
+        return (directory / _BUILT_FROM).read_text()
+    except OSError:
         return None
-    return str(row[0]) if row else None
+
+
+def _write_built_from(directory: Path, fingerprint: str) -> None:
+    """Written after the index's commit: a crash between leaves the old fingerprint, and the
+    next refresh builds again."""
+    partial = directory / f"{_BUILT_FROM}.{os.getpid()}.partial"
+    partial.write_text(fingerprint)
+    os.replace(partial, directory / _BUILT_FROM)

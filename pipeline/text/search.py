@@ -1,6 +1,6 @@
-"""Full-text search over the analysis tables: DuckDB's BM25 index (`fts`, loaded from its pinned
-wheel, never downloaded) and snippets around the matched words. Read-only: the index is built by
-`pipeline.text.analysis`."""
+"""Full-text search over the analysis tables: BM25 from the tantivy index beside the warehouse
+(`pipeline.text.index`), then each hit's title, author and transcript from the warehouse, and a
+snippet around the matched words. Read-only: the index is kept by `pipeline.text.analysis`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.storage.extensions import load_fts
+from pipeline.text.index import ranked
 from pipeline.text.normalize import normalize_text
 from pipeline.text.segment import query_terms
 
@@ -24,28 +24,42 @@ class SearchHit:
     snippet: str
 
 
+def ranked_videos(
+    index: Path, query: str, limit: int = 10, *, dictionary_dir: Path | None = None
+) -> list[tuple[str, float]]:
+    """The best videos for `query` as (video_key, score), best first, to join in SQL; the query
+    is cut by the same tokenizer and dictionary as the text."""
+    terms = query_terms(normalize_text(query), dictionary_dir)
+    return ranked(index, terms, limit) if terms else []
+
+
 def search(
+    index: Path,
     conn: duckdb.DuckDBPyConnection,
     query: str,
     limit: int = 10,
     *,
     dictionary_dir: Path | None = None,
 ) -> list[SearchHit]:
-    """BM25 over titles and transcripts; the query is cut by the same tokenizer and dictionary
-    as the text."""
+    """BM25 over titles and transcripts, with what a reader shows of each hit. A hit the
+    connection does not hold yet (an older snapshot than the index) is shown without them."""
     terms = query_terms(normalize_text(query), dictionary_dir)
     if not terms:
         return []
-    load_fts(conn)
-    rows = conn.execute(
-        "SELECT s.video_key, s.title, s.author, s.score, t.content FROM search_videos(?) s "
-        "LEFT JOIN transcripts t USING (video_key) ORDER BY s.score DESC, s.video_key LIMIT ?",
-        [" ".join(terms), limit],
-    ).fetchall()
-    return [
-        SearchHit(key, title, author, score, snippet(content or title or "", terms))
-        for key, title, author, score, content in rows
-    ]
+    hits = ranked(index, terms, limit)
+    shown = {
+        key: (title, author, content)
+        for key, title, author, content in conn.execute(
+            "SELECT d.video_key, d.title, d.author, t.content FROM search_documents d "
+            "LEFT JOIN transcripts t USING (video_key) WHERE d.video_key IN (SELECT unnest(?))",
+            [[key for key, _ in hits]],
+        ).fetchall()
+    }
+    results = []
+    for key, score in hits:
+        title, author, content = shown.get(key, (None, None, None))
+        results.append(SearchHit(key, title, author, score, snippet(content or title or "", terms)))
+    return results
 
 
 def snippet(

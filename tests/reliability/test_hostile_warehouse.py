@@ -26,9 +26,9 @@ from pipeline.coze.durations import JobDurations
 from pipeline.emulator import EmulatorConfig, EmulatorProcess
 from pipeline.reads.work import VideoWork, WorkItem
 from pipeline.runs import EXIT_OK
-from pipeline.schema import FTS_SCHEMA
 from pipeline.settings import PROJECT_ROOT
 from pipeline.steps.calls import call_coze
+from pipeline.storage.location import Warehouse
 from pipeline.storage.recorder import AnswersNotStoredError, Recorder, spool_dir_for
 from tests.support import PipelineProcess, hold_database, new_dagster_home, pipeline_env
 
@@ -85,8 +85,10 @@ def west_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 
 def copy_of(run: Run, tmp_path: Path) -> Path:
+    """The run's warehouse and its search index."""
     db = tmp_path / "copy.duckdb"
     shutil.copy(run.db, db)
+    shutil.copytree(Warehouse(run.db).search_index, Warehouse(db).search_index)
     return db
 
 
@@ -225,6 +227,17 @@ def garbage_in(db: Path, table: str) -> None:
         handle.write(os.urandom(64 * 1024))
 
 
+def garbage_in_index(db: Path) -> str:
+    """Random bytes over the middle of the index's document store (its stored video keys),
+    the file's length kept; the file's name."""
+    store = max(Warehouse(db).search_index.glob("*.store"), key=lambda path: path.stat().st_size)
+    size = store.stat().st_size
+    with store.open("r+b") as handle:
+        handle.seek(size // 4)
+        handle.write(os.urandom(size // 4))
+    return store.name
+
+
 def one_line(output: str) -> str:
     assert "Traceback" not in output
     lines = output.strip().splitlines()
@@ -236,15 +249,15 @@ def test_a_damaged_search_index_is_found_by_check_and_mended_by_rebuild(
     west_run: Run, tmp_path: Path
 ) -> None:
     db = copy_of(west_run, tmp_path)
-    garbage_in(db, f"{FTS_SCHEMA}.terms")
+    damaged_file = garbage_in_index(db)
 
     status, output = pipeline("search", "穿搭", "--db", db)
     assert status != 0 and "is damaged" in one_line(output) and "check" in output
 
     status, output = pipeline("check", "--db", db)
     assert status != 0, output
-    damaged = [line for line in output.splitlines() if line.startswith("damaged:")]
-    assert len(damaged) == 1 and f"{FTS_SCHEMA}.terms" in damaged[0], output
+    damaged = [line for line in output.splitlines() if "is damaged" in line]
+    assert len(damaged) == 1 and f"{damaged_file} fail their checksums" in damaged[0], output
     assert "pipeline rebuild" in damaged[0]
 
     status, output = pipeline("rebuild", "--db", db)
@@ -270,10 +283,9 @@ def test_damage_in_the_raw_layer_says_restore_from_a_backup(west_run: Run, tmp_p
 
 def test_a_dropped_search_index_comes_back_with_rebuild(west_run: Run, tmp_path: Path) -> None:
     db = copy_of(west_run, tmp_path)
-    with duckdb.connect(str(db)) as conn:
-        conn.execute(f"DROP SCHEMA {FTS_SCHEMA} CASCADE")
+    shutil.rmtree(Warehouse(db).search_index)
     status, output = pipeline("check", "--db", db)
-    assert status != 0 and "search index is missing" in output, output
+    assert status != 0 and f"search index {Warehouse(db).search_index} is missing" in output
     status, output = pipeline("rebuild", "--db", db)
     assert status == 0, output
     status, output = pipeline("search", "穿搭", "--db", db)

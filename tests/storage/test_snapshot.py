@@ -165,14 +165,6 @@ def test_sql_prints_a_table_csv_and_json(tmp_path: Path) -> None:
     assert records[1] == {"line_no": 1, "video_key": "douyin:1", "at": "2024-05-01T08:00:00"}
 
 
-def test_sql_can_search_the_index_macros(tmp_path: Path) -> None:
-    """The fts extension is loaded, so its functions work in a query."""
-    db = tmp_path / "w.duckdb"
-    _add_links(db, 0, 1)
-    done = sql("SELECT stem('running', 'english') AS s", "--format", "csv", "--db", db)
-    assert done.stdout.splitlines() == ["s", "run"], done.stderr
-
-
 @pytest.mark.parametrize(
     ("query", "starts"),
     [("SELEC 1", "Parser Error: "), ("SELECT nope FROM links", "Binder Error: ")],

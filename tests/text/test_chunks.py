@@ -15,9 +15,11 @@ import pytest
 
 from pipeline.settings import Settings
 from pipeline.storage.db import connect
+from pipeline.storage.location import Warehouse
 from pipeline.text import analysis
 from pipeline.text import segment as segment_module
 from pipeline.text.analysis import Frames, Pending, segment_transcripts, update_text_tables
+from pipeline.text.index import indexed_keys
 from pipeline.text.search import search
 from pipeline.text.segment import Segmenter
 from pipeline.text.sentences import split_sentences
@@ -35,16 +37,19 @@ TABLES = (
     "keyword_refresh",
     "keyword_stats",
     "text_unfinished",
+    "index_unfinished",
 )
 QUERY = "以太币 盈利"
 
 # The child: one text analysis with a small chunk size, killed by SIGKILL right after its Nth
-# chunk has committed (`store N`), or as it begins to score and index (`finish`).
+# chunk has committed (`store N`), as it begins to score keywords (`finish`), or after the
+# warehouse handed the changed documents to the index, before the index commits them
+# (`upsert`) or after it did, before the warehouse forgets them (`forget`).
 CHILD = """
 import os, signal, sys
 from pathlib import Path
 from pipeline.storage.db import connect
-from pipeline.text import analysis
+from pipeline.text import analysis, index
 
 db, chunk, where, count, own = sys.argv[1:]
 store, stored = analysis._store, []
@@ -59,10 +64,18 @@ def store_then_die(*args, **kwargs):
 def die(conn, log):
     os.kill(os.getpid(), signal.SIGKILL)
 
+def upsert_then_die(index_, conn):
+    if where == "forget":
+        upsert(index_, conn)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+upsert = index._upsert
 if where == "store":
     analysis._store = store_then_die
-else:
+elif where == "finish":
     analysis._finish = die
+else:
+    index._upsert = upsert_then_die
 analysis.update_text_tables(
     lambda: connect(Path(db)), chunk=int(chunk), dictionary_dir=Path(own) if own else None
 )
@@ -96,9 +109,12 @@ def killed_run(db: Path, chunk: int, where: str, count: int = 0, own: Path | Non
 
 
 def rows(db: Path) -> dict[str, object]:
+    """Every row, and what a search finds, best first. Not its scores: tantivy's BM25 counts a
+    replaced document's words until its segment is merged, so an index that replaced documents
+    in other commits scores a little differently."""
     with connect(db, read_only=True) as conn:
         tables = {t: conn.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
-        found = [(hit.video_key, round(hit.score, 9)) for hit in search(conn, QUERY, 50)]
+        found = [hit.video_key for hit in search(Warehouse(db).search_index, conn, QUERY, 50)]
     return {**tables, "search": found}
 
 
@@ -157,7 +173,7 @@ def test_a_resegmentation_killed_between_chunks_resumes_where_it_stopped(
     with connect(killed, read_only=True) as conn:
         first = {key for (key,) in conn.execute("SELECT * FROM text_unfinished").fetchall()}
     resumed = update_text_tables(lambda: connect(killed), dictionary_dir=dictionary, chunk=3)
-    assert resumed.processed == 9 and resumed.index_rebuilt
+    assert resumed.processed == 9 and resumed.documents_changed
     assert len(segmented) == 9 and not first & set(segmented)
     assert rows(killed) == rows(whole)
     assert rows(whole)["search"] and rows(whole)["video_keywords"]
@@ -208,10 +224,42 @@ def test_a_kill_after_the_last_chunk_leaves_the_index_to_the_next_run(
 
     segmented.clear()
     resumed = update_text_tables(lambda: connect(killed))
-    assert resumed.processed == 0 and resumed.index_rebuilt and segmented == []
+    assert resumed.processed == 0 and resumed.documents_changed and segmented == []
     assert rows(killed) == rows(whole)
     again = update_text_tables(lambda: connect(killed))
-    assert not again.index_rebuilt
+    assert not again.documents_changed
+
+
+@pytest.mark.parametrize("where", ["upsert", "forget"])
+def test_a_kill_between_the_warehouse_and_the_index_commits_is_mended_by_the_next_run(
+    tmp_path: Path, segmented: list[str], where: str
+) -> None:
+    """Killed after the warehouse handed three changed documents to the index: before the index
+    committed them, or after it did but before the warehouse forgot them. The next run writes
+    them again (a replace by key, so no document is doubled) and segments nothing."""
+    killed, whole = tmp_path / "killed.duckdb", tmp_path / "whole.duckdb"
+    for db in (killed, whole):
+        add_videos(db, 0, 10)
+        update_text_tables(lambda db=db: connect(db))
+        with connect(db) as conn:
+            conn.execute(
+                "UPDATE transcripts SET content = content || '克洛克达尔盈利。' "
+                "WHERE video_key IN ('douyin:1', 'douyin:4', 'douyin:8')"
+            )
+    update_text_tables(lambda: connect(whole))
+
+    killed_run(killed, chunk=2, where=where)
+    with duckdb.connect(str(killed), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM text_unfinished").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM index_unfinished").fetchone() == (3,)
+    behind = rows(killed)["search"] != rows(whole)["search"]
+    assert behind == (where == "upsert"), "the index holds the new documents once committed"
+
+    segmented.clear()
+    resumed = update_text_tables(lambda: connect(killed))
+    assert (resumed.processed, resumed.indexed, segmented) == (0, 3, [])
+    assert rows(killed) == rows(whole)
+    assert len(indexed_keys(Warehouse(killed).search_index)) == 10
 
 
 def test_a_chunk_is_segmented_while_the_one_before_it_is_stored(

@@ -1,4 +1,4 @@
-"""Text analysis on the seed's real transcript, in a real DuckDB file with the real fts binary."""
+"""Text analysis on the seed's real transcript, in a real DuckDB file and a real tantivy index."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.storage.db import connect
-from pipeline.storage.extensions import load_fts
+from pipeline.storage.location import Warehouse
 from pipeline.text import segment as segment_module
 from pipeline.text.analysis import segment_transcripts, update_text_tables
 from pipeline.text.normalize import nfkc, normalize_lines, normalize_text
-from pipeline.text.search import search
+from pipeline.text.search import ranked_videos, search
 from pipeline.text.segment import (
     STOPWORDS,
     USER_DICT,
@@ -192,11 +192,14 @@ def test_search_ranks_the_seed_above_a_decoy_and_reruns_recompute_nothing(tmp_pa
     _warehouse(db)
     with connect(db) as conn:
         first = update_text_tables(opener(db))
-        assert first.processed == 2 and first.index_rebuilt
+        assert first.processed == 2 and first.documents_changed
         assert first.sentences == 4 + 2 and first.tokens > 50
-        hits = search(conn, "以太币 盈利")
+        index = Warehouse(db).search_index
+        hits = search(index, conn, "以太币 盈利")
         assert [h.video_key for h in hits] == ["bilibili:BV1XRgNzjEF7", "douyin:1"]
-        assert [h.video_key for h in search(conn, "以太幣 盈利")] == [h.video_key for h in hits]
+        assert [h.video_key for h in search(index, conn, "以太幣 盈利")] == [
+            h.video_key for h in hits
+        ]
         assert hits[0].score > hits[1].score
         assert "【盈利】" in hits[0].snippet or "【以太币】" in hits[0].snippet
         keywords = [
@@ -211,7 +214,7 @@ def test_search_ranks_the_seed_above_a_decoy_and_reruns_recompute_nothing(tmp_pa
         ).fetchone() == (1,)
 
         again = update_text_tables(opener(db))
-        assert again.processed == 0 and not again.index_rebuilt
+        assert again.processed == 0 and not again.documents_changed
         assert (again.sentences, again.tokens) == (first.sentences, first.tokens)
 
         conn.execute(
@@ -220,25 +223,18 @@ def test_search_ranks_the_seed_above_a_decoy_and_reruns_recompute_nothing(tmp_pa
         third = update_text_tables(opener(db))
         assert third.processed == 1
 
+    ranked = pl.DataFrame(
+        ranked_videos(Warehouse(db).search_index, "以太币 盈利"),
+        schema=["video_key", "score"],
+        orient="row",
+    )
     with duckdb.connect(str(db), read_only=True) as conn:
-        load_fts(conn)
-        sql_hits = conn.execute("SELECT video_key FROM search_videos('以太币 盈利')").fetchall()
-    assert sql_hits[0] == ("bilibili:BV1XRgNzjEF7",)
-
-
-def test_fts_loads_with_networking_disabled(tmp_path: Path):
-    """No repository is reachable and autoinstall is off: only the packaged binary can load."""
-    script = (
-        "import duckdb\n"
-        "from pipeline.storage.extensions import load_fts\n"
-        "c = duckdb.connect(config={'custom_extension_repository': 'http://127.0.0.1:9', 'allow_community_extensions': False})\n"
-        "load_fts(c)\n"
-        "print(c.execute(\"SELECT loaded, installed FROM duckdb_extensions() WHERE extension_name='fts'\").fetchone())\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert out.stdout.strip() == "(True, False)"
+        conn.register("ranked", ranked)
+        sql_hits = conn.execute(
+            "SELECT r.video_key, d.title FROM ranked r JOIN search_documents d USING (video_key) "
+            "ORDER BY r.score DESC"
+        ).fetchall()
+    assert sql_hits[0] == ("bilibili:BV1XRgNzjEF7", TITLE)
 
 
 def test_search_command_prints_ranked_hits(tmp_path: Path):
@@ -272,7 +268,7 @@ def test_queries_of_only_stop_words_find_nothing(tmp_path: Path, query: str):
     _warehouse(db)
     with connect(db) as conn:
         update_text_tables(opener(db))
-        assert search(conn, query) == []
+        assert search(Warehouse(db).search_index, conn, query) == []
 
 
 def _add_transcripts(conn: duckdb.DuckDBPyConnection, first: int, count: int) -> None:

@@ -50,9 +50,12 @@ def search(
     shown = {
         key: (title, author, content)
         for key, title, author, content in conn.execute(
+            # Both sides filtered: DuckDB would scan every transcript for the join otherwise.
             "SELECT d.video_key, d.title, d.author, t.content FROM search_documents d "
-            "LEFT JOIN transcripts t USING (video_key) WHERE d.video_key IN (SELECT unnest(?))",
-            [[key for key, _ in hits]],
+            "LEFT JOIN (SELECT video_key, content FROM transcripts "
+            "WHERE video_key IN (SELECT unnest($keys))) t USING (video_key) "
+            "WHERE d.video_key IN (SELECT unnest($keys))",
+            {"keys": [key for key, _ in hits]},
         ).fetchall()
     }
     results = []

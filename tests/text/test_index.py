@@ -10,7 +10,12 @@ from pathlib import Path
 from pipeline.storage.db import connect
 from pipeline.storage.location import Warehouse, warehouse_from_env
 from pipeline.text.analysis import update_text_tables
-from pipeline.text.index import follow_warehouse, indexed_keys, refresh_lake_index
+from pipeline.text.index import (
+    damaged_files,
+    follow_warehouse,
+    indexed_keys,
+    refresh_lake_index,
+)
 from pipeline.text.search import search
 from tests.support import sqlite_lake_env
 
@@ -99,6 +104,28 @@ def test_a_damaged_index_is_built_again_by_the_next_text_analysis(tmp_path: Path
     (index / "meta.json").write_text("{ not json")
     assert update_text_tables(lambda: connect(db)).indexed == 3
     assert sorted(found(db, "航海王")) == ["v0", "v1", "v2"]
+
+
+def test_damage_no_search_meets_is_caught_before_the_next_commit(tmp_path: Path) -> None:
+    """A flipped byte in the term dictionary, the file's footer intact: tantivy opens the index
+    and a commit on top of it fails for good; its checksum tells first, and the index is built
+    afresh with the new transcript."""
+    db = file_with_documents(tmp_path, 3)
+    index = Warehouse(db).search_index
+    (term,) = index.glob("*.term")
+    data = bytearray(term.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    term.write_bytes(bytes(data))
+    assert damaged_files(index) == [term.name]
+    with connect(db) as conn:
+        conn.execute(
+            "INSERT INTO transcripts (video_key, execute_id, content, char_count, is_trimmed, "
+            "fetched_at) VALUES ('v3', 'job', '航海王第3集', 1, false, now())"
+        )
+    stats = update_text_tables(lambda: connect(db))
+    assert (stats.processed, stats.indexed) == (1, 4), "built afresh, not upserted into damage"
+    assert damaged_files(index) == []
+    assert sorted(found(db, "航海王")) == ["v0", "v1", "v2", "v3"]
 
 
 def test_an_index_behind_the_warehouse_is_built_again(tmp_path: Path) -> None:

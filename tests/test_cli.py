@@ -88,7 +88,7 @@ def test_a_search_before_any_text_analysis_says_so(
         pass
     assert main(["search", "以太币", "--db", str(db)]) == 1
     line = _one_line(capsys.readouterr().err)
-    assert line.startswith(f"no search index in {db} yet")
+    assert line.startswith(f"no search index for {db} yet")
 
 
 @pytest.mark.parametrize("command", ["run", "plan"])

@@ -42,8 +42,8 @@ def search_main(argv: list[str] | None = None) -> int:
     index = warehouse.search_index
     if not (index / "meta.json").exists():
         print(
-            f"no search index in {index} yet: no transcript has been analysed; "
-            "run the pipeline until some transcripts are collected",
+            f"no search index for {warehouse.describe()} yet (in {index}): no transcript has "
+            "been analysed; run the pipeline until some transcripts are collected",
             file=sys.stderr,
         )
         return 1

@@ -239,7 +239,7 @@ def test_the_readme_queries_run_on_a_real_warehouse(example_run: SharedRun) -> N
         for statement in block.split(";")
         if statement.strip()
     ]
-    assert len(statements) >= 6
+    assert len(statements) >= 5
     assert example_run.result.success
     with connect(example_run.project.warehouse, read_only=True) as conn:
         results = [conn.execute(statement).fetchall() for statement in statements]

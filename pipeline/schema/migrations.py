@@ -100,12 +100,18 @@ def _add_text_unfinished(conn: duckdb.DuckDBPyConnection) -> None:
 def _search_with_tantivy(conn: duckdb.DuckDBPyConnection) -> None:
     """The search index moved out of the warehouse into tantivy (issue 37): the fts index's
     tables and macro go, and `index_unfinished` comes, empty: the next text analysis finds no
-    index beside the warehouse and builds it from `search_documents`."""
+    index beside the warehouse and builds it from `search_documents`. `text_unfinished` loses
+    its key (DuckDB cannot drop one: the table is made again with its rows)."""
     with transaction(conn):
         if not is_lake(conn):
             conn.execute("DROP MACRO TABLE IF EXISTS search_videos")
             conn.execute("DROP SCHEMA IF EXISTS fts_main_search_documents CASCADE")
+            conn.execute("CREATE TEMP TABLE _unfinished AS FROM text_unfinished")
+            conn.execute("DROP TABLE text_unfinished")
         create_objects(conn)
+        if not is_lake(conn):
+            conn.execute("INSERT INTO text_unfinished FROM _unfinished")
+            conn.execute("DROP TABLE _unfinished")
 
 
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (

@@ -40,3 +40,38 @@ def test_a_current_warehouse_runs_no_migration_and_an_older_one_runs_what_it_lac
     with connect(db) as conn:
         assert schema_version(conn) == LATEST
     assert "link_status" in views(db)
+
+
+def test_a_warehouse_with_the_fts_index_loses_it_and_keeps_what_text_analysis_owes(
+    tmp_path: Path,
+) -> None:
+    """A warehouse of migration 3: DuckDB's fts index and its macro in it, `text_unfinished`
+    keyed and holding a video a killed run stored. Migration 4 drops the index (without the fts
+    extension, which is no longer installed) and remakes `text_unfinished` without its key,
+    with its row."""
+    db = tmp_path / "warehouse.duckdb"
+    with connect(db) as conn:
+        conn.execute("DELETE FROM schema_version WHERE version = 4")
+        conn.execute("DROP TABLE index_unfinished")
+        conn.execute("DROP TABLE text_unfinished")
+        conn.execute("CREATE TABLE text_unfinished (video_key VARCHAR PRIMARY KEY)")
+        conn.execute("INSERT INTO text_unfinished VALUES ('douyin:1')")
+        conn.execute("CREATE SCHEMA fts_main_search_documents")
+        conn.execute("CREATE TABLE fts_main_search_documents.docs (docid BIGINT, name VARCHAR)")
+        conn.execute("CREATE MACRO search_videos(q) AS TABLE SELECT 1 AS score")
+    with connect(db) as conn:
+        assert schema_version(conn) == LATEST
+        schemas = {
+            r[0] for r in conn.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()
+        }
+        macros = conn.execute(
+            "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'search_videos'"
+        ).fetchone()
+        keys = conn.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name IN "
+            "('text_unfinished', 'index_unfinished') AND constraint_type = 'PRIMARY KEY'"
+        ).fetchone()
+        owed = conn.execute("SELECT * FROM text_unfinished").fetchall()
+        waiting = conn.execute("SELECT count(*) FROM index_unfinished").fetchone()
+    assert "fts_main_search_documents" not in schemas and macros == (0,)
+    assert keys == (0,) and owed == [("douyin:1",)] and waiting == (0,)

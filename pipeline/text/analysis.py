@@ -193,6 +193,9 @@ def update_text_tables(
 
     def store(frames: Frames) -> int:
         with open_warehouse() as conn:
+            # One DuckDB thread: the store runs beside the segmenting, and a second one would
+            # take its core (40,000 transcripts: 14.4 -> 13.4 s, the store no slower).
+            conn.execute("SET threads = 1")
             return _store(conn, frames, fingerprint, full)
 
     stored = done = 0

@@ -89,7 +89,9 @@ DERIVED: tuple[Table, ...] = (
     ),
     Table(
         "transcript_sentences",
-        "Sentences of a transcript, split on Chinese and Western sentence punctuation.",
+        "Sentences of a transcript, split on Chinese and Western sentence punctuation. One row "
+        "per (video_key, sentence_no), kept so by its writer, which replaces a video's rows "
+        "whole: no primary key, whose index every commit's checkpoint would write out whole.",
         (
             C("video_key", "VARCHAR", "The video.", False),
             C("sentence_no", "INTEGER", "1-based position in the transcript.", False),
@@ -109,7 +111,7 @@ DERIVED: tuple[Table, ...] = (
                 False,
             ),
         ),
-        ("video_key", "sentence_no"),
+        (),
     ),
     Table(
         "transcript_tokens",
@@ -138,18 +140,19 @@ DERIVED: tuple[Table, ...] = (
     Table(
         "search_documents",
         "What the BM25 search index (tantivy, `<stem>.search/` beside the warehouse) covers: one "
-        "document per video.",
+        "document per video, kept so by its writer (no key, as `transcript_sentences`).",
         (
             C("video_key", "VARCHAR", "The video.", False),
             C("title", "VARCHAR", "Title shown with a hit."),
             C("author", "VARCHAR", "Author shown with a hit."),
             C("body", "VARCHAR", "Segmented title and transcript, words joined by spaces.", False),
         ),
-        ("video_key",),
+        (),
     ),
     Table(
         "text_state",
-        "Bookkeeping of the incremental text analysis: what each video was segmented from.",
+        "Bookkeeping of the incremental text analysis: what each video was segmented from; one "
+        "row per video, kept so by its writer (no key, as `transcript_sentences`).",
         (
             C("video_key", "VARCHAR", "The video.", False),
             C(
@@ -161,7 +164,7 @@ DERIVED: tuple[Table, ...] = (
                 False,
             ),
         ),
-        ("video_key",),
+        (),
     ),
     Table(
         "token_documents",

@@ -97,21 +97,27 @@ def _add_text_unfinished(conn: duckdb.DuckDBPyConnection) -> None:
         create_objects(conn)
 
 
+# Written a chunk at a time by the text analysis: a key's index is written out whole at every
+# checkpoint, so each chunk's commit cost more as the corpus grew.
+_UNKEYED_TEXT_TABLES = ("transcript_sentences", "search_documents", "text_state", "text_unfinished")
+
+
 def _search_with_tantivy(conn: duckdb.DuckDBPyConnection) -> None:
     """The search index moved out of the warehouse into tantivy (issue 37): the fts index's
     tables and macro go, and `index_unfinished` comes, empty: the next text analysis finds no
-    index beside the warehouse and builds it from `search_documents`. `text_unfinished` loses
-    its key (DuckDB cannot drop one: the table is made again with its rows)."""
+    index beside the warehouse and builds it from `search_documents`. The text tables a chunk
+    writes lose their keys (DuckDB cannot drop one: each is made again with its rows)."""
     with transaction(conn):
         if not is_lake(conn):
             conn.execute("DROP MACRO TABLE IF EXISTS search_videos")
             conn.execute("DROP SCHEMA IF EXISTS fts_main_search_documents CASCADE")
-            conn.execute("CREATE TEMP TABLE _unfinished AS FROM text_unfinished")
-            conn.execute("DROP TABLE text_unfinished")
+            for table in _UNKEYED_TEXT_TABLES:
+                conn.execute(f"ALTER TABLE {table} RENAME TO _keyed_{table}")
         create_objects(conn)
         if not is_lake(conn):
-            conn.execute("INSERT INTO text_unfinished FROM _unfinished")
-            conn.execute("DROP TABLE _unfinished")
+            for table in _UNKEYED_TEXT_TABLES:
+                conn.execute(f"INSERT INTO {table} FROM _keyed_{table}")
+                conn.execute(f"DROP TABLE _keyed_{table}")
 
 
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (

@@ -46,9 +46,9 @@ def test_a_warehouse_with_the_fts_index_loses_it_and_keeps_what_text_analysis_ow
     tmp_path: Path,
 ) -> None:
     """A warehouse of migration 3: DuckDB's fts index and its macro in it, `text_unfinished`
-    keyed and holding a video a killed run stored. Migration 4 drops the index (without the fts
-    extension, which is no longer installed) and remakes `text_unfinished` without its key,
-    with its row."""
+    keyed and holding a video a killed run stored, `search_documents` keyed. Migration 4 drops
+    the index (without the fts extension, which is no longer installed) and remakes those
+    tables without their keys, with their rows."""
     db = tmp_path / "warehouse.duckdb"
     with connect(db) as conn:
         conn.execute("DELETE FROM schema_version WHERE version = 4")
@@ -56,6 +56,12 @@ def test_a_warehouse_with_the_fts_index_loses_it_and_keeps_what_text_analysis_ow
         conn.execute("DROP TABLE text_unfinished")
         conn.execute("CREATE TABLE text_unfinished (video_key VARCHAR PRIMARY KEY)")
         conn.execute("INSERT INTO text_unfinished VALUES ('douyin:1')")
+        conn.execute("DROP TABLE search_documents")
+        conn.execute(
+            "CREATE TABLE search_documents (video_key VARCHAR PRIMARY KEY, title VARCHAR, "
+            "author VARCHAR, body VARCHAR NOT NULL)"
+        )
+        conn.execute("INSERT INTO search_documents VALUES ('douyin:1', 't', 'a', '航海王')")
         conn.execute("CREATE SCHEMA fts_main_search_documents")
         conn.execute("CREATE TABLE fts_main_search_documents.docs (docid BIGINT, name VARCHAR)")
         conn.execute("CREATE MACRO search_videos(q) AS TABLE SELECT 1 AS score")
@@ -68,10 +74,13 @@ def test_a_warehouse_with_the_fts_index_loses_it_and_keeps_what_text_analysis_ow
             "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'search_videos'"
         ).fetchone()
         keys = conn.execute(
-            "SELECT count(*) FROM duckdb_constraints() WHERE table_name IN "
-            "('text_unfinished', 'index_unfinished') AND constraint_type = 'PRIMARY KEY'"
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name IN ('text_unfinished', "
+            "'index_unfinished', 'search_documents', 'transcript_sentences', 'text_state') "
+            "AND constraint_type = 'PRIMARY KEY'"
         ).fetchone()
         owed = conn.execute("SELECT * FROM text_unfinished").fetchall()
+        documents = conn.execute("SELECT video_key, body FROM search_documents").fetchall()
         waiting = conn.execute("SELECT count(*) FROM index_unfinished").fetchone()
     assert "fts_main_search_documents" not in schemas and macros == (0,)
     assert keys == (0,) and owed == [("douyin:1",)] and waiting == (0,)
+    assert documents == [("douyin:1", "航海王")]

@@ -106,7 +106,8 @@ def _search_with_tantivy(conn: duckdb.DuckDBPyConnection) -> None:
     """The search index moved out of the warehouse into tantivy (issue 37): the fts index's
     tables and macro go, and `index_unfinished` comes, empty: the next text analysis finds no
     index beside the warehouse and builds it from `search_documents`. The text tables a chunk
-    writes lose their keys (DuckDB cannot drop one: each is made again with its rows)."""
+    writes lose their keys (DuckDB cannot drop one: each is made again with its rows), and no
+    video keeps text rows without a digest."""
     with transaction(conn):
         if not is_lake(conn):
             conn.execute("DROP MACRO TABLE IF EXISTS search_videos")
@@ -118,6 +119,13 @@ def _search_with_tantivy(conn: duckdb.DuckDBPyConnection) -> None:
             for table in _UNKEYED_TEXT_TABLES:
                 conn.execute(f"INSERT INTO {table} FROM _keyed_{table}")
                 conn.execute(f"DROP TABLE _keyed_{table}")
+        # Rows of a video with no digest (migration 1 emptied `text_state` of warehouses whose
+        # token table it dropped) go: the text analysis takes a video without a digest to have
+        # no rows, and segments it again anyway.
+        for table in ("transcript_sentences", "transcript_tokens", "search_documents"):
+            conn.execute(
+                f"DELETE FROM {table} WHERE video_key NOT IN (SELECT video_key FROM text_state)"
+            )
 
 
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (

@@ -48,14 +48,15 @@ Pending = tuple[str, str | None, str | None, str | None, str]
 Frames = dict[str, pl.DataFrame]
 
 # Transcripts (within `scope`) whose digest, text and segmenter, differs from the one segmented
-# last.
+# last. The scope filters the transcripts before the joins: after them, DuckDB hashed every
+# transcript for each chunk (14 of 82 s at 200,000 transcripts).
 _PENDING = (
     "SELECT video_key, title, author_nickname, content, digest FROM ("
     "SELECT t.video_key, coalesce(v.title, t.title) AS title, v.author_nickname, t.content, "
     "md5(concat_ws(chr(0), $fingerprint, coalesce(v.title, t.title, ''), "
     "coalesce(v.author_nickname, ''), coalesce(t.content, ''))) AS digest, s.content_hash "
-    "FROM transcripts t LEFT JOIN videos v USING (video_key) "
-    "LEFT JOIN text_state s USING (video_key) WHERE {scope}) "
+    "FROM (SELECT * FROM transcripts WHERE {scope}) t LEFT JOIN videos v USING (video_key) "
+    "LEFT JOIN text_state s USING (video_key)) "
     "WHERE content_hash IS DISTINCT FROM digest"
 )
 # A chunk's range of keys.
@@ -247,20 +248,31 @@ def _store(conn: duckdb.DuckDBPyConnection, frames: Frames, fingerprint: str, fu
             "AND video_key IN (SELECT video_key FROM _changed)"
         )
         with lookup(conn, "_changed", "video_key", keep):
+            # A video with no digest yet has no rows in the text tables (they are written and
+            # dropped together), so a chunk of new videos skips the deletes, which read the
+            # whole of each table (4 tables, 7 of 82 s at 200,000 new transcripts).
+            (before,) = conn.execute(
+                "SELECT count(*) FROM text_state WHERE video_key IN (SELECT video_key FROM _changed)"
+            ).fetchone()
             if full:
                 keywords.owe_full_refresh(conn)
-            else:
+            elif before:
                 keywords.forget_documents(conn, changed)
             for table, frame in frames.items():
-                conn.execute(f"DELETE FROM {table} WHERE {changed}")
+                if before:
+                    conn.execute(f"DELETE FROM {table} WHERE {changed}")
                 if len(keep) < len(segmented):
                     frame = frame.filter(pl.col("video_key").is_in(keep))
                 _insert(conn, table, frame)
             if not full:
                 keywords.count_documents(conn, changed, len(keep))
             conn.execute(
-                "INSERT INTO text_unfinished SELECT video_key FROM _changed "
-                "WHERE video_key NOT IN (SELECT video_key FROM text_unfinished)"
+                "INSERT INTO text_unfinished SELECT video_key FROM _changed"
+                + (
+                    " WHERE video_key NOT IN (SELECT video_key FROM text_unfinished)"
+                    if before
+                    else ""
+                )
             )
     return len(keep)
 

@@ -46,9 +46,10 @@ def test_a_warehouse_with_the_fts_index_loses_it_and_keeps_what_text_analysis_ow
     tmp_path: Path,
 ) -> None:
     """A warehouse of migration 3: DuckDB's fts index and its macro in it, `text_unfinished`
-    keyed and holding a video a killed run stored, `search_documents` keyed. Migration 4 drops
-    the index (without the fts extension, which is no longer installed) and remakes those
-    tables without their keys, with their rows."""
+    keyed and holding a video a killed run stored, `search_documents` keyed, with the document
+    of a video that has no digest (left by migration 1). Migration 4 drops the index (without
+    the fts extension, which is no longer installed), remakes those tables without their keys,
+    with their rows, and drops the rows of the video with no digest."""
     db = tmp_path / "warehouse.duckdb"
     with connect(db) as conn:
         conn.execute("DELETE FROM schema_version WHERE version = 4")
@@ -61,7 +62,11 @@ def test_a_warehouse_with_the_fts_index_loses_it_and_keeps_what_text_analysis_ow
             "CREATE TABLE search_documents (video_key VARCHAR PRIMARY KEY, title VARCHAR, "
             "author VARCHAR, body VARCHAR NOT NULL)"
         )
-        conn.execute("INSERT INTO search_documents VALUES ('douyin:1', 't', 'a', '航海王')")
+        conn.execute(
+            "INSERT INTO search_documents VALUES ('douyin:1', 't', 'a', '航海王'), "
+            "('douyin:2', 't', 'a', '草帽')"
+        )
+        conn.execute("INSERT INTO text_state VALUES ('douyin:1', 'digest')")
         conn.execute("CREATE SCHEMA fts_main_search_documents")
         conn.execute("CREATE TABLE fts_main_search_documents.docs (docid BIGINT, name VARCHAR)")
         conn.execute("CREATE MACRO search_videos(q) AS TABLE SELECT 1 AS score")

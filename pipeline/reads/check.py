@@ -2,10 +2,11 @@
 
 DuckDB verifies a block's checksum only when a query reads the block, so damage in a table that
 runs never read goes unnoticed until the one query that needs it fails for good. The check reads
-every column of every table in full, compares the tables with `pipeline/schema/`, reads every
-document of the search index beside the warehouse and runs a search on it. Each problem is one line saying
-what to do: `rebuild` when only derived tables suffer and the raw layer is intact, else restore
-from a backup. It opens the file read-only and changes nothing.
+every column of every table in full, compares the tables with `pipeline/schema/`, holds the
+search index beside the warehouse to its checksums, reads every document of it and runs a search
+on it. Each problem is one line saying what to do: `rebuild` when only derived tables suffer and
+the raw layer is intact, else restore from a backup. It opens the file read-only and changes
+nothing.
 """
 
 from __future__ import annotations

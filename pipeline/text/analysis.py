@@ -182,8 +182,10 @@ def update_text_tables(
     """The warehouse is open only to read a chunk and to store one (a whole corpus
     re-segmented after a dictionary edit takes minutes), so other runs' writes and people's
     queries are not locked out meanwhile; each chunk's rows go in in one short transaction, then
-    the keywords in one more, then the search index takes the changed documents. At most two chunks are held at once: the one being
-    stored and the next one being segmented."""
+    the keywords in one more, then the search index takes the changed documents, the warehouse
+    open while it reads them (an index built afresh, after a dictionary edit or when it was
+    lost, holds it for 16 s at a million documents). At most two chunks are held at once: the
+    one being stored and the next one being segmented."""
     log = log or logging.getLogger("pipeline.text")
     loaded = segmenter(dictionary_dir)
     fingerprint = loaded.fingerprint
@@ -252,7 +254,8 @@ def _store(conn: duckdb.DuckDBPyConnection, frames: Frames, fingerprint: str, fu
             # dropped together), so a chunk of new videos skips the deletes, which read the
             # whole of each table (4 tables, 7 of 82 s at 200,000 new transcripts).
             (before,) = conn.execute(
-                "SELECT count(*) FROM text_state WHERE video_key IN (SELECT video_key FROM _changed)"
+                "SELECT count(*) FROM text_state "
+                "WHERE video_key IN (SELECT video_key FROM _changed)"
             ).fetchone()
             if full:
                 keywords.owe_full_refresh(conn)

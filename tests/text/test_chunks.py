@@ -202,9 +202,9 @@ def test_an_incremental_update_killed_between_chunks_scores_as_one_pass(
     assert rows(killed) == rows(whole)
 
 
-def test_a_kill_after_the_last_chunk_leaves_the_index_to_the_next_run(
-    tmp_path: Path, segmented: list[str]
-) -> None:
+def three_changed_of_ten(tmp_path: Path) -> tuple[Path, Path]:
+    """Two warehouses of ten analysed videos, three of them changed since: `whole` analysed
+    again in one go, `killed` left for a run to kill."""
     killed, whole = tmp_path / "killed.duckdb", tmp_path / "whole.duckdb"
     for db in (killed, whole):
         add_videos(db, 0, 10)
@@ -215,6 +215,13 @@ def test_a_kill_after_the_last_chunk_leaves_the_index_to_the_next_run(
                 "WHERE video_key IN ('douyin:1', 'douyin:4', 'douyin:8')"
             )
     update_text_tables(lambda: connect(whole))
+    return killed, whole
+
+
+def test_a_kill_after_the_last_chunk_leaves_the_index_to_the_next_run(
+    tmp_path: Path, segmented: list[str]
+) -> None:
+    killed, whole = three_changed_of_ten(tmp_path)
 
     killed_run(killed, chunk=2, where="finish")
     assert stored_keys(killed) == stored_keys(whole)
@@ -237,16 +244,7 @@ def test_a_kill_between_the_warehouse_and_the_index_commits_is_mended_by_the_nex
     """Killed after the warehouse handed three changed documents to the index: before the index
     committed them, or after it did but before the warehouse forgot them. The next run writes
     them again (a replace by key, so no document is doubled) and segments nothing."""
-    killed, whole = tmp_path / "killed.duckdb", tmp_path / "whole.duckdb"
-    for db in (killed, whole):
-        add_videos(db, 0, 10)
-        update_text_tables(lambda db=db: connect(db))
-        with connect(db) as conn:
-            conn.execute(
-                "UPDATE transcripts SET content = content || '克洛克达尔盈利。' "
-                "WHERE video_key IN ('douyin:1', 'douyin:4', 'douyin:8')"
-            )
-    update_text_tables(lambda: connect(whole))
+    killed, whole = three_changed_of_ten(tmp_path)
 
     killed_run(killed, chunk=2, where=where)
     with duckdb.connect(str(killed), read_only=True) as conn:

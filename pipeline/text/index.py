@@ -202,21 +202,11 @@ def follow_warehouse(conn: duckdb.DuckDBPyConnection, logger: Logger | None = No
 def _upsert(index: tantivy.Index, conn: duckdb.DuckDBPyConnection) -> int:
     """The waiting videos' documents, each replacing the video's old one, in one commit; a video
     whose document is gone is only deleted."""
-    writer = index.writer(WRITER_HEAP, 1)
     cursor = conn.execute(
         f"SELECT u.video_key, {_TEXT} FROM index_unfinished u "
         "LEFT JOIN search_documents d USING (video_key)"
     )
-    written = 0
-    while rows := cursor.fetchmany(_BATCH):
-        for video_key, text in rows:
-            writer.delete_documents_by_term("video_key", video_key)
-            if text is not None:  # NULL when the video has no document any more
-                writer.add_document(tantivy.Document(video_key=video_key, text=text))
-                written += 1
-    writer.commit()
-    writer.wait_merging_threads()
-    return written
+    return _write(index.writer(WRITER_HEAP, 1), cursor, replace=True)
 
 
 def build_index(conn: duckdb.DuckDBPyConnection, directory: Path) -> int:
@@ -231,11 +221,21 @@ def build_index(conn: duckdb.DuckDBPyConnection, directory: Path) -> int:
     writer = index.writer(WRITER_HEAP, 1)
     writer.delete_all_documents()
     cursor = conn.execute(f"SELECT video_key, {_TEXT} FROM search_documents")
+    return _write(writer, cursor, replace=False)
+
+
+def _write(writer: tantivy.IndexWriter, cursor: duckdb.DuckDBPyConnection, replace: bool) -> int:
+    """The cursor's (video_key, text) rows as documents, each first deleting the video's old
+    one when `replace`, in one commit; a NULL text (the video has no document any more) only
+    deletes. Streamed, so the writer's heap bounds the memory."""
     written = 0
     while rows := cursor.fetchmany(_BATCH):
         for video_key, text in rows:
-            writer.add_document(tantivy.Document(video_key=video_key, text=text))
-        written += len(rows)
+            if replace:
+                writer.delete_documents_by_term("video_key", video_key)
+            if text is not None:
+                writer.add_document(tantivy.Document(video_key=video_key, text=text))
+                written += 1
     writer.commit()
     writer.wait_merging_threads()
     return written

@@ -27,7 +27,13 @@ from pipeline.storage.db import (
     warehouse_exists,
 )
 from pipeline.storage.location import Warehouse
-from pipeline.text.index import SearchIndexError, damaged_files, indexed_keys, ranked
+from pipeline.text.index import (
+    SearchIndexError,
+    damaged_files,
+    index_exists,
+    indexed_keys,
+    ranked,
+)
 
 BACKUP = "restore the warehouse from a backup"
 # Saved media files `check` reads back: enough to catch a store copied wrong or half restored.
@@ -210,7 +216,7 @@ def _check_index(
     documents = {
         key for (key,) in conn.execute("SELECT video_key FROM search_documents").fetchall()
     }
-    if not (directory / "meta.json").exists():
+    if not index_exists(directory):
         if documents:
             report.problems.append(f"search index {directory} is missing: {rebuild}")
         else:

@@ -9,7 +9,7 @@ from pipeline.settings import Settings
 from pipeline.storage.db import warehouse_exists
 from pipeline.storage.snapshot import read_snapshot
 from pipeline.terminal import printable
-from pipeline.text.index import SearchIndexError, refresh_lake_index
+from pipeline.text.index import SearchIndexError, index_exists, refresh_lake_index
 from pipeline.text.search import search
 
 
@@ -40,7 +40,7 @@ def search_main(argv: list[str] | None = None) -> int:
     # this host from the lake's documents, when it has none or they changed.
     refresh_lake_index(warehouse, changed=False)
     index = warehouse.search_index
-    if not (index / "meta.json").exists():
+    if not index_exists(index):
         print(
             f"no search index for {warehouse.describe()} yet (in {index}): no transcript has "
             "been analysed; run the pipeline until some transcripts are collected",

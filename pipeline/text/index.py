@@ -85,9 +85,15 @@ def _reading(directory: Path) -> Iterator[None]:
         ) from None
 
 
+def index_exists(directory: Path) -> bool:
+    """Whether an index was ever committed there: tantivy writes `meta.json` at its first
+    commit."""
+    return (directory / "meta.json").exists()
+
+
 def open_index(directory: Path) -> tantivy.Index:
     """The index for reading; SearchIndexError when there is none or it does not open."""
-    if not (directory / "meta.json").exists():
+    if not index_exists(directory):
         raise SearchIndexError(f"no search index in {directory}")
     with _reading(directory):
         return _with_tokenizer(tantivy.Index.open(str(directory)))

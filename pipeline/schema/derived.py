@@ -129,13 +129,15 @@ DERIVED: tuple[Table, ...] = (
     ),
     Table(
         "video_keywords",
-        "Top keywords of a video by TF-IDF over the whole corpus (tokens of 2+ characters).",
+        "Top keywords of a video by TF-IDF over the whole corpus (tokens of 2+ characters). No "
+        "primary key: a video's rows are replaced whole, and a full refresh held the key's index "
+        "of every row in memory.",
         (
             C("video_key", "VARCHAR", "The video.", False),
             C("keyword", "VARCHAR", "The token.", False),
             C("score", "DOUBLE", "Term frequency in the transcript × smoothed IDF.", False),
         ),
-        ("video_key", "keyword"),
+        (),
     ),
     Table(
         "search_documents",

@@ -112,13 +112,7 @@ def _search_with_tantivy(conn: duckdb.DuckDBPyConnection) -> None:
         if not is_lake(conn):
             conn.execute("DROP MACRO TABLE IF EXISTS search_videos")
             conn.execute("DROP SCHEMA IF EXISTS fts_main_search_documents CASCADE")
-            for table in _UNKEYED_TEXT_TABLES:
-                conn.execute(f"ALTER TABLE {table} RENAME TO _keyed_{table}")
-        create_objects(conn)
-        if not is_lake(conn):
-            for table in _UNKEYED_TEXT_TABLES:
-                conn.execute(f"INSERT INTO {table} FROM _keyed_{table}")
-                conn.execute(f"DROP TABLE _keyed_{table}")
+        _without_keys(conn, _UNKEYED_TEXT_TABLES)
         # Rows of a video with no digest (migration 1 emptied `text_state` of warehouses whose
         # token table it dropped) go: the text analysis takes a video without a digest to have
         # no rows, and segments it again anyway.
@@ -128,11 +122,35 @@ def _search_with_tantivy(conn: duckdb.DuckDBPyConnection) -> None:
             )
 
 
+def _unkeyed_keywords(conn: duckdb.DuckDBPyConnection) -> None:
+    """`video_keywords` loses its key (issue 37): a full keyword refresh writes ten rows per
+    video in one transaction, and the key's index, held in memory until the commit, grew with
+    the corpus (100,000 transcripts could not commit within a 128 MB DuckDB memory limit). Its
+    one writer deletes a video's rows before scoring it."""
+    with transaction(conn):
+        _without_keys(conn, ("video_keywords",))
+
+
+def _without_keys(conn: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> None:
+    """Make `tables` again as now declared, with their rows: DuckDB cannot drop a key. A lake's
+    tables never had keys."""
+    if is_lake(conn):
+        create_objects(conn)
+        return
+    for table in tables:
+        conn.execute(f"ALTER TABLE {table} RENAME TO _keyed_{table}")
+    create_objects(conn)
+    for table in tables:
+        conn.execute(f"INSERT INTO {table} FROM _keyed_{table}")
+        conn.execute(f"DROP TABLE _keyed_{table}")
+
+
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _before_versions,
     _add_media_files,
     _add_text_unfinished,
     _search_with_tantivy,
+    _unkeyed_keywords,
 )
 LATEST = len(MIGRATIONS)
 

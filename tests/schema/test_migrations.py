@@ -52,7 +52,7 @@ def test_a_warehouse_with_the_fts_index_loses_it_and_keeps_what_text_analysis_ow
     with their rows, and drops the rows of the video with no digest."""
     db = tmp_path / "warehouse.duckdb"
     with connect(db) as conn:
-        conn.execute("DELETE FROM schema_version WHERE version = 4")
+        conn.execute("DELETE FROM schema_version WHERE version >= 4")
         conn.execute("DROP TABLE index_unfinished")
         conn.execute("DROP TABLE text_unfinished")
         conn.execute("CREATE TABLE text_unfinished (video_key VARCHAR PRIMARY KEY)")
@@ -89,3 +89,26 @@ def test_a_warehouse_with_the_fts_index_loses_it_and_keeps_what_text_analysis_ow
     assert "fts_main_search_documents" not in schemas and macros == (0,)
     assert keys == (0,) and owed == [("douyin:1",)] and waiting == (0,)
     assert documents == [("douyin:1", "航海王")]
+
+
+def test_a_keyed_keyword_table_is_made_again_without_its_key_and_with_its_rows(
+    tmp_path: Path,
+) -> None:
+    """A warehouse of migration 4, whose `video_keywords` has its (video_key, keyword) key."""
+    db = tmp_path / "warehouse.duckdb"
+    with connect(db) as conn:
+        conn.execute("DELETE FROM schema_version WHERE version = 5")
+        conn.execute("DROP TABLE video_keywords")
+        conn.execute(
+            "CREATE TABLE video_keywords (video_key VARCHAR NOT NULL, keyword VARCHAR NOT NULL, "
+            "score DOUBLE NOT NULL, PRIMARY KEY (video_key, keyword))"
+        )
+        conn.execute("INSERT INTO video_keywords VALUES ('douyin:1', '航海', 0.5)")
+    with connect(db) as conn:
+        assert schema_version(conn) == LATEST
+        keys = conn.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'video_keywords' "
+            "AND constraint_type = 'PRIMARY KEY'"
+        ).fetchone()
+        rows = conn.execute("SELECT * FROM video_keywords").fetchall()
+    assert keys == (0,) and rows == [("douyin:1", "航海", 0.5)]

@@ -32,6 +32,18 @@ def test_unknown_arguments_are_refused(capsys: pytest.CaptureFixture[str]) -> No
         ("COZE_RPS", "2o", "COZE_RPS must be a number > 0, got '2o'"),
         ("COZE_MAX_IN_FLIGHT", "0", "COZE_MAX_IN_FLIGHT must be a whole number >= 1, got '0'"),
         ("PIPELINE_POLL_BUDGET", "nan", "PIPELINE_POLL_BUDGET must be a number >= 0, got 'nan'"),
+        (
+            "PIPELINE_DUCKDB_MEMORY",
+            "32MB",
+            "PIPELINE_DUCKDB_MEMORY must be a size of at least 64MiB, such as 256MiB or 2GB, "
+            "got '32MB'",
+        ),
+        (
+            "PIPELINE_DUCKDB_MEMORY",
+            "80%",
+            "PIPELINE_DUCKDB_MEMORY must be a size of at least 64MiB, such as 256MiB or 2GB, "
+            "got '80%'",
+        ),
     ],
 )
 def test_an_unusable_setting_is_named_and_exits_2(

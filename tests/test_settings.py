@@ -76,12 +76,14 @@ def test_the_definitions_resources_come_from_the_one_object(tmp_path: Path) -> N
             "PIPELINE_DICTIONARY_DIR": str(tmp_path / "dictionary"),
             "PIPELINE_LOCK_WAIT": "7",
             "COZE_RPS": "12.5",
+            "PIPELINE_DUCKDB_MEMORY": "1.5GB",
         },
         db=tmp_path / "w.duckdb",
     )
     resources = build_definitions(settings).resources
     assert resources["warehouse"].path == str(tmp_path / "w.duckdb")
     assert resources["warehouse"].lock_wait_seconds == 7
+    assert resources["warehouse"].location.duckdb_memory == "1.5GB"
     assert resources["link_files"].directory == str(tmp_path / "links")
     assert resources["dictionary"].directory == str(tmp_path / "dictionary")
     assert resources["coze"].settings().rps == 12.5

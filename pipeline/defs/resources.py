@@ -23,7 +23,7 @@ from pipeline.scrub import MASK
 from pipeline.settings import Settings
 from pipeline.steps.media import MediaFetcher
 from pipeline.storage.db import connect
-from pipeline.storage.location import Lake, Warehouse
+from pipeline.storage.location import DEFAULT_DUCKDB_MEMORY, Lake, Warehouse
 from pipeline.storage.media_rows import MediaRecorder
 from pipeline.storage.recorder import Recorder
 from pipeline.storage.snapshot import after_write, publish
@@ -73,6 +73,7 @@ class WarehouseResource(dg.ConfigurableResource):
     object_store: ObjectStoreConfig | None = None
     lock_wait_seconds: float = 600.0
     max_attempts: int = 3
+    duckdb_memory: str = DEFAULT_DUCKDB_MEMORY
 
     @classmethod
     def of(cls, settings: Settings) -> "WarehouseResource":
@@ -85,6 +86,7 @@ class WarehouseResource(dg.ConfigurableResource):
             object_store=ObjectStoreConfig.of(lake.credentials if lake else None),
             lock_wait_seconds=settings.lock_wait_seconds,
             max_attempts=settings.max_attempts,
+            duckdb_memory=settings.warehouse.duckdb_memory,
         )
 
     @property
@@ -95,7 +97,7 @@ class WarehouseResource(dg.ConfigurableResource):
             if self.lake_backend
             else None
         )
-        return Warehouse(Path(self.path), lake)
+        return Warehouse(Path(self.path), lake, self.duckdb_memory)
 
     def connect(
         self,

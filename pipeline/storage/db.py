@@ -134,6 +134,9 @@ def connect(
             delay = min(delay * 1.5, 2.0)
     try:
         conn.execute("SET TimeZone = 'UTC'")
+        # Set, not passed in CONFIG: DuckDB refuses a second connection to an open file with
+        # another config, and the limit is the file's, shared by its connections anyway.
+        conn.execute(f"SET memory_limit = '{warehouse.duckdb_memory}'")
         if not read_only:
             create_schema(conn)
         yield conn

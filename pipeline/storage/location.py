@@ -12,7 +12,11 @@
 A lake's Parquet files go to `PIPELINE_LAKE_DATA` (a folder, or object storage such as
 `s3://bucket/lake/`), by default `data/lake/` next to the project's warehouse. In lake mode
 `PIPELINE_DB` still names a local path: the spool beside it and the BM25 search index
-(`<stem>.search.duckdb`, derived from the lake) live there.
+(`<stem>.search/`, derived from the lake) live there.
+
+`PIPELINE_DUCKDB_MEMORY` caps the memory DuckDB takes for the file (default 256 MiB): beyond it
+DuckDB writes to `<stem>.duckdb.tmp/` instead, so a process's memory does not grow with the
+warehouse it caches and the work it sorts (issue 37).
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from pathlib import Path
 from pipeline.envvars import ConfigError
 from pipeline.object_store import ObjectStoreCredentials
 
+DEFAULT_DUCKDB_MEMORY = "256MiB"
+_MEMORY_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT])(i?)B", re.I)
+_MIN_DUCKDB_MEMORY = 64 << 20
 _SECRET_WORD = re.compile(r"\b(password|sslpassword)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", re.I)
 REMOTE_SCHEMES = ("s3://", "gs://", "gcs://", "r2://", "az://", "abfss://", "http://", "https://")
 
@@ -58,6 +65,8 @@ class Warehouse:
     path: Path
     """The DuckDB file; in lake mode the local anchor of the spool and the search index."""
     lake: Lake | None = None
+    duckdb_memory: str = field(default=DEFAULT_DUCKDB_MEMORY, compare=False)
+    """DuckDB's `memory_limit` for the file, a size such as `256MiB`; not the file's identity."""
 
     @classmethod
     def of(cls, target: Warehouse | str | Path) -> Warehouse:
@@ -80,9 +89,10 @@ def warehouse_from_env(
     credentials: ObjectStoreCredentials | None = None,
 ) -> Warehouse:
     """The warehouse `PIPELINE_WAREHOUSE` names; one line naming the variable when it is wrong."""
+    memory = duckdb_memory(environ)
     choice = (environ.get("PIPELINE_WAREHOUSE") or "file").strip()
     if choice == "file":
-        return Warehouse(db_path)
+        return Warehouse(db_path, duckdb_memory=memory)
     prefix, _, rest = choice.partition(":")
     backend, _, catalog = rest.partition(":")
     if prefix != "ducklake" or backend not in ("sqlite", "postgres") or not catalog.strip():
@@ -101,4 +111,24 @@ def warehouse_from_env(
         data_path = str(Path(data_path).expanduser().resolve())
     if not data_path.endswith("/"):
         data_path += "/"
-    return Warehouse(db_path, Lake(backend, catalog.strip(), data_path, credentials))
+    return Warehouse(
+        db_path, Lake(backend, catalog.strip(), data_path, credentials), duckdb_memory=memory
+    )
+
+
+def duckdb_memory(environ: Mapping[str, str]) -> str:
+    """PIPELINE_DUCKDB_MEMORY as DuckDB reads it; a size DuckDB would refuse, or one too small
+    to commit a chunk, is refused here, before any work."""
+    raw = (environ.get("PIPELINE_DUCKDB_MEMORY") or "").strip()
+    if not raw:
+        return DEFAULT_DUCKDB_MEMORY
+    size = _MEMORY_SIZE.fullmatch(raw)
+    if size:
+        number, prefix, binary = size.groups()
+        power = "KMGT".index(prefix.upper()) + 1
+        if float(number) * (1024 if binary else 1000) ** power >= _MIN_DUCKDB_MEMORY:
+            return raw
+    raise ConfigError(
+        f"PIPELINE_DUCKDB_MEMORY must be a size of at least 64MiB, such as 256MiB or 2GB, "
+        f"got {raw!r}"
+    )

@@ -4,8 +4,12 @@ auth failures, malformed payloads, and no token in any log line."""
 from __future__ import annotations
 
 import asyncio
+import bisect
+import contextlib
 import logging
 import ssl
+import time
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -72,13 +76,32 @@ def test_recorded_answers_decode_over_http():
 
 
 class LowestRateLimiter(RateLimiter):
-    """Remembers the slowest rate a 429 pushed it to: by the end of a storm it has recovered."""
+    """Remembers the slowest rate a 429 pushed it to (by the end of a storm it has recovered),
+    and when each request started."""
 
     lowest_rps = float("inf")
+
+    def __init__(self, rps: float, max_in_flight: int | None = None) -> None:
+        super().__init__(rps, max_in_flight)
+        self.starts: list[float] = []
 
     def on_rate_limited(self, retry_after: float | None) -> None:
         super().on_rate_limited(retry_after)
         self.lowest_rps = min(self.lowest_rps, self.rps)
+
+    @contextlib.asynccontextmanager
+    async def slot(self, key: float | None = None) -> AsyncIterator[None]:
+        async with super().slot(key):
+            self.starts.append(time.monotonic())
+            yield
+
+
+def most_in_one_second(times: list[float]) -> int:
+    """The most of `times` within any one second."""
+    ordered = sorted(times)
+    return max(
+        (bisect.bisect_right(ordered, t + 1.0) - i for i, t in enumerate(ordered)), default=0
+    )
 
 
 def test_429_storm_is_survived_without_exceeding_the_configured_rate():
@@ -99,9 +122,12 @@ def test_429_storm_is_survived_without_exceeding_the_configured_rate():
     assert stats["rate_limited"] > 0, "the storm never happened"
     assert limiter.rate_limited == stats["rate_limited"]
     assert limiter.lowest_rps < limiter.max_rps, "a 429 must slow the shared limiter"
-    # Arrivals, 429s included, never beat the client's configured rate (one request of slack
-    # for the edges of the server's one-second window).
-    assert stats["max_requests_per_second"] <= 12 + 1
+    # Starts, retries after 429s included, never beat the configured rate (one request of slack
+    # for the edges of a one-second window). Counted where they are sent: the server's count of
+    # arrivals also holds the loopback's jitter, which on a loaded machine bunches them (14 in a
+    # second once, in CI).
+    assert len(limiter.starts) == stats["requests"]
+    assert most_in_one_second(limiter.starts) <= 12 + 1
 
 
 def test_server_errors_and_dropped_polls_are_retried(caplog):

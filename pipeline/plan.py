@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -318,8 +319,14 @@ def main_plan(
     warehouse = settings.warehouse
     db_exists = warehouse_exists(warehouse)
     view = WarehouseView.empty()
-    # The keys wait in a DuckDB of their own, so the warehouse is not held while parsing.
-    with duckdb.connect() as keys:
+    # The keys wait in a DuckDB of their own, so the warehouse is not held while parsing; it
+    # has the warehouse's memory cap, and spills past it to a folder of its own.
+    with (
+        tempfile.TemporaryDirectory(prefix="plan-keys-") as spill,
+        duckdb.connect(
+            config={"memory_limit": warehouse.duckdb_memory, "temp_directory": spill}
+        ) as keys,
+    ):
         counts = stage_link_keys(keys, parse_blocks(links_file))
         if db_exists:
             try:

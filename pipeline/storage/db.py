@@ -38,6 +38,11 @@ class WarehouseLockedError(RuntimeError):
     """Another process kept the DuckDB file locked for longer than we were willing to wait."""
 
 
+class WarehouseOutOfMemoryError(duckdb.OutOfMemoryException):
+    """A statement needed more than PIPELINE_DUCKDB_MEMORY and could not spill: the message says
+    which variable to raise. Still a `duckdb.Error`, so every handler of DuckDB's errors holds."""
+
+
 class WarehouseUnreadableError(RuntimeError):
     """The file is not a DuckDB database, or its bytes are damaged: one line saying what to do."""
 
@@ -140,6 +145,11 @@ def connect(
         if not read_only:
             create_schema(conn)
         yield conn
+    except duckdb.OutOfMemoryException as error:
+        raise WarehouseOutOfMemoryError(
+            f"{first_line(error)}: DuckDB may use {warehouse.duckdb_memory} for warehouse "
+            f"{path}; raise PIPELINE_DUCKDB_MEMORY"
+        ) from error
     except duckdb.Error as error:
         if is_damage(error):
             raise _damaged(path, error) from error

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.storage.db import connect
+from pipeline.storage.db import WarehouseOutOfMemoryError, connect
 from pipeline.storage.location import DEFAULT_DUCKDB_MEMORY, Warehouse
 
 # 1,500,000 strings of 64 characters: about 100 MB, more than the 64 MiB cap below.
@@ -28,11 +28,16 @@ def test_every_connection_to_the_file_has_the_cap(tmp_path: Path) -> None:
 
 
 def test_work_past_the_cap_spills_and_what_cannot_spill_is_refused(tmp_path: Path) -> None:
-    with connect(Warehouse(tmp_path / "w.duckdb", duckdb_memory="64MiB")) as conn:
+    warehouse = Warehouse(tmp_path / "w.duckdb", duckdb_memory="64MiB")
+    with connect(warehouse) as conn:
         conn.execute(f"CREATE TABLE t AS {_ROWS}")
         # A sort of more than the cap spills to the temp directory and completes.
         first = conn.execute("SELECT s FROM t ORDER BY s LIMIT 1 OFFSET 1000000").fetchone()
-        assert first is not None and len(first[0]) == 64
-        # One value larger than the cap cannot spill: DuckDB refuses it.
-        with pytest.raises(duckdb.OutOfMemoryException):
-            conn.execute("SELECT list(s) FROM t").fetchone()
+    assert first is not None and len(first[0]) == 64
+    # One value larger than the cap cannot spill: DuckDB refuses it, and says what to raise.
+    with pytest.raises(WarehouseOutOfMemoryError) as refused, connect(warehouse) as conn:
+        conn.execute("SELECT list(s) FROM t").fetchone()
+    assert refused.value.args[0].startswith("Out of Memory Error")
+    assert "DuckDB may use 64MiB for warehouse" in str(refused.value)
+    assert str(refused.value).endswith("raise PIPELINE_DUCKDB_MEMORY")
+    assert isinstance(refused.value, duckdb.Error)

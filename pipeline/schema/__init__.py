@@ -29,7 +29,6 @@ def column_names(name: str) -> set[str]:
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS raw_responses_video ON raw_responses (video_key, kind)",
     "CREATE INDEX IF NOT EXISTS transcript_jobs_video ON transcript_jobs (video_key)",
-    "CREATE INDEX IF NOT EXISTS links_video ON links (video_key)",
 )
 
 

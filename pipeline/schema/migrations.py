@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import duckdb
 
-from pipeline.schema import SCHEMA_BY_NAME, create_objects, is_lake
+from pipeline.schema import SCHEMA_BY_NAME, VIEWS, create_objects, is_lake
 from pipeline.schema.transaction import transaction
 
 VERSION_TABLE = "schema_version"
@@ -122,13 +122,19 @@ def _search_with_tantivy(conn: duckdb.DuckDBPyConnection) -> None:
             )
 
 
-def _unkeyed_keywords(conn: duckdb.DuckDBPyConnection) -> None:
-    """`video_keywords` loses its key (issue 37): a full keyword refresh writes ten rows per
-    video in one transaction, and the key's index, held in memory until the commit, grew with
-    the corpus (100,000 transcripts could not commit within a 128 MB DuckDB memory limit). Its
-    one writer deletes a video's rows before scoring it."""
+def _unkeyed_bulk_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """`video_keywords` and `links` lose their keys, and `links` its index on `video_key` (issue
+    37). Each is written in bulk in one transaction (a full keyword refresh: ten rows per video;
+    a link file: every line), and DuckDB holds the transaction's index entries in memory until
+    the commit: 100,000 transcripts could not commit within 128 MB of DuckDB memory, nor a file
+    of 20,000,000 lines within 256 MiB. Their writers replace a video's keywords, and a batch's
+    lines, whole. The views that read `links` are made again with it."""
     with transaction(conn):
-        _without_keys(conn, ("video_keywords",))
+        if not is_lake(conn):
+            conn.execute("DROP INDEX IF EXISTS links_video")
+            for view in reversed(VIEWS):
+                conn.execute(f"DROP VIEW IF EXISTS {view.name}")
+        _without_keys(conn, ("video_keywords", "links"))
 
 
 def _without_keys(conn: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> None:
@@ -150,7 +156,7 @@ MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _add_media_files,
     _add_text_unfinished,
     _search_with_tantivy,
-    _unkeyed_keywords,
+    _unkeyed_bulk_tables,
 )
 LATEST = len(MIGRATIONS)
 

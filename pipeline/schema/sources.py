@@ -12,7 +12,8 @@ SOURCE_AND_STATE: tuple[Table, ...] = (
         "One row per non-skipped input line of a batch (a link file), then one per line since "
         "removed from the file whose video has a paid transcript job (listed false): kept so "
         "the job is still polled and the video stays in link_status. Rewritten whole when the "
-        "batch is re-read.",
+        "batch is re-read, so one line per (batch, line_no) without a key: a key's index of "
+        "every line of a large file was held in memory until the commit.",
         (
             C("batch", "VARCHAR", "Link file name (the Dagster partition key).", False),
             C("line_no", "BIGINT", "1-based physical line number in the file.", False),
@@ -48,7 +49,7 @@ SOURCE_AND_STATE: tuple[Table, ...] = (
                 False,
             ),
         ),
-        ("batch", "line_no"),
+        (),
     ),
     Table(
         "raw_responses",

@@ -91,10 +91,11 @@ def test_a_warehouse_with_the_fts_index_loses_it_and_keeps_what_text_analysis_ow
     assert documents == [("douyin:1", "航海王")]
 
 
-def test_a_keyed_keyword_table_is_made_again_without_its_key_and_with_its_rows(
+def test_the_tables_written_in_bulk_are_made_again_without_keys_and_with_their_rows(
     tmp_path: Path,
 ) -> None:
-    """A warehouse of migration 4, whose `video_keywords` has its (video_key, keyword) key."""
+    """A warehouse of migration 4: `video_keywords` keyed on (video_key, keyword), `links` on
+    (batch, line_no) with its index on video_key and `link_status` reading it."""
     db = tmp_path / "warehouse.duckdb"
     with connect(db) as conn:
         conn.execute("DELETE FROM schema_version WHERE version = 5")
@@ -104,11 +105,26 @@ def test_a_keyed_keyword_table_is_made_again_without_its_key_and_with_its_rows(
             "score DOUBLE NOT NULL, PRIMARY KEY (video_key, keyword))"
         )
         conn.execute("INSERT INTO video_keywords VALUES ('douyin:1', '航海', 0.5)")
+        conn.execute("DROP VIEW link_status")
+        conn.execute("ALTER TABLE links RENAME TO _links")
+        conn.execute("CREATE TABLE links AS FROM _links")
+        conn.execute("DROP TABLE _links")
+        conn.execute("ALTER TABLE links ADD PRIMARY KEY (batch, line_no)")
+        conn.execute("CREATE INDEX links_video ON links (video_key)")
+        conn.execute(
+            "INSERT INTO links (batch, line_no, raw_text, video_key, loaded_at, listed) "
+            "VALUES ('b', 1, 'x', 'douyin:1', now()::TIMESTAMP, true)"
+        )
     with connect(db) as conn:
         assert schema_version(conn) == LATEST
         keys = conn.execute(
-            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'video_keywords' "
-            "AND constraint_type = 'PRIMARY KEY'"
-        ).fetchone()
-        rows = conn.execute("SELECT * FROM video_keywords").fetchall()
-    assert keys == (0,) and rows == [("douyin:1", "航海", 0.5)]
+            "SELECT table_name FROM duckdb_constraints() WHERE table_name IN "
+            "('video_keywords', 'links') AND constraint_type = 'PRIMARY KEY'"
+        ).fetchall()
+        indexes = conn.execute("SELECT index_name FROM duckdb_indexes()").fetchall()
+        keywords = conn.execute("SELECT * FROM video_keywords").fetchall()
+        lines = conn.execute("SELECT video_key, listed FROM link_status").fetchall()
+        kept = conn.execute("SELECT batch, line_no, video_key FROM links").fetchall()
+    assert keys == [] and ("links_video",) not in indexes
+    assert keywords == [("douyin:1", "航海", 0.5)]
+    assert kept == [("b", 1, "douyin:1")] and lines == [("douyin:1", True)]

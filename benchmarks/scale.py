@@ -30,6 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# The location module alone is light (12 MiB with the interpreter); the rest of the pipeline
+# would grow the launcher.
+from pipeline.storage.location import duckdb_memory
+
 # Not pipeline.settings.PROJECT_ROOT: importing the pipeline would grow the launcher.
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "BENCHMARKS.md"
@@ -352,7 +356,8 @@ def render_block(
     about = (
         f"Last written by `{command}` on {machine['date']} at {machine['commit']}; "
         f"{machine['cpus']} cores, {machine['ram_gib']} GiB RAM, Python {machine['python']}, "
-        f"{machine['platform']}; the launcher's own peak {machine['launcher_rss_mib']} MiB. "
+        f"{machine['platform']}; the launcher's own peak {machine['launcher_rss_mib']} MiB; "
+        f"DuckDB's memory cap (PIPELINE_DUCKDB_MEMORY) {machine['duckdb_memory']}. "
         "Rows not measured by that command are kept from earlier runs (their date and commit "
         "are in the row)."
     )
@@ -432,6 +437,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             "python": platform.python_version(),
             "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
             "launcher_rss_mib": launcher_rss_mib(),
+            "duckdb_memory": duckdb_memory(os.environ),
         }
         command = " ".join(["python -m benchmarks.scale", *argv])
         write_docs(DOCS, rows.measured, command, machine)

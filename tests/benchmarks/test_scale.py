@@ -31,6 +31,7 @@ MACHINE = {
     "python": "3.11.7",
     "platform": "Linux 6.18 x86_64",
     "launcher_rss_mib": 15,
+    "duckdb_memory": "256MiB",
 }
 
 
@@ -197,6 +198,7 @@ def test_writing_twice_gives_the_same_file_and_keeps_the_other_sections(tmp_path
     words = " ".join(once.split())
     assert "`python -m benchmarks.scale --run-links 10000`" in words
     assert "2 cores, 23.4 GiB RAM" in words and "abc1234" in words
+    assert "DuckDB's memory cap (PIPELINE_DUCKDB_MEMORY) 256MiB." in words
     assert once.count("| `plan` |") == once.count("| whole command |") == 1
 
 

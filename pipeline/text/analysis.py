@@ -185,12 +185,12 @@ def update_text_tables(
 ) -> TextStats:
     """The warehouse is open only to read a chunk and to store one (a whole corpus
     re-segmented after a dictionary edit takes minutes), though one is nearly always being read
-    or stored, so another writing process waits for the end; each chunk's rows go in in one
-    short transaction, then
-    the keywords in one more, then the search index takes the changed documents, the warehouse
-    open while it reads them (an index built afresh, after a dictionary edit or when it was
-    lost, holds it for 16 s at a million documents). At most two chunks' rows are held at once,
-    the one being stored and the next one being segmented, and the transcripts of a third."""
+    or stored, so another writing process waits for the end. Each chunk's rows go in in one
+    short transaction, then the keywords in one more, then the search index takes the changed
+    documents, the warehouse open while it reads them (an index built afresh, after a
+    dictionary edit or when it was lost, holds it for 16 s at a million documents). At most two
+    chunks' rows are held at once, the one being stored and the next one being segmented, and
+    the transcripts of a third."""
     log = log or logging.getLogger("pipeline.text")
     loaded = segmenter(dictionary_dir)
     fingerprint = loaded.fingerprint

@@ -48,8 +48,9 @@ def _columns(conn: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 def _add_listed(conn: duckdb.DuckDBPyConnection) -> None:
     """Warehouses made before `links.listed` get it once, before the views that read it: every
     line they hold was listed, in one transaction, so no line is ever seen unlisted by mistake.
-    DuckDB alters no table with an index on it (`create_objects` makes it again); a lake cannot
-    make an existing column NOT NULL, so there only new lakes have the constraint."""
+    DuckDB alters no table with an index on it, so its index on `video_key` goes first (migration
+    5 leaves it gone); a lake cannot make an existing column NOT NULL, so there only new lakes
+    have the constraint."""
     columns = _columns(conn, "links")
     if not columns or "listed" in columns:
         return
